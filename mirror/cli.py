@@ -1,0 +1,123 @@
+"""The `minio-s3-mirror` command: settings from the environment, flags override them.
+
+Exit codes: 0 everything mirrored; 1 an object or a pair failed; 2 bad configuration
+(nothing was requested from any server); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import textwrap
+import threading
+from collections.abc import Mapping, Sequence
+from types import FrameType
+
+from mirror import __version__, logs
+from mirror.run import run
+from mirror.settings import VARIABLES, ConfigError, Settings, load_settings
+from mirror.summary import RunSummary, Status
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+# flag -> (environment variable it overrides, value when the flag is a switch)
+_SWITCHES = {"dry_run": ("MIRROR_DRY_RUN", "true"), "overwrite": ("MIRROR_OVERWRITE", "true"),
+             "stop_on_error": ("MIRROR_SKIP_ERRORS", "false"), "debug": ("MIRROR_DEBUG", "true")}
+_VALUES = {"prefix": "MIRROR_PREFIX", "exclude": "MIRROR_EXCLUDE",
+           "max_workers": "MIRROR_MAX_WORKERS", "part_size": "MIRROR_PART_SIZE",
+           "service": "SERVICE"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    width = max(len(v.name) for v in VARIABLES)
+    lines = []
+    for v in VARIABLES:
+        text = v.meaning + (f" [default: {v.default}]" if v.default else "")
+        wrapped = textwrap.wrap(text, 100 - width - 4) or [""]
+        lines.append(f"  {v.name:<{width}}  {wrapped[0]}")
+        lines += [f"  {'':<{width}}  {w}" for w in wrapped[1:]]
+    epilog = ("environment variables (flags override them):\n" + "\n".join(lines) +
+              "\n\nexit codes: 0 all mirrored, 1 an object or pair failed, 2 bad configuration,"
+              " 130/143 interrupted (SIGINT/SIGTERM)")
+    p = argparse.ArgumentParser(
+        prog="minio-s3-mirror", epilog=epilog, formatter_class=argparse.RawTextHelpFormatter,
+        description="Mirror S3-compatible buckets incrementally: copy what is missing or "
+                    "changed, never delete, report what it cost.")
+    p.add_argument("--pair", action="append", metavar="SRC:DST",
+                   help="a bucket pair alias/bucket[/prefix]:alias/bucket[/prefix]; repeat for "
+                        "several (replaces BUCKET_PAIR and BUCKET_PAIRS)")
+    p.add_argument("--prefix", help="only keys under this prefix (MIRROR_PREFIX)")
+    p.add_argument("--exclude", help="comma-separated globs of keys to skip (MIRROR_EXCLUDE)")
+    p.add_argument("--dry-run", action="store_true", help="list and compare, write nothing")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace target objects that differ from the source")
+    p.add_argument("--stop-on-error", action="store_true",
+                   help="stop a pair at its first failed object (MIRROR_SKIP_ERRORS=false)")
+    p.add_argument("--max-workers", help="transfers in flight for the run, or 'auto'")
+    p.add_argument("--part-size", help="multipart part size, e.g. 16MiB")
+    p.add_argument("--debug", action="store_true", help="log every object's decision")
+    p.add_argument("--service", help="service name shown in logs and the summary")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    args = _parser().parse_args(argv)
+    env = dict(environ)
+    labels: dict[str, str] = {}
+    for attr, (name, value) in _SWITCHES.items():
+        if getattr(args, attr):
+            env[name] = value
+            labels[name] = "--" + attr.replace("_", "-")
+    for attr, name in _VALUES.items():
+        if getattr(args, attr) is not None:
+            env[name] = getattr(args, attr)
+            labels[name] = "--" + attr.replace("_", "-")
+    if args.pair:
+        env.pop("BUCKET_PAIR", None)
+        env["BUCKET_PAIRS"] = ";".join(args.pair)
+        labels["BUCKET_PAIRS"] = "--pair"
+    return load_settings(env, labels)
+
+
+def exit_code(summary: RunSummary, signum: int | None) -> int:
+    if summary.status is Status.INTERRUPTED:
+        return EXIT_SIGNAL.get(signal.Signals(signum), 143) if signum else 143
+    return EXIT_OK if summary.status is Status.SUCCESS else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    try:
+        settings = settings_from(sys.argv[1:] if argv is None else argv, environ)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.redactor.set(settings.secrets())
+    log_format = environ.get("MIRROR_LOG_FORMAT", "auto").strip().lower()
+    logs.configure(debug=settings.debug,
+                   json={"json": True, "console": False}.get(log_format))
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if received:  # a second signal: stop waiting for work in flight
+            os._exit(EXIT_SIGNAL.get(signal.Signals(signum), 143))
+        received.append(signum)
+        logs.get().warning("run.stopping", signal=signal.Signals(signum).name,
+                           detail="finishing or aborting transfers in flight")
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    summary = run(settings, stop=stop)
+    return exit_code(summary, received[0] if received else None)
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""One pair, end to end: two listings -> merge-join -> decision -> transfers -> summary.
+
+The listing loop runs in the pair's thread and hands copies to the run's bounded executor
+(blocking when enough are in flight), so a pair of any size runs in bounded memory: a few
+listing pages per side, the copies in flight, nothing per object that was already seen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mirror import logs
+from mirror.decision import COPY_ACTIONS, Action, Decision, Policy, decide
+from mirror.executor import BoundedExecutor, MemoryBudget
+from mirror.merge import merge_join
+from mirror.order import ListingOrderError, checked, merge_order
+from mirror.pairs import Location, Pair
+from mirror.providers import ListingOrder
+from mirror.s3.accounting import RequestCounter
+from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client
+from mirror.s3.errors import S3Error
+from mirror.s3.http import TransportError
+from mirror.s3.listing import ListingParseError, ObjectInfo
+from mirror.scan import Prefetch, Scope, flat, walk
+from mirror.settings import Alias, Settings
+from mirror.summary import PairSummary, PairTally, Status
+from mirror.transfer import Outcome, Side, TransferContext, TransferResult, transfer
+
+NOT_MIRRORED = frozenset({Action.UNSUPPORTED, Action.ARCHIVED})
+TRANSPORT_FAILURES_TO_GIVE_UP = 10
+
+
+class ScanError(Exception):
+    def __init__(self, side: str, location: Location, cause: BaseException) -> None:
+        self.side, self.location, self.cause = side, location, cause
+        detail = cause.kind if isinstance(cause, S3Error) else str(cause)
+        super().__init__(f"cannot list the {side} {location}: {detail}"
+                         + (f" ({cause.describe()})" if isinstance(cause, S3Error) else ""))
+
+
+@dataclass(frozen=True)
+class RunResources:
+    """What all pairs of a run share."""
+
+    settings: Settings
+    endpoints: dict[str, EndpointConfig]
+    pools: PoolRegistry
+    executor: BoundedExecutor
+    parts: Any  # ThreadPoolExecutor for part uploads
+    budget: MemoryBudget
+    part_size: int
+    stop: threading.Event
+
+
+class AnyOf:
+    """Set when any of the given events is: the run stopping, or this pair giving up."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+
+class _InFlight:
+    """Counts a pair's submitted copies, so the pair can wait for its own and no more."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    def up(self) -> None:
+        with self._cond:
+            self._n += 1
+
+    def down(self) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    def wait_empty(self) -> None:
+        with self._cond:
+            while self._n:
+                self._cond.wait()
+
+
+class PairRun:
+    def __init__(self, pair: Pair, res: RunResources) -> None:
+        self.pair = pair
+        self.res = res
+        settings = res.settings
+        self.source_alias: Alias = settings.aliases[pair.source.alias]
+        self.target_alias: Alias = settings.aliases[pair.target.alias]
+        self.counters = {"source": RequestCounter(), "target": RequestCounter()}
+        self.source = Side(S3Client(res.endpoints[pair.source.alias], res.pools,
+                                    self.counters["source"]),
+                           pair.source.bucket, pair.source.prefix)
+        self.target = Side(S3Client(res.endpoints[pair.target.alias], res.pools,
+                                    self.counters["target"]),
+                           pair.target.bucket, pair.target.prefix)
+        self.order = merge_order(self.source_alias.provider.listing_order,
+                                 self.target_alias.provider.listing_order)
+        self.policy = Policy(
+            overwrite=settings.overwrite, exclude=settings.exclude,
+            target_provider=self.target_alias.provider,
+            compare_etags=self.source_alias.etags_are_md5 and self.target_alias.etags_are_md5)
+        self.abort = threading.Event()
+        self.ctx = TransferContext(
+            source=self.source, target=self.target, part_size=res.part_size,
+            budget=res.budget, parts=res.parts, stop=AnyOf(res.stop, self.abort),
+            server_side=self.source_alias.identity == self.target_alias.identity,
+            source_etags_md5=self.source_alias.etags_are_md5,
+            target_etags_md5=self.target_alias.etags_are_md5,
+            target_multipart_etag=self.target_alias.provider.multipart_etag)
+        self.summary = PairSummary(pair=str(pair), source=str(pair.source),
+                                   target=str(pair.target), dry_run=settings.dry_run,
+                                   prefixes=[p for p in settings.prefixes if p])
+        self.tally = PairTally(self.summary)
+        self.log = logs.get().bind(pair=str(pair))
+        self._inflight = _InFlight()
+        self._transport_failures = 0
+        self._lock = threading.Lock()
+
+    def _halt(self, reason: str) -> None:
+        with self._lock:
+            if self.summary.error is None:
+                self.summary.error = reason
+        self.abort.set()
+
+    def _should_stop(self) -> bool:
+        return self.res.stop.is_set() or self.abort.is_set()
+
+    # -- listing -----------------------------------------------------------------------
+
+    def _batches(self, loc: Location, client: S3Client, alias: Alias,
+                 prefix: str) -> Iterator[list[ObjectInfo]]:
+        scope = Scope(loc.bucket, loc.prefix + prefix, len(loc.prefix))
+        if alias.provider.listing_order is self.order:
+            return flat(client, scope)
+        assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
+        return walk(client, scope)
+
+    def _side(self, side: str, prefix: str) -> Iterator[ObjectInfo]:
+        loc = self.pair.source if side == "source" else self.pair.target
+        client = self.source.client if side == "source" else self.target.client
+        alias = self.source_alias if side == "source" else self.target_alias
+        try:
+            yield from Prefetch(self._batches(loc, client, alias, prefix),
+                                name=f"list-{side}")
+        except (S3Error, TransportError, ListingParseError) as exc:
+            raise ScanError(side, loc, exc) from exc
+
+    # -- copies ------------------------------------------------------------------------
+
+    def _copy(self, obj: ObjectInfo, action: Action) -> None:
+        try:
+            result = transfer(obj, self.ctx)
+            self._record(action, result)
+        finally:
+            self._inflight.down()
+
+    def _record(self, action: Action, result: TransferResult) -> None:
+        self.tally.transferred(action, result)
+        if result.outcome is Outcome.COPIED:
+            self._transport_failures = 0
+            self.log.info("object.copied", key=result.key, bytes=result.size,
+                          change=action.value, seconds=round(result.seconds, 3))
+            return
+        if result.outcome is Outcome.SOURCE_CHANGED:
+            self.log.warning("object.source_changed", key=result.key, reason=result.error)
+            return
+        if result.outcome is Outcome.INTERRUPTED:
+            self.log.info("object.interrupted", key=result.key, reason=result.error)
+            return
+        self.log.error("object.failed", key=result.key, error=result.error)
+        with self._lock:
+            self._transport_failures = self._transport_failures + 1 if result.transport else 0
+            unreachable = self._transport_failures >= TRANSPORT_FAILURES_TO_GIVE_UP
+        if result.fatal:
+            self._halt(result.error or "failed")
+        elif unreachable:
+            self._halt(f"{TRANSPORT_FAILURES_TO_GIVE_UP} objects in a row could not reach the "
+                       f"endpoint; last error: {result.error}")
+        elif not self.res.settings.skip_errors:
+            self._halt("stopped at the first failed object (MIRROR_SKIP_ERRORS=false)")
+
+    def _act(self, source: ObjectInfo | None, target: ObjectInfo | None,
+             decision: Decision) -> None:
+        obj = source or target
+        assert obj is not None
+        if self.res.settings.debug:
+            self.log.debug("object.decision", key=obj.key, action=decision.action.value,
+                           reason=decision.reason)
+        if decision.action in NOT_MIRRORED:
+            with self._lock:
+                self.summary.failed.add(obj.size)
+                self.tally._keep_failure(obj.key, decision.reason)
+            self.log.error("object.failed", key=obj.key, error=decision.reason)
+            if not self.res.settings.skip_errors:
+                self._halt("stopped at the first failed object (MIRROR_SKIP_ERRORS=false)")
+            return
+        if decision.action not in COPY_ACTIONS:
+            return
+        if self.res.settings.dry_run:
+            self.log.debug("object.would_copy", key=obj.key, bytes=obj.size,
+                           change=decision.action.value, reason=decision.reason)
+            return
+        assert source is not None
+        self._inflight.up()
+        try:
+            self.res.executor.submit(self._copy, source, decision.action)
+        except BaseException:
+            self._inflight.down()
+            raise
+
+    # -- the pair ----------------------------------------------------------------------
+
+    def run(self) -> PairSummary:
+        started = time.monotonic()
+        self.log.info("pair.start", source=str(self.pair.source), target=str(self.pair.target),
+                      order=self.order.value, server_side=self.ctx.server_side)
+        try:
+            for prefix in self.res.settings.prefixes:
+                if self._should_stop():
+                    break
+                self._merge(prefix)
+        except (ScanError, ListingOrderError) as exc:
+            self._halt(str(exc))
+        except Exception as exc:
+            self._halt(f"unexpected error: {type(exc).__name__}: {exc}")
+            self.log.exception("pair.crashed")
+        finally:
+            self._inflight.wait_empty()
+        self.summary.seconds = time.monotonic() - started
+        self.summary.requests = {side: c.snapshot() for side, c in self.counters.items()}
+        self.summary.status = self._status()
+        self._log_done()
+        return self.summary
+
+    def _merge(self, prefix: str) -> None:
+        source = checked(self._side("source", prefix), self.order, "source")
+        target = checked(self._side("target", prefix), self.order, "target")
+        for src, dst in merge_join(source, target):
+            if self._should_stop():
+                break
+            self.tally.listed(src, dst)
+            decision = decide(src, dst, self.policy)
+            size = (src or dst).size  # type: ignore[union-attr]
+            self.tally.decided(decision, size)
+            self._act(src, dst, decision)
+
+    def _status(self) -> Status:
+        if self.summary.error:
+            return Status.FAILED
+        if self.res.stop.is_set():
+            return Status.INTERRUPTED
+        if self.summary.failed.objects:
+            return Status.PARTIAL
+        return Status.SUCCESS
+
+    def _log_done(self) -> None:
+        s = self.summary
+        fields = {
+            "status": s.status.value, "seconds": round(s.seconds, 3),
+            "listed_source": s.listed_source.objects, "listed_target": s.listed_target.objects,
+            "copied_new": s.copied_new.objects, "copied_changed": s.copied_changed.objects,
+            "copied_bytes": s.copied.bytes, "failed": s.failed.objects,
+            "decisions": {k: v.objects for k, v in s.decisions.items()},
+            "requests": s.requests, "dry_run": s.dry_run,
+        }
+        if s.error:
+            self.log.error("pair.failed", error=s.error, **fields)
+        else:
+            self.log.info("pair.done", **fields)

@@ -1,0 +1,58 @@
+"""Backpressure: a fast listing must never pile up millions of pending copies.
+
+`BoundedExecutor.submit` blocks while enough work is in flight (as s3transfer's does), and
+`MemoryBudget` caps the bytes held in buffers by all transfers together, so memory stays
+bounded by the budget whatever the workers, the object sizes or the number of pairs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class BoundedExecutor:
+    def __init__(self, workers: int, pending: int | None = None, name: str = "worker") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._slots = threading.BoundedSemaphore(pending or workers * 2)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        self._slots.acquire()
+        try:
+            future = self._pool.submit(fn, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+class MemoryBudget:
+    """A byte-counting semaphore; a request larger than the whole budget takes all of it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._free = total
+        self._cond = threading.Condition()
+        self.peak = 0
+
+    def acquire(self, n: int) -> int:
+        n = min(n, self.total)
+        with self._cond:
+            while self._free < n:
+                self._cond.wait()
+            self._free -= n
+            self.peak = max(self.peak, self.total - self._free)
+        return n
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self._free += n
+            self._cond.notify_all()

@@ -1,0 +1,70 @@
+"""Bucket pairs: `alias/bucket[/prefix]:alias/bucket[/prefix]`, separated by ';'."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+
+
+class PairError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in an object store: alias, bucket and a folder prefix ('' or ending in '/')."""
+
+    alias: str
+    bucket: str
+    prefix: str = ""
+
+    def __str__(self) -> str:
+        prefix = f"/{self.prefix.rstrip('/')}" if self.prefix else ""
+        return f"{self.alias}/{self.bucket}{prefix}"
+
+    def covers(self, other: Location) -> bool:
+        return other.prefix.startswith(self.prefix)
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: Location
+    target: Location
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.target}"
+
+
+def parse_location(text: str, *, side: str, pair: str) -> Location:
+    parts = text.strip().split("/", 2)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise PairError(f"pair {pair!r}: the {side} {text.strip()!r} must be alias/bucket"
+                        " (optionally alias/bucket/prefix)")
+    alias, bucket = parts[0], parts[1]
+    if not _ALIAS.match(alias):
+        raise PairError(f"pair {pair!r}: alias {alias!r} must start with a letter and use only"
+                        " letters, digits and '_' (it names environment variables)")
+    if not _BUCKET.match(bucket):
+        raise PairError(f"pair {pair!r}: bucket {bucket!r} may only use letters, digits, '.',"
+                        " '-' and '_'")
+    prefix = parts[2].strip("/") if len(parts) == 3 else ""
+    return Location(alias.lower(), bucket, prefix + "/" if prefix else "")
+
+
+def parse_pair(text: str) -> Pair:
+    pair = text.strip()
+    if pair.count(":") != 1:
+        raise PairError(f"pair {pair!r} must be source:target, e.g. "
+                        "minio/source-bucket:aws/target-bucket (exactly one ':')")
+    source_text, target_text = pair.split(":")
+    return Pair(parse_location(source_text, side="source", pair=pair),
+                parse_location(target_text, side="target", pair=pair))
+
+
+def parse_pairs(text: str) -> list[Pair]:
+    """Pairs separated by ';' (or newlines); blanks and empty entries are ignored."""
+    entries = [e.strip() for e in re.split(r"[;\n]", text) if e.strip()]
+    return [parse_pair(e) for e in entries]

@@ -1,0 +1,109 @@
+"""What differs between S3 implementations, kept as data rather than `if`s in the code.
+
+A provider is chosen per alias: `<ALIAS>_PROVIDER` if set, else recognised from the
+endpoint's host name, else `generic` (S3 as AWS documents it, which MinIO follows).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ListingOrder(StrEnum):
+    """The order in which a server lists keys."""
+
+    UTF8 = "utf8"  # plain UTF-8 byte order, as AWS, MinIO and rclone list
+    FOLDERS_FIRST = "folders-first"  # a folder's contents before siblings below '/' (SeaweedFS)
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    """A kind of key the store cannot hold as it is: it would be renamed or rejected."""
+
+    pattern: str
+    reason: str
+    only_if_not_empty: bool = False
+
+    def problem(self, key: str, size: int) -> str | None:
+        if self.only_if_not_empty and size == 0:
+            return None
+        return self.reason if re.search(self.pattern, key) else None
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    virtual_host: bool = False  # bucket in the host name instead of the path
+    listing_order: ListingOrder = ListingOrder.UTF8
+    etags_are_md5: bool = True  # a single-part object's ETag is the MD5 of its bytes
+    multipart_etag: str = "composite"  # "composite" (md5 of part md5s, -N) or "opaque"
+    key_rules: tuple[KeyRule, ...] = ()
+    default_region: str = "us-east-1"
+
+    def key_problem(self, key: str, size: int) -> str | None:
+        for rule in self.key_rules:
+            reason = rule.problem(key, size)
+            if reason:
+                return f"{self.name} {reason}"
+        return None
+
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (
+    Provider("generic"),
+    Provider("minio"),
+    Provider("aws", virtual_host=True),
+    # R2 lists single-part ETags as MD5s, but the ETag of a multipart object is not
+    # derived from its parts (rclone's provider table says the same).
+    Provider("r2", multipart_etag="opaque", default_region="auto"),
+    Provider("b2"),
+    Provider("vultr"),
+    Provider("wasabi"),
+    Provider("digitalocean"),
+    Provider("ceph"),
+    Provider("seaweedfs", listing_order=ListingOrder.FOLDERS_FIRST, key_rules=(
+        KeyRule("//", "stores '//' in a key as '/'"),
+        KeyRule("^/", "drops a key's leading '/'"),
+        KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
+                only_if_not_empty=True),
+    )),
+    Provider("rclone", key_rules=(
+        KeyRule("//", "rejects '//' in a key"),
+        KeyRule("^/", "rejects a key's leading '/'"),
+        KeyRule("/$", "drops a key's trailing '/'"),
+        KeyRule("[\x00-\x1f\x7f]", "rewrites control characters in a key"),
+    )),
+)}
+
+_HOSTS: tuple[tuple[str, str], ...] = (
+    (r"(^|\.)amazonaws\.com(\.cn)?$", "aws"),
+    (r"\.r2\.cloudflarestorage\.com$", "r2"),
+    (r"(^|\.)backblazeb2\.com$", "b2"),
+    (r"(^|\.)vultrobjects\.com$", "vultr"),
+    (r"(^|\.)wasabisys\.com$", "wasabi"),
+    (r"(^|\.)digitaloceanspaces\.com$", "digitalocean"),
+)
+_REGION_IN_HOST = (
+    re.compile(r"^(?:.+\.)?s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\.amazonaws\.com"),
+    re.compile(r"^s3\.([a-z]{2}-[a-z]+-\d{3})\.backblazeb2\.com$"),
+    re.compile(r"^([a-z]{2,4}\d)\.vultrobjects\.com$"),
+    re.compile(r"^s3\.([a-z]{2}-[a-z]+-\d)\.wasabisys\.com$"),
+    re.compile(r"^([a-z]{3}\d)\.digitaloceanspaces\.com$"),
+)
+
+
+def provider_for_host(host: str) -> Provider:
+    for pattern, name in _HOSTS:
+        if re.search(pattern, host):
+            return PROVIDERS[name]
+    return PROVIDERS["generic"]
+
+
+def region_for_host(host: str) -> str | None:
+    """The region an endpoint's host name carries (s3.ap-northeast-2.amazonaws.com)."""
+    for pattern in _REGION_IN_HOST:
+        found = pattern.match(host)
+        if found:
+            return found.group(1)
+    return None

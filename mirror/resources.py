@@ -1,0 +1,98 @@
+"""Size the run from the container's real limits (cgroup v2 or v1), not the host's.
+
+A pod limited to 512 MiB on a 64 GiB node must size its buffers from 512 MiB: the mirror
+reads the cgroup limits, and falls back to the host only where no limit is set.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+BASELINE_MEMORY = 96 * MIB  # interpreter, listings in flight, connection buffers
+UNLIMITED = 1 << 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpus: float
+    memory: int  # bytes
+    source: str  # "cgroup v2", "cgroup v1" or "host"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    workers: int
+    memory_budget: int  # bytes all transfer buffers together may hold
+    part_size: int
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _host_memory(proc: Path) -> int:
+    text = _read(proc / "meminfo") or ""
+    for line in text.splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 4096 * MIB
+
+
+def _host_cpus() -> float:
+    try:
+        return float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return float(os.cpu_count() or 1)
+
+
+def _cgroup_v2(cgroup: Path, cpus: float, memory: int) -> Limits | None:
+    cpu_max, mem_max = _read(cgroup / "cpu.max"), _read(cgroup / "memory.max")
+    if cpu_max is None and mem_max is None:
+        return None
+    if cpu_max and not cpu_max.startswith("max"):
+        quota, period = cpu_max.split()[:2]
+        cpus = min(cpus, int(quota) / int(period))
+    if mem_max and mem_max != "max":
+        memory = min(memory, int(mem_max))
+    return Limits(cpus, memory, "cgroup v2")
+
+
+def _cgroup_v1(cgroup: Path, cpus: float, memory: int) -> Limits | None:
+    cpu_dir = cgroup / "cpu" if (cgroup / "cpu").is_dir() else cgroup / "cpu,cpuacct"
+    quota, period = _read(cpu_dir / "cpu.cfs_quota_us"), _read(cpu_dir / "cpu.cfs_period_us")
+    limit = _read(cgroup / "memory" / "memory.limit_in_bytes")
+    if quota is None and limit is None:
+        return None
+    if quota and period and int(quota) > 0:
+        cpus = min(cpus, int(quota) / int(period))
+    if limit and int(limit) < UNLIMITED:
+        memory = min(memory, int(limit))
+    return Limits(cpus, memory, "cgroup v1")
+
+
+def read_limits(cgroup: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc")) -> Limits:
+    """CPU and memory limits of this container (the host's where none are set)."""
+    cpus, memory = _host_cpus(), _host_memory(proc)
+    return (_cgroup_v2(cgroup, cpus, memory) or _cgroup_v1(cgroup, cpus, memory)
+            or Limits(cpus, memory, "host"))
+
+
+def size_run(limits: Limits, part_size: int, workers: int | None = None) -> Sizing:
+    """Workers and the buffer budget for the run.
+
+    Workers wait on the network far more than they compute, so "auto" is 16 per CPU
+    (at least 8, at most 64). Buffers are capped at half of the memory left after a
+    baseline, and never below one 5 MiB part, so a small pod is slowed, never OOM-killed.
+    """
+    if workers is None:
+        workers = max(8, min(64, math.ceil(limits.cpus * 16)))
+    available = max(limits.memory - BASELINE_MEMORY, 0) // 2
+    budget = max(5 * MIB, min(available, workers * part_size * 2))
+    return Sizing(workers=workers, memory_budget=budget, part_size=min(part_size, budget))

@@ -1,0 +1,91 @@
+"""A run: every pair (at most three at the same time), sharing workers and a memory budget."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from mirror import logs
+from mirror.engine import PairRun, RunResources
+from mirror.executor import BoundedExecutor, MemoryBudget
+from mirror.resources import Limits, read_limits, size_run
+from mirror.s3.client import EndpointConfig, PoolRegistry
+from mirror.s3.sigv4 import Credentials, CredentialSource
+from mirror.settings import Alias, Settings
+from mirror.summary import RunSummary
+
+MAX_CONCURRENT_PAIRS = 3
+
+
+class CredentialsUnavailable(Exception):
+    pass
+
+
+def _credential_chain(alias: Alias) -> CredentialSource:
+    """The standard AWS chain (env, IRSA web identity, profiles, instance metadata)."""
+
+    def fetch() -> Credentials:
+        import botocore.session
+
+        found = botocore.session.get_session().get_credentials()
+        if found is None:
+            raise CredentialsUnavailable(
+                f"the alias {alias.name!r} has no {alias.name.upper()}_ACCESS_KEY/_SECRET_KEY "
+                "and the standard AWS credential chain found no credentials (no IAM role?)")
+        frozen = found.get_frozen_credentials()
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    return CredentialSource(fetch=fetch, refresh_every=60.0)
+
+
+def endpoint_for(alias: Alias) -> EndpointConfig:
+    if alias.credential_chain:
+        credentials = _credential_chain(alias)
+    else:
+        assert alias.access_key
+        assert alias.secret_key
+        credentials = CredentialSource(Credentials(alias.access_key, alias.secret_key,
+                                                   alias.session_token))
+    context = ssl.create_default_context(cafile=alias.ca_file) if alias.ca_file else None
+    return EndpointConfig(alias.url, alias.region, credentials,
+                          virtual_host=alias.provider.virtual_host, ssl_context=context)
+
+
+def run(settings: Settings, *, stop: threading.Event | None = None,
+        limits: Limits | None = None) -> RunSummary:
+    """Mirror every pair; never raises for a failure of a pair or an object."""
+    stop = stop or threading.Event()
+    log = logs.get().bind(service=settings.service) if settings.service else logs.get()
+    limits = limits or read_limits()
+    sizing = size_run(limits, settings.part_size, settings.max_workers)
+    started, started_at = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
+    log.info("run.start", pairs=[str(p) for p in settings.pairs], dry_run=settings.dry_run,
+             overwrite=settings.overwrite, prefixes=[p for p in settings.prefixes if p],
+             exclude=list(settings.exclude.patterns), workers=sizing.workers,
+             memory_budget_mib=sizing.memory_budget // (1024 * 1024),
+             part_size_mib=sizing.part_size // (1024 * 1024), limits=limits.source,
+             cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024))
+    pools = PoolRegistry(max_idle=sizing.workers * 2)
+    executor = BoundedExecutor(sizing.workers, name="copy")
+    parts = ThreadPoolExecutor(max_workers=sizing.workers, thread_name_prefix="part")
+    resources = RunResources(
+        settings=settings, endpoints={n: endpoint_for(a) for n, a in settings.aliases.items()},
+        pools=pools, executor=executor, parts=parts, budget=MemoryBudget(sizing.memory_budget),
+        part_size=sizing.part_size, stop=stop)
+    try:
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PAIRS,
+                                thread_name_prefix="pair") as pair_pool:
+            futures = [pair_pool.submit(PairRun(pair, resources).run) for pair in settings.pairs]
+            summaries = [f.result() for f in futures]
+    finally:
+        executor.shutdown()
+        parts.shutdown()
+        pools.close()
+    summary = RunSummary(service=settings.service, dry_run=settings.dry_run,
+                         started_at=started_at, pairs=summaries,
+                         seconds=time.monotonic() - started, interrupted=stop.is_set())
+    log.info("run.done", **summary.to_dict())
+    return summary

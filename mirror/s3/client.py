@@ -1,0 +1,284 @@
+"""S3 operations the mirror needs, over the lean transport, signed, retried and counted.
+
+What the client deliberately does not do:
+- no DeleteObject: the product never deletes from a target, and the client cannot;
+- no flexible checksums (CRC32 and friends, which boto3 >= 1.36 sends by default and
+  several S3-compatible stores reject or store inside the object): integrity is
+  Content-MD5, which every S3 implementation verifies;
+- no payload hashing for the signature (UNSIGNED-PAYLOAD), for the same reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import unescape
+from urllib.parse import urlsplit
+
+from mirror.s3.accounting import Op, RequestCounter
+from mirror.s3.checksum import md5
+from mirror.s3.errors import S3Error, Severity
+from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
+from mirror.s3.listing import ListPage, parse_list_page
+from mirror.s3.sigv4 import (
+    EMPTY_SHA256,
+    UNSIGNED_PAYLOAD,
+    CredentialSource,
+    Signer,
+    canonical_query,
+    uri_encode,
+)
+
+_UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
+_ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
+_DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff (attempt counts from 1)."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """How to reach one S3-compatible service."""
+
+    url: str
+    region: str
+    credentials: CredentialSource = field(repr=False)
+    virtual_host: bool = False
+    timeouts: Timeouts = Timeouts()
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+class PoolRegistry:
+    """One connection pool per host, shared by every client that talks to it."""
+
+    def __init__(self, max_idle: int = 64) -> None:
+        self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
+        self._lock = threading.Lock()
+        self._max_idle = max_idle
+
+    def get(self, endpoint: EndpointConfig, host: str) -> ConnectionPool:
+        key = (endpoint.scheme, host, endpoint.port)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = ConnectionPool(endpoint.scheme, host, endpoint.port,
+                                      timeouts=endpoint.timeouts,
+                                      ssl_context=endpoint.ssl_context, max_idle=self._max_idle)
+                self._pools[key] = pool
+            return pool
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    etag: str
+
+
+class S3Client:
+    """The S3 API surface of the mirror, for one endpoint; every request is counted."""
+
+    def __init__(self, endpoint: EndpointConfig, pools: PoolRegistry, counter: RequestCounter,
+                 retry: RetryPolicy = RetryPolicy(),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.endpoint = endpoint
+        self.counter = counter
+        self._pools = pools
+        self._retry = retry
+        self._sleep = sleep
+        self._signer = Signer(endpoint.region)
+        self._default_port = endpoint.port == (443 if endpoint.scheme == "https" else 80)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _address(self, bucket: str, key: str | None) -> tuple[str, str]:
+        """(host, path) for a request, virtual-hosted where the provider wants it."""
+        encoded_key = "" if key is None else uri_encode(key, keep_slash=True)
+        host = self.endpoint.host
+        if self.endpoint.virtual_host and _DNS_BUCKET.match(bucket) and not (
+                "." in bucket and self.endpoint.scheme == "https"):
+            return f"{bucket}.{host}", "/" + encoded_key
+        return host, f"/{bucket}" + ("/" + encoded_key if key is not None else "")
+
+    def _send(self, op: Op, method: str, bucket: str, key: str | None = None, *,
+              query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+              body: bytes | bytearray | memoryview | None = None,
+              ok: tuple[int, ...] = (200,)) -> Response:
+        host, path = self._address(bucket, key)
+        pool = self._pools.get(self.endpoint, host)
+        host_header = host if self._default_port else f"{host}:{self.endpoint.port}"
+        qs = canonical_query(query) if query else ""
+        target = path + ("?" + qs if qs else "")
+        attempt = 0
+        while True:
+            attempt += 1
+            send_headers = {"host": host_header}
+            if headers:
+                send_headers.update(headers)
+            if body is not None:
+                send_headers["content-length"] = str(len(body))
+            self._signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
+                              UNSIGNED_PAYLOAD if body is not None else EMPTY_SHA256)
+            self.counter.add(op)
+            try:
+                response = pool.request(method, target, send_headers, body)
+            except TransportError as exc:
+                if exc.retryable and attempt < self._retry.attempts:
+                    self._sleep(self._retry.delay(attempt))
+                    continue
+                raise
+            if response.status in ok:
+                return response
+            error_body = response.read() if method != "HEAD" else b""
+            error = S3Error.from_response(response.status, response.headers, error_body,
+                                          operation=op.value, bucket=bucket, key=key)
+            if error.severity is Severity.RETRY and attempt < self._retry.attempts:
+                self._sleep(self._retry.delay(attempt))
+                continue
+            raise error
+
+    def _read_ok(self, response: Response, op: Op, bucket: str, key: str | None) -> bytes:
+        """Read a 200 body that may still be an <Error> (CompleteMultipartUpload, Copy)."""
+        data = response.read()
+        if b"<Error>" in data[:512]:
+            raise S3Error.from_response(500, response.headers, data, operation=op.value,
+                                        bucket=bucket, key=key)
+        return data
+
+    # -- listing -------------------------------------------------------------------------
+
+    def list_page(self, bucket: str, prefix: str, token: str | None = None, *,
+                  delimiter: str | None = None, start_after: str | None = None,
+                  strip: int = 0) -> ListPage:
+        query = {"list-type": "2", "encoding-type": "url", "max-keys": "1000", "prefix": prefix}
+        if token:
+            query["continuation-token"] = token
+        if delimiter:
+            query["delimiter"] = delimiter
+        if start_after:
+            query["start-after"] = start_after
+        response = self._send(Op.LIST, "GET", bucket, query=query)
+        return parse_list_page(response.read(), strip)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_object(self, bucket: str, key: str, *, byte_range: tuple[int, int] | None = None,
+                   if_match: str | None = None) -> Response:
+        """Start a GET; the caller streams the body. `byte_range` is inclusive."""
+        headers = {}
+        if byte_range is not None:
+            headers["range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
+        if if_match:
+            headers["if-match"] = f'"{if_match}"'
+        return self._send(Op.GET, "GET", bucket, key, headers=headers, ok=(200, 206))
+
+    def head_object(self, bucket: str, key: str) -> dict[str, str]:
+        response = self._send(Op.HEAD, "HEAD", bucket, key)
+        return response.headers
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put_object(self, bucket: str, key: str, body: bytes | bytearray | memoryview, *,
+                   content_md5: str, headers: dict[str, str]) -> str:
+        sent = dict(headers)
+        sent["content-md5"] = content_md5
+        response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
+        response.read()
+        return response.headers.get("etag", "")
+
+    def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, *,
+                    if_match: str | None) -> str:
+        headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
+                                                         keep_slash=True),
+                   "x-amz-metadata-directive": "COPY"}
+        if if_match:
+            headers["x-amz-copy-source-if-match"] = f'"{if_match}"'
+        response = self._send(Op.COPY, "PUT", bucket, key, headers=headers)
+        data = self._read_ok(response, Op.COPY, bucket, key)
+        found = _ETAG.search(data)
+        return unescape(found.group(1).decode()) if found else ""
+
+    def create_multipart_upload(self, bucket: str, key: str, headers: dict[str, str]) -> str:
+        response = self._send(Op.MPU_CREATE, "POST", bucket, key, query={"uploads": ""},
+                              headers=headers)
+        data = self._read_ok(response, Op.MPU_CREATE, bucket, key)
+        found = _UPLOAD_ID.search(data)
+        if not found:
+            raise S3Error(500, "MalformedResponse", "no UploadId in response",
+                          operation=Op.MPU_CREATE.value, bucket=bucket, key=key)
+        return unescape(found.group(1).decode())
+
+    def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
+                    body: bytes | bytearray | memoryview, *, content_md5: str) -> str:
+        response = self._send(Op.MPU_PART, "PUT", bucket, key,
+                              query={"partNumber": str(number), "uploadId": upload_id},
+                              headers={"content-md5": content_md5}, body=body)
+        response.read()
+        return response.headers.get("etag", "")
+
+    def upload_part_copy(self, src_bucket: str, src_key: str, bucket: str, key: str,
+                         upload_id: str, number: int, byte_range: tuple[int, int], *,
+                         if_match: str | None) -> str:
+        headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
+                                                         keep_slash=True),
+                   "x-amz-copy-source-range": f"bytes={byte_range[0]}-{byte_range[1]}"}
+        if if_match:
+            headers["x-amz-copy-source-if-match"] = f'"{if_match}"'
+        response = self._send(Op.MPU_PART_COPY, "PUT", bucket, key,
+                              query={"partNumber": str(number), "uploadId": upload_id},
+                              headers=headers)
+        data = self._read_ok(response, Op.MPU_PART_COPY, bucket, key)
+        found = _ETAG.search(data)
+        return unescape(found.group(1).decode()) if found else ""
+
+    def complete_multipart_upload(self, bucket: str, key: str, upload_id: str,
+                                  parts: list[Part]) -> str:
+        xml = "".join(f"<Part><PartNumber>{p.number}</PartNumber><ETag>{p.etag}</ETag></Part>"
+                      for p in parts)
+        body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
+        body_md5 = base64.b64encode(md5(body).digest()).decode()
+        response = self._send(Op.MPU_COMPLETE, "POST", bucket, key,
+                              query={"uploadId": upload_id},
+                              headers={"content-md5": body_md5, "content-type": "application/xml"},
+                              body=body)
+        data = self._read_ok(response, Op.MPU_COMPLETE, bucket, key)
+        found = _ETAG.search(data)
+        return unescape(found.group(1).decode()) if found else ""
+
+    def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        response = self._send(Op.MPU_ABORT, "DELETE", bucket, key,
+                              query={"uploadId": upload_id}, ok=(200, 204, 404))
+        response.read()

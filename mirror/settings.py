@@ -1,0 +1,324 @@
+"""Configuration from environment variables (their names are a contract), checked whole.
+
+Every problem is reported at once, one line each, naming the variable (or the pair) and
+what was expected, before any request is made.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from mirror.exclude import Exclude, PatternError, parse_exclude
+from mirror.pairs import Location, Pair, PairError, parse_pairs
+from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    meaning: str
+    default: str = ""
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("SERVICE", "service name shown in logs and the run summary"),
+    Variable("MINIO_URL", "endpoint of the `minio` alias, http(s)://host[:port]"),
+    Variable("MINIO_ACCESS_KEY", "access key of the `minio` alias"),
+    Variable("MINIO_SECRET_KEY", "secret key of the `minio` alias"),
+    Variable("AWS_URL", "endpoint of the `aws` alias (default "
+             "https://s3.<AWS_REGION>.amazonaws.com when AWS_REGION is set)"),
+    Variable("AWS_ACCESS_KEY", "access key of the `aws` alias; without keys the standard AWS "
+             "credential chain is used (IRSA, instance profile)"),
+    Variable("AWS_SECRET_KEY", "secret key of the `aws` alias"),
+    Variable("<ALIAS>_URL", "endpoint of any other alias used in a pair (R2_URL for r2/bucket)"),
+    Variable("<ALIAS>_ACCESS_KEY", "access key of that alias"),
+    Variable("<ALIAS>_SECRET_KEY", "secret key of that alias"),
+    Variable("<ALIAS>_REGION", "signing region of an alias",
+             "from the endpoint host, else us-east-1"),
+    Variable("<ALIAS>_PROVIDER", "provider quirks of an alias: " + ", ".join(sorted(PROVIDERS)),
+             "from the endpoint host, else generic"),
+    Variable("<ALIAS>_SESSION_TOKEN", "session token for temporary credentials"),
+    Variable("<ALIAS>_CA_FILE", "PEM bundle to verify the alias's TLS certificate"),
+    Variable("<ALIAS>_ETAG_IS_MD5", "false when the store's ETags are not MD5s (SSE-KMS, SSE-C)",
+             "from the provider"),
+    Variable("BUCKET_PAIR", "one pair srcAlias/srcBucket[/prefix]:dstAlias/dstBucket[/prefix]"),
+    Variable("BUCKET_PAIRS", "several pairs separated by ';' (at most 3 run at the same time)"),
+    Variable("MIRROR_PREFIX", "mirror only keys under this prefix (relative to the pair's prefix); "
+             "several separated by ','"),
+    Variable("MIRROR_EXCLUDE", "comma-separated glob patterns of keys to skip"),
+    Variable("MIRROR_OVERWRITE", "replace target objects that differ from the source", "false"),
+    Variable("MIRROR_DRY_RUN", "list and compare only; no write request of any kind", "false"),
+    Variable("MIRROR_SKIP_ERRORS", "continue past a failed object (exit 1 at the end); false "
+             "stops the pair at its first failure", "true"),
+    Variable("MIRROR_MAX_WORKERS", "transfers in flight for the whole run", "auto"),
+    Variable("MIRROR_PART_SIZE", "multipart part size and single-PUT limit, e.g. 16MiB", "16MiB"),
+    Variable("MIRROR_DEBUG", "log every object's decision", "false"),
+    Variable("MIRROR_LOG_FORMAT", "json, console, or auto (console on a terminal)", "auto"),
+    Variable("SLACK_BOT_TOKEN", "Slack bot token (chat:write); both Slack variables or neither"),
+    Variable("SLACK_CHANNEL_ID", "Slack channel to post the run summary to"),
+)
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1 << 20, "mb": 1000**2,
+          "mib": 1 << 20, "g": 1 << 30, "gb": 1000**3, "gib": 1 << 30}
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part
+MAX_PART_SIZE = 5 * 1024**3
+
+
+class ConfigError(Exception):
+    """One or more configuration problems, each a line naming the variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An endpoint that pairs refer to by name (`minio`, `aws`, `r2`, ...)."""
+
+    name: str
+    url: str
+    region: str
+    provider: Provider
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    etags_are_md5: bool = True
+    credential_chain: bool = False  # use the standard AWS chain instead of keys
+
+    @property
+    def identity(self) -> tuple[str, str | None]:
+        """Same endpoint and same key: a copy between such locations can be server-side."""
+        return (self.url, self.access_key)
+
+
+@dataclass(frozen=True)
+class Settings:
+    pairs: tuple[Pair, ...]
+    aliases: Mapping[str, Alias]
+    service: str = ""
+    prefixes: tuple[str, ...] = ("",)
+    exclude: Exclude = Exclude()
+    overwrite: bool = False
+    dry_run: bool = False
+    skip_errors: bool = True
+    debug: bool = False
+    max_workers: int | None = None  # None: sized from the container's CPU and memory
+    part_size: int = 16 * 1024 * 1024
+    slack_token: str | None = field(default=None, repr=False)
+    slack_channel: str | None = None
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        values = [self.slack_token]
+        for alias in self.aliases.values():
+            values += [alias.secret_key, alias.session_token, alias.access_key]
+        return [v for v in values if v]
+
+
+class _Reader:
+    """Reads variables, collecting problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str], labels: Mapping[str, str]) -> None:
+        self.env = env
+        self.labels = labels
+        self.problems: list[str] = []
+
+    def label(self, name: str) -> str:
+        flag = self.labels.get(name)
+        return f"{flag} ({name})" if flag else name
+
+    def text(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def fail(self, name: str, message: str) -> None:
+        self.problems.append(f"{self.label(name)} {message}")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name).lower()
+        if not value:
+            return default
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        self.fail(name, f"must be true or false, got {self.text(name)!r}")
+        return default
+
+    def workers(self, name: str) -> int | None:
+        value = self.text(name).lower()
+        if value in ("", "auto"):
+            return None
+        if value.isdigit() and 1 <= int(value) <= 512:
+            return int(value)
+        self.fail(name, f"must be 'auto' or a whole number from 1 to 512, got {self.text(name)!r}")
+        return None
+
+    def size(self, name: str, default: int) -> int:
+        value = self.text(name)
+        if not value:
+            return default
+        found = _SIZE.match(value)
+        if not found:
+            self.fail(name, f"must be a size such as 16MiB or 8388608, got {value!r}")
+            return default
+        size = int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+        if not MIN_PART_SIZE <= size <= MAX_PART_SIZE:
+            self.fail(name, f"must be between 5MiB and 5GiB (S3's part size limits), got {value!r}")
+            return default
+        return size
+
+
+def _check_url(reader: _Reader, name: str, url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.fail(name, f"must look like http(s)://host[:port], got {url!r}"
+                    " (is the http:// or https:// missing?)")
+        return None
+    if parts.path not in ("", "/") or parts.query:
+        reader.fail(name, f"must be only the endpoint, without a path or bucket, got {url!r}")
+        return None
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        reader.fail(name, f"has an invalid port: {url!r}")
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
+    env = name.upper()
+    url = reader.text(f"{env}_URL")
+    access = reader.text(f"{env}_ACCESS_KEY") or None
+    secret = reader.text(f"{env}_SECRET_KEY") or None
+    region = reader.text(f"{env}_REGION")
+    if not url and name == "aws" and region:
+        url = f"https://s3.{region}.amazonaws.com"
+    if not url:
+        reader.fail(f"{env}_URL", f"is not set; {pairs_text} uses the alias {name!r}")
+        return None
+    clean = _check_url(reader, f"{env}_URL", url)
+    if clean is None:
+        return None
+    host = urlsplit(clean).hostname or ""
+    provider_name = reader.text(f"{env}_PROVIDER").lower()
+    if provider_name and provider_name not in PROVIDERS:
+        reader.fail(f"{env}_PROVIDER", f"must be one of {', '.join(sorted(PROVIDERS))}, "
+                    f"got {provider_name!r}")
+        return None
+    provider = PROVIDERS[provider_name] if provider_name else provider_for_host(host)
+    chain = False
+    if not access and not secret and name == "aws":
+        chain = True
+    elif not access or not secret:
+        missing = f"{env}_ACCESS_KEY" if not access else f"{env}_SECRET_KEY"
+        reader.fail(missing, f"is not set; the alias {name!r} needs both {env}_ACCESS_KEY "
+                    f"and {env}_SECRET_KEY")
+        return None
+    return Alias(
+        name=name, url=clean, provider=provider,
+        region=region or region_for_host(host) or provider.default_region,
+        access_key=access, secret_key=secret,
+        session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
+        ca_file=reader.text(f"{env}_CA_FILE") or None,
+        etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
+        credential_chain=chain,
+    )
+
+
+def _pairs(reader: _Reader) -> list[Pair]:
+    single, many = reader.text("BUCKET_PAIR"), reader.text("BUCKET_PAIRS")
+    if single and many:
+        reader.problems.append("set BUCKET_PAIR or BUCKET_PAIRS, not both")
+        return []
+    name = "BUCKET_PAIRS" if many else "BUCKET_PAIR"
+    text = many or single
+    if not text:
+        reader.problems.append("no bucket pair: set BUCKET_PAIR (one pair) or BUCKET_PAIRS "
+                               "(several, separated by ';'), e.g. minio/source:aws/target")
+        return []
+    try:
+        pairs = parse_pairs(text)
+    except PairError as exc:
+        reader.fail(name, str(exc))
+        return []
+    if not pairs:
+        reader.fail(name, "holds no pair")
+    return pairs
+
+
+def _overlaps(a: Location, b: Location, aliases: Mapping[str, Alias]) -> bool:
+    if a.bucket != b.bucket or a.alias not in aliases or b.alias not in aliases:
+        return False
+    if aliases[a.alias].url != aliases[b.alias].url:
+        return False
+    return a.covers(b) or b.covers(a)
+
+
+def _check_overlaps(reader: _Reader, pairs: list[Pair], aliases: Mapping[str, Alias]) -> None:
+    for pair in pairs:
+        if _overlaps(pair.source, pair.target, aliases):
+            reader.problems.append(f"pair {str(pair)!r}: the target overlaps the source; "
+                                   "a mirror into itself would copy its own copies")
+    for i, first in enumerate(pairs):
+        for second in pairs[i + 1 :]:
+            if _overlaps(first.target, second.target, aliases):
+                reader.problems.append(
+                    f"pairs {str(first)!r} and {str(second)!r} write to overlapping targets; "
+                    "give each pair its own target bucket or prefix")
+
+
+def _prefixes(reader: _Reader) -> tuple[str, ...]:
+    raw = [p.strip().lstrip("/") for p in reader.text("MIRROR_PREFIX").split(",")]
+    chosen = sorted({p for p in raw if p})
+    if not chosen:
+        return ("",)
+    kept: list[str] = []
+    for prefix in chosen:  # a prefix inside another one adds nothing
+        if not any(prefix.startswith(k) for k in kept):
+            kept.append(prefix)
+    return tuple(kept)
+
+
+def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the whole configuration; raise ConfigError listing every problem."""
+    reader = _Reader(env, labels or {})
+    pairs = _pairs(reader)
+    aliases: dict[str, Alias] = {}
+    for pair in pairs:
+        for loc in (pair.source, pair.target):
+            if loc.alias not in aliases:
+                alias = _alias(reader, loc.alias, f"pair {str(pair)!r}")
+                if alias is not None:
+                    aliases[loc.alias] = alias
+    _check_overlaps(reader, pairs, aliases)
+    try:
+        exclude = parse_exclude(reader.text("MIRROR_EXCLUDE"))
+    except PatternError as exc:
+        reader.fail("MIRROR_EXCLUDE", f"has an {exc}")
+        exclude = Exclude()
+    token, channel = reader.text("SLACK_BOT_TOKEN"), reader.text("SLACK_CHANNEL_ID")
+    if bool(token) != bool(channel):
+        missing = "SLACK_CHANNEL_ID" if token else "SLACK_BOT_TOKEN"
+        reader.fail(missing, "is not set; Slack needs both SLACK_BOT_TOKEN and SLACK_CHANNEL_ID")
+    settings = Settings(
+        pairs=tuple(pairs), aliases=aliases, service=reader.text("SERVICE"),
+        prefixes=_prefixes(reader), exclude=exclude,
+        overwrite=reader.boolean("MIRROR_OVERWRITE", False),
+        dry_run=reader.boolean("MIRROR_DRY_RUN", False),
+        skip_errors=reader.boolean("MIRROR_SKIP_ERRORS", True),
+        debug=reader.boolean("MIRROR_DEBUG", False),
+        max_workers=reader.workers("MIRROR_MAX_WORKERS"),
+        part_size=reader.size("MIRROR_PART_SIZE", 16 * 1024 * 1024),
+        slack_token=token or None, slack_channel=channel or None,
+    )
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return settings

@@ -1,0 +1,152 @@
+"""What a run did, per pair and in total: the facts every report is rendered from."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mirror.decision import Action, Decision
+from mirror.s3.listing import ObjectInfo
+from mirror.transfer import Outcome, TransferResult
+
+MAX_FAILURES_KEPT = 50
+
+
+class Status(StrEnum):
+    SUCCESS = "success"  # every object that needed copying was copied
+    PARTIAL = "partial"  # some objects failed
+    FAILED = "failed"  # the pair (or every pair) could not run
+    INTERRUPTED = "interrupted"  # stopped by a signal before the end
+
+
+@dataclass
+class Count:
+    objects: int = 0
+    bytes: int = 0
+
+    def add(self, size: int) -> None:
+        self.objects += 1
+        self.bytes += size
+
+
+@dataclass(frozen=True)
+class Failure:
+    key: str
+    error: str
+
+
+@dataclass
+class PairSummary:
+    pair: str
+    source: str
+    target: str
+    dry_run: bool
+    prefixes: list[str]
+    status: Status = Status.SUCCESS
+    error: str | None = None  # why the pair as a whole failed
+    seconds: float = 0.0
+    listed_source: Count = field(default_factory=Count)
+    listed_target: Count = field(default_factory=Count)
+    decisions: dict[str, Count] = field(default_factory=dict)  # by Action
+    copied_new: Count = field(default_factory=Count)
+    copied_changed: Count = field(default_factory=Count)
+    failed: Count = field(default_factory=Count)
+    source_changed: Count = field(default_factory=Count)
+    interrupted: Count = field(default_factory=Count)
+    failures: list[Failure] = field(default_factory=list)
+    failures_not_kept: int = 0
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> op -> n
+
+    def decided(self, action: Action) -> Count:
+        return self.decisions.get(action.value, Count())
+
+    @property
+    def copied(self) -> Count:
+        return Count(self.copied_new.objects + self.copied_changed.objects,
+                     self.copied_new.bytes + self.copied_changed.bytes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+class PairTally:
+    """Thread-safe accumulation of one pair's decisions and transfer results."""
+
+    def __init__(self, summary: PairSummary) -> None:
+        self.summary = summary
+        self._lock = threading.Lock()
+
+    def listed(self, source: ObjectInfo | None, target: ObjectInfo | None) -> None:
+        if source is not None:
+            self.summary.listed_source.add(source.size)
+        if target is not None:
+            self.summary.listed_target.add(target.size)
+
+    def decided(self, decision: Decision, size: int) -> None:
+        self.summary.decisions.setdefault(decision.action.value, Count()).add(size)
+
+    def transferred(self, action: Action, result: TransferResult) -> None:
+        s = self.summary
+        with self._lock:
+            if result.outcome is Outcome.COPIED:
+                (s.copied_new if action is Action.COPY_NEW else s.copied_changed).add(result.size)
+            elif result.outcome is Outcome.SOURCE_CHANGED:
+                s.source_changed.add(result.size)
+            elif result.outcome is Outcome.INTERRUPTED:
+                s.interrupted.add(result.size)
+            else:
+                s.failed.add(result.size)
+                self._keep_failure(result.key, result.error or "failed")
+
+    def _keep_failure(self, key: str, error: str) -> None:
+        if len(self.summary.failures) < MAX_FAILURES_KEPT:
+            self.summary.failures.append(Failure(key, error))
+        else:
+            self.summary.failures_not_kept += 1
+
+
+@dataclass
+class RunSummary:
+    service: str
+    dry_run: bool
+    started_at: str
+    pairs: list[PairSummary]
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def status(self) -> Status:
+        if self.interrupted:
+            return Status.INTERRUPTED
+        statuses = {p.status for p in self.pairs}
+        if statuses == {Status.SUCCESS} or not statuses:
+            return Status.SUCCESS
+        if statuses == {Status.FAILED}:
+            return Status.FAILED
+        return Status.PARTIAL
+
+    def total(self, attribute: str) -> Count:
+        counts = [getattr(p, attribute) for p in self.pairs]
+        return Count(sum(c.objects for c in counts), sum(c.bytes for c in counts))
+
+    def requests(self) -> dict[str, dict[str, int]]:
+        """Requests per side and operation over all pairs."""
+        out: dict[str, dict[str, int]] = {}
+        for pair in self.pairs:
+            for side, ops in pair.requests.items():
+                bucket = out.setdefault(side, {})
+                for op, n in ops.items():
+                    bucket[op] = bucket.get(op, 0) + n
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service, "status": self.status.value, "dry_run": self.dry_run,
+            "started_at": self.started_at, "seconds": round(self.seconds, 3),
+            "copied": asdict(self.total("copied")), "failed": asdict(self.total("failed")),
+            "requests": self.requests(), "pairs": [p.to_dict() for p in self.pairs],
+        }

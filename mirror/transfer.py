@@ -1,0 +1,339 @@
+"""Copy one object: streamed from source to target, never staged on disk, verified.
+
+- Up to the part size: one GET, one PUT. The PUT carries Content-MD5, taken from the
+  source's ETag when that is a plain MD5 (so the target checks the bytes against what the
+  source stored, with no hashing here) or computed from the bytes otherwise.
+- Larger: a multipart upload fed from a single streamed GET; parts are read into buffers
+  from the memory budget and uploaded by the part pool while the next part is read. A
+  broken GET resumes with a ranged GET at the same offset (If-Match keeps it the same
+  object). Any failure aborts the upload: no orphaned parts.
+- Same endpoint and credentials on both sides: a server-side copy, no bytes through here.
+- The ETag the target returns is compared with what was sent, where the store's ETags
+  are MD5s. A mismatch is a failed object, never a success.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from typing import Protocol
+
+from mirror.decision import is_plain_md5
+from mirror.executor import MemoryBudget
+from mirror.s3.checksum import b64_of_hex, md5
+from mirror.s3.client import Part, S3Client
+from mirror.s3.errors import S3Error, Severity
+from mirror.s3.http import Response, TransportError
+from mirror.s3.listing import ObjectInfo, normalize_etag
+
+MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit
+MAX_PARTS = 10_000
+_COMPOSITE = re.compile(r"^[0-9a-f]{32}-\d+$")
+_KEPT_HEADERS = ("content-type", "cache-control", "content-disposition", "content-encoding",
+                 "content-language", "expires", "x-amz-website-redirect-location")
+
+
+class Outcome(StrEnum):
+    COPIED = "copied"
+    FAILED = "failed"
+    SOURCE_CHANGED = "source-changed"  # deleted or rewritten after it was listed
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    key: str
+    outcome: Outcome
+    size: int
+    seconds: float
+    error: str | None = None
+    fatal: bool = False  # the cause stops the whole pair (credentials, permission, bucket)
+    transport: bool = False  # the endpoint could not be reached after retries
+
+
+@dataclass(frozen=True)
+class Side:
+    client: S3Client
+    bucket: str
+    prefix: str
+
+    def key(self, relative: str) -> str:
+        return self.prefix + relative
+
+
+@dataclass(frozen=True)
+class TransferContext:
+    source: Side
+    target: Side
+    part_size: int
+    budget: MemoryBudget
+    parts: ThreadPoolExecutor
+    stop: StopFlag
+    server_side: bool = False
+    source_etags_md5: bool = True
+    target_etags_md5: bool = True
+    target_multipart_etag: str = "composite"
+    parts_in_flight: int = 4
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class Interrupted(Exception):
+    pass
+
+
+class IntegrityError(Exception):
+    pass
+
+
+class SourceChanged(Exception):
+    pass
+
+
+def metadata_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The headers that make an object what it is, besides its bytes."""
+    kept = {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+    kept.update((name, value) for name, value in headers.items() if name.startswith("x-amz-meta-"))
+    return kept
+
+
+def part_size_for(configured: int, size: int) -> int:
+    """The configured part size, grown (in whole MiB) when 10,000 parts would not suffice."""
+    needed = -(-size // MAX_PARTS)
+    mib = 1024 * 1024
+    return max(configured, -(-needed // mib) * mib)
+
+
+def _check_returned(ctx: TransferContext, returned: str, expected_md5: str) -> None:
+    etag = normalize_etag(returned)
+    if ctx.target_etags_md5 and is_plain_md5(etag) and etag != expected_md5:
+        raise IntegrityError(f"the target returned ETag {etag} for bytes with MD5 "
+                             f"{expected_md5}: it did not store what was sent")
+
+
+def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
+    byte_range = (start, obj.size - 1) if start else None
+    response = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
+                                            byte_range=byte_range, if_match=obj.etag or None)
+    length = response.headers.get("content-length")
+    if length is not None and int(length) != obj.size - start:
+        response.close()
+        raise SourceChanged(f"is {int(length) + start} bytes now, {obj.size} when listed")
+    return response
+
+
+def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
+    held = ctx.budget.acquire(obj.size)
+    try:
+        body, headers = _read_whole(ctx, obj)
+        if ctx.source_etags_md5 and is_plain_md5(obj.etag):
+            expected = obj.etag  # the target checks the bytes against the source's own MD5
+        else:
+            expected = md5(body).hexdigest()
+        try:
+            returned = ctx.target.client.put_object(
+                ctx.target.bucket, ctx.target.key(obj.key), body,
+                content_md5=b64_of_hex(expected), headers=metadata_headers(headers))
+        except S3Error as exc:
+            if exc.code in ("BadDigest", "InvalidDigest") and md5(body).hexdigest() != expected:
+                raise IntegrityError(
+                    f"the bytes read from the source do not match its ETag {expected}: the "
+                    "source object is damaged, or the store's ETags are not MD5s (SSE-KMS, "
+                    "SSE-C: set the source alias's _ETAG_IS_MD5=false)") from exc
+            raise
+        _check_returned(ctx, returned, expected)
+    finally:
+        ctx.budget.release(held)
+
+
+def _read_whole(ctx: TransferContext, obj: ObjectInfo) -> tuple[bytes, dict[str, str]]:
+    """GET the whole object; a body cut off mid-way is fetched again (three tries)."""
+    for attempt in (1, 2, 3):
+        response = _source_get(ctx, obj)
+        try:
+            return response.read(), response.headers
+        except TransportError:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _fill(ctx: TransferContext, obj: ObjectInfo, response: Response, view: memoryview,
+          offset: int) -> Response:
+    """Fill `view` with the object's bytes from `offset`, resuming a broken GET by range."""
+    filled, resumes = 0, 0
+    while filled < len(view):
+        try:
+            n = response.readinto(view[filled:])
+            if n == 0:
+                raise TransportError("the response body ended early", retryable=True)
+            filled += n
+        except TransportError:
+            resumes += 1
+            if resumes > 3:
+                raise
+            response.close()
+            response = _source_get(ctx, obj, offset + filled)
+    return response
+
+
+def _upload_part(ctx: TransferContext, key: str, upload_id: str, number: int, buf: bytearray,
+                 digest: bytes) -> str:
+    returned = ctx.target.client.upload_part(ctx.target.bucket, key, upload_id, number, buf,
+                                             content_md5=base64.b64encode(digest).decode())
+    _check_returned(ctx, returned, digest.hex())
+    return returned
+
+
+def _run_parts(ctx: TransferContext, key: str, upload_id: str,
+               produce: Callable[[Callable[[int, int, Callable[[], str]], None]], None],
+               ) -> list[Part]:
+    """Drive part uploads with at most `parts_in_flight` pending; abort on any failure."""
+    pending: deque[tuple[int, Future[str]]] = deque()
+    parts: list[Part] = []
+
+    def collect_one() -> None:
+        number, future = pending.popleft()
+        parts.append(Part(number, future.result()))
+
+    def submit(number: int, held: int, job: Callable[[], str]) -> None:
+        future = ctx.parts.submit(job)
+        future.add_done_callback(lambda _: ctx.budget.release(held))
+        pending.append((number, future))
+        while len(pending) >= ctx.parts_in_flight:
+            collect_one()
+
+    try:
+        produce(submit)
+        while pending:
+            collect_one()
+    except BaseException:
+        for _, future in pending:  # let in-flight parts land before the abort (AWS advice)
+            future.exception()
+        # Best effort: a lifecycle rule for incomplete uploads is the backstop (README).
+        with contextlib.suppress(S3Error, TransportError):
+            ctx.target.client.abort_multipart_upload(ctx.target.bucket, key, upload_id)
+        raise
+    return parts
+
+
+def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
+    part_size = part_size_for(ctx.part_size, obj.size)
+    key = ctx.target.key(obj.key)
+    response = _source_get(ctx, obj)
+    try:
+        upload_id = ctx.target.client.create_multipart_upload(
+            ctx.target.bucket, key, metadata_headers(response.headers))
+    except BaseException:
+        response.close()
+        raise
+    whole = md5() if ctx.source_etags_md5 and is_plain_md5(obj.etag) else None
+    digests: list[bytes] = []
+
+    def produce(submit: Callable[[int, int, Callable[[], str]], None]) -> None:
+        nonlocal response
+        offset, number = 0, 0
+        while offset < obj.size:
+            if ctx.stop.is_set():
+                raise Interrupted("stopped before the upload was complete")
+            n = min(part_size, obj.size - offset)
+            held = ctx.budget.acquire(n)
+            try:
+                buf = bytearray(n)
+                response = _fill(ctx, obj, response, memoryview(buf), offset)
+            except BaseException:
+                ctx.budget.release(held)
+                raise
+            number += 1
+            digest = md5(buf).digest()
+            digests.append(digest)
+            if whole is not None:
+                whole.update(buf)
+            submit(number, held, partial(_upload_part, ctx, key, upload_id, number, buf, digest))
+            offset += n
+        if whole is not None and whole.hexdigest() != obj.etag:
+            raise IntegrityError(f"the bytes read from the source have MD5 {whole.hexdigest()}, "
+                                 f"its ETag says {obj.etag}")
+
+    try:
+        parts = _run_parts(ctx, key, upload_id, produce)
+    finally:
+        response.close()
+    returned = ctx.target.client.complete_multipart_upload(ctx.target.bucket, key, upload_id,
+                                                           parts)
+    expected = md5(b"".join(digests)).hexdigest() + f"-{len(digests)}"
+    etag = normalize_etag(returned)
+    if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(etag) and etag != expected:
+        raise IntegrityError(f"the target returned ETag {etag} for a multipart upload whose "
+                             f"parts give {expected}")
+
+
+def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
+    src_key, key = ctx.source.key(obj.key), ctx.target.key(obj.key)
+    client = ctx.target.client
+    if obj.size <= MAX_SINGLE_COPY:
+        returned = client.copy_object(ctx.source.bucket, src_key, ctx.target.bucket, key,
+                                      if_match=obj.etag or None)
+        if is_plain_md5(obj.etag):
+            _check_returned(ctx, returned, obj.etag)
+        return
+    part_size = part_size_for(max(ctx.part_size, 512 * 1024 * 1024), obj.size)
+    headers = metadata_headers(client.head_object(ctx.source.bucket, src_key))
+    upload_id = client.create_multipart_upload(ctx.target.bucket, key, headers)
+
+    def produce(submit: Callable[[int, int, Callable[[], str]], None]) -> None:
+        for number, start in enumerate(range(0, obj.size, part_size), start=1):
+            if ctx.stop.is_set():
+                raise Interrupted("stopped before the copy was complete")
+            end = min(start + part_size, obj.size) - 1
+            submit(number, 0, partial(client.upload_part_copy, ctx.source.bucket, src_key,
+                                      ctx.target.bucket, key, upload_id, number, (start, end),
+                                      if_match=obj.etag or None))
+
+    parts = _run_parts(ctx, key, upload_id, produce)
+    client.complete_multipart_upload(ctx.target.bucket, key, upload_id, parts)
+
+
+def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
+    """Copy `obj` (relative key) from source to target; never raises for an S3 failure."""
+    started = time.monotonic()
+
+    def result(outcome: Outcome, error: str | None = None, *, fatal: bool = False,
+               transport: bool = False) -> TransferResult:
+        return TransferResult(obj.key, outcome, obj.size, time.monotonic() - started, error,
+                              fatal, transport)
+
+    if ctx.stop.is_set():
+        return result(Outcome.INTERRUPTED, "stopped before it started")
+    try:
+        if ctx.server_side:
+            _copy_server_side(ctx, obj)
+        elif obj.size <= ctx.part_size:
+            _copy_small(ctx, obj)
+        else:
+            _copy_multipart(ctx, obj)
+    except SourceChanged as exc:
+        return result(Outcome.SOURCE_CHANGED, f"changed during the run: {exc}")
+    except Interrupted as exc:
+        return result(Outcome.INTERRUPTED, str(exc))
+    except IntegrityError as exc:
+        return result(Outcome.FAILED, str(exc))
+    except S3Error as exc:
+        if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation == "GET":
+            return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
+        if exc.status == 412:
+            return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
+        return result(Outcome.FAILED, exc.describe(), fatal=exc.severity is Severity.PAIR)
+    except TransportError as exc:
+        return result(Outcome.FAILED, str(exc), fatal=not exc.retryable, transport=True)
+    return result(Outcome.COPIED)

@@ -1,0 +1,145 @@
+"""Real S3 servers for the whole session, and helpers that run the real command.
+
+Servers (started once, on 127.0.0.1, free ports):
+- `minio_side`, `aws_side`: two SeaweedFS servers, the usual source and target;
+- `rclone_side`: `rclone serve s3`, a second implementation with its own quirks;
+- with MIRROR_TEST_MINIO=1, `minio_container`: MinIO through testcontainers. Asking for it
+  where no Docker engine runs is an error, never a silent skip.
+
+Buckets are seeded and checked with boto3, never with the mirror's own client.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mirror import sandbox
+from mirror.sandbox import LocalS3
+
+ROOT = Path(__file__).resolve().parent.parent
+_bucket_ids = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def minio_side(server_root: Path) -> Iterator[LocalS3]:
+    server = sandbox.start_seaweedfs(server_root / "minio-side")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_side(server_root: Path) -> Iterator[LocalS3]:
+    server = sandbox.start_seaweedfs(server_root / "aws-side")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rclone_side(server_root: Path) -> Iterator[LocalS3]:
+    server = sandbox.start_rclone(server_root / "rclone-side")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def minio_container(server_root: Path) -> Iterator[LocalS3]:
+    if os.environ.get("MIRROR_TEST_MINIO") != "1":
+        pytest.skip("MinIO container tests run only with MIRROR_TEST_MINIO=1 (needs Docker)")
+    server = sandbox.start_minio_container(server_root / "minio-container")
+    yield server
+    server.stop()
+
+
+def new_bucket(server: LocalS3, stem: str = "b") -> str:
+    name = f"{stem}-{os.getpid() % 10000}-{next(_bucket_ids)}".lower()
+    server.boto3().create_bucket(Bucket=name)
+    return name
+
+
+def put(server: LocalS3, bucket: str, objects: Mapping[str, bytes], **extra: Any) -> None:
+    s3 = server.boto3()
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
+
+
+def listing(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+    s3 = server.boto3()
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return {o["Key"]: o for page in pages for o in page.get("Contents", [])}
+
+
+def contents(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """Every object under `prefix`, read back in full (tests compare bytes, not sizes)."""
+    s3 = server.boto3()
+    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            for key in listing(server, bucket, prefix)}
+
+
+@dataclass
+class Run:
+    """One finished run of the real command: exit code, its JSON log events, raw output."""
+
+    code: int
+    events: list[dict[str, Any]]
+    stderr: str
+    stdout: str
+    seconds: float
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == name]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        done = self.named("run.done")
+        assert done, f"no run.done event; stderr:\n{self.stderr[-3000:]}"
+        return done[-1]
+
+    def pair(self, index: int = 0) -> dict[str, Any]:
+        return self.summary["pairs"][index]
+
+    def decisions(self, index: int = 0) -> dict[str, int]:
+        return {k: v["objects"] for k, v in self.pair(index)["decisions"].items()}
+
+    def requests(self, side: str, index: int = 0) -> dict[str, int]:
+        return dict(self.pair(index)["requests"].get(side, {}))
+
+
+def base_env(**servers: LocalS3) -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell leaks into a run."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MIRROR_", "BUCKET_PAIR", "MINIO_", "AWS_", "SLACK_"))}
+    env["MIRROR_LOG_FORMAT"] = "json"
+    for alias, server in servers.items():
+        env.update(server.env(alias))
+    return env
+
+
+def run_mirror(env: Mapping[str, str], *args: str, timeout: float = 240) -> Run:
+    """Run `python -m mirror` as its own process, as a CronJob would."""
+    started = time.monotonic()
+    completed = subprocess.run([sys.executable, "-m", "mirror", *args], env=dict(env),
+                               capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                               check=False)
+    events = []
+    for line in completed.stderr.splitlines():
+        if line.startswith("{"):
+            events.append(json.loads(line))
+    return Run(completed.returncode, events, completed.stderr, completed.stdout,
+               time.monotonic() - started, dict(env))

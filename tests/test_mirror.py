@@ -1,0 +1,167 @@
+"""End-to-end behaviour of the mirror against real S3 servers, through the real command."""
+
+from __future__ import annotations
+
+import gzip
+
+from conftest import base_env, contents, listing, new_bucket, put, run_mirror
+from mirror.sandbox import LocalS3
+
+AWKWARD_KEYS = [
+    "plain.txt",
+    "with space/and more spaces.txt",
+    "uni/한글/ünïcödé/emoji-😀.txt",
+    "chars/p+q=r%20s?t#u&v.txt",
+    "dir/x",
+    "dir-x",
+    "dir.x",
+    "dir!x",
+    "deep/" + "/".join(["segment-" + "k" * 190] * 5) + "x",  # a 1,000-byte key
+    "empty-object",
+    "folder-marker/",  # a zero-byte "directory" object
+]
+
+
+def _awkward_objects() -> dict[str, bytes]:
+    objects = {key: f"body of {key}".encode() * 7 for key in AWKWARD_KEYS}
+    objects["empty-object"] = b""
+    objects["folder-marker/"] = b""
+    assert len(AWKWARD_KEYS[8].encode()) == 1000
+    return objects
+
+
+def test_first_run_copies_every_object_byte_for_byte(minio_side: LocalS3,
+                                                     aws_side: LocalS3) -> None:
+    """A first run copies every source object, awkward keys included, with identical bytes."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = _awkward_objects()
+    put(minio_side, src, objects)
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0, run.stderr
+    assert contents(aws_side, dst) == objects
+    assert run.decisions() == {"copy-new": len(objects)}
+    assert run.pair()["copied_new"] == {"objects": len(objects),
+                                        "bytes": sum(map(len, objects.values()))}
+    assert len(run.named("object.copied")) == len(objects)
+
+
+def test_unchanged_rerun_costs_one_list_request_per_side(minio_side: LocalS3,
+                                                         aws_side: LocalS3) -> None:
+    """Once mirrored, a rerun sends no request beyond one LIST page per side."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, _awkward_objects())
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    assert run_mirror(env).code == 0
+
+    rerun = run_mirror(env)
+
+    assert rerun.code == 0
+    assert rerun.decisions() == {"unchanged": len(AWKWARD_KEYS)}
+    assert rerun.requests("source") == {"LIST": 1}
+    assert rerun.requests("target") == {"LIST": 1}
+    assert rerun.named("object.copied") == []
+
+
+def _mirrored_then_changed(minio_side: LocalS3, aws_side: LocalS3,
+                           ) -> tuple[str, str, dict[str, str], dict[str, bytes]]:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    originals = {"same-size.bin": b"A" * 100, "grows.bin": b"B" * 100, "steady.bin": b"C" * 50}
+    put(minio_side, src, originals)
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    assert run_mirror(env).code == 0
+    put(minio_side, src, {"same-size.bin": b"Z" * 100, "grows.bin": b"B" * 150})
+    put(aws_side, dst, {"only-on-target.txt": b"keep me"})
+    return src, dst, env, originals
+
+
+def test_changed_objects_are_reported_and_kept_when_overwrite_is_off(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Without overwrite, objects that differ (same size or not) are counted, never replaced."""
+    _, dst, env, originals = _mirrored_then_changed(minio_side, aws_side)
+
+    run = run_mirror(env)
+
+    assert run.code == 0
+    assert run.decisions() == {"differs-kept": 2, "unchanged": 1, "target-only": 1}
+    assert contents(aws_side, dst) == {**originals, "only-on-target.txt": b"keep me"}
+    assert run.requests("target") == {"LIST": 1}
+
+
+def test_overwrite_replaces_changed_objects_and_leaves_target_only_ones(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """With MIRROR_OVERWRITE=true the changed objects are copied; target-only ones stay."""
+    _, dst, env, _ = _mirrored_then_changed(minio_side, aws_side)
+
+    run = run_mirror({**env, "MIRROR_OVERWRITE": "true"})
+
+    assert run.code == 0
+    assert run.decisions() == {"copy-changed": 2, "unchanged": 1, "target-only": 1}
+    assert contents(aws_side, dst) == {"same-size.bin": b"Z" * 100, "grows.bin": b"B" * 150,
+                                       "steady.bin": b"C" * 50, "only-on-target.txt": b"keep me"}
+    assert run.pair()["copied_changed"]["objects"] == 2
+
+
+def test_object_metadata_and_encoded_bytes_are_preserved(minio_side: LocalS3,
+                                                         aws_side: LocalS3) -> None:
+    """Content headers and user metadata travel with the object; gzip bytes stay compressed."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = gzip.compress(b'{"hello": "world"}' * 100)
+    minio_side.boto3().put_object(
+        Bucket=src, Key="data/report.json.gz", Body=body, ContentType="application/json",
+        ContentEncoding="gzip", CacheControl="max-age=3600",
+        ContentDisposition='attachment; filename="report.json"', ContentLanguage="ko-KR",
+        Metadata={"owner": "platform-team", "checksum-sha1": "abc123"})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0
+    head = aws_side.boto3().head_object(Bucket=dst, Key="data/report.json.gz")
+    assert head["ContentType"] == "application/json"
+    assert head["ContentEncoding"] == "gzip"
+    assert head["CacheControl"] == "max-age=3600"
+    assert head["ContentDisposition"] == 'attachment; filename="report.json"'
+    assert head["ContentLanguage"] == "ko-KR"
+    assert head["Metadata"] == {"owner": "platform-team", "checksum-sha1": "abc123"}
+    assert contents(aws_side, dst) == {"data/report.json.gz": body}
+
+
+def test_dry_run_sends_no_write_and_reports_what_it_would_copy(minio_side: LocalS3,
+                                                               aws_side: LocalS3) -> None:
+    """A dry-run lists and compares only: the target is untouched, the plan is reported."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"new-1": b"1" * 10, "new-2": b"2" * 20, "same": b"s"})
+    put(aws_side, dst, {"same": b"s"})
+    before = listing(aws_side, dst)
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_DRY_RUN": "true",
+                      "MIRROR_DEBUG": "true", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0
+    assert listing(aws_side, dst) == before
+    assert run.requests("source") == {"LIST": 1}
+    assert run.requests("target") == {"LIST": 1}
+    assert run.summary["dry_run"] is True
+    assert run.decisions() == {"copy-new": 2, "unchanged": 1}
+    assert run.pair()["decisions"]["copy-new"]["bytes"] == 30
+    assert sorted(e["key"] for e in run.named("object.would_copy")) == ["new-1", "new-2"]
+    assert run.named("object.copied") == []
+
+
+def test_debug_logs_every_decision_with_its_reason(minio_side: LocalS3,
+                                                   aws_side: LocalS3) -> None:
+    """MIRROR_DEBUG adds one decision event per key, naming the outcome and why."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a", "b.tmp": b"b"})
+    put(aws_side, dst, {"z.txt": b"z"})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_DEBUG": "true",
+                      "MIRROR_EXCLUDE": "*.tmp", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    decisions = {e["key"]: (e["action"], e["reason"]) for e in run.named("object.decision")}
+    assert decisions == {"a.txt": ("copy-new", "missing on the target"),
+                         "b.tmp": ("excluded", "matches MIRROR_EXCLUDE"),
+                         "z.txt": ("target-only", "only on the target; never touched")}
