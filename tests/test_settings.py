@@ -1,0 +1,213 @@
+"""Configuration: what the environment means, and every bad input refused before any request."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import base_env, run_mirror
+from mirror.providers import ListingOrder
+from mirror.settings import ConfigError, load_settings
+
+
+class Listener:
+    """A TCP port that counts connections: proof that a run made no request at all."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.close()
+
+
+def _env(listener: Listener, **overrides: str) -> dict[str, str]:
+    env = base_env()
+    env.update({"MINIO_URL": listener.url, "MINIO_ACCESS_KEY": "minio-key",
+                "MINIO_SECRET_KEY": "minio-secret-value", "AWS_URL": listener.url,
+                "AWS_ACCESS_KEY": "aws-key", "AWS_SECRET_KEY": "aws-secret-value",
+                "BUCKET_PAIR": "minio/src:aws/dst"})
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+BAD_INPUTS = [
+    ({"BUCKET_PAIR": ""}, "no bucket pair: set BUCKET_PAIR"),
+    ({"BUCKET_PAIR": "minio/src-aws/dst"}, "BUCKET_PAIR pair 'minio/src-aws/dst' must be "
+                                           "source:target"),
+    ({"BUCKET_PAIR": "minio/src:aws/dst:extra"}, "(exactly one ':')"),
+    ({"BUCKET_PAIR": "minio:aws/dst"}, "the source 'minio' must be alias/bucket"),
+    ({"BUCKET_PAIR": "mi-nio/src:aws/dst"}, "alias 'mi-nio' must start with a letter"),
+    ({"BUCKET_PAIR": "minio/bad bucket:aws/dst"}, "bucket 'bad bucket' may only use"),
+    ({"BUCKET_PAIR": "r2/src:aws/dst"}, "R2_URL is not set; pair 'r2/src:aws/dst' uses the "
+                                        "alias 'r2'"),
+    ({"BUCKET_PAIRS": "minio/a:aws/b"}, "set BUCKET_PAIR or BUCKET_PAIRS, not both"),
+    ({"MINIO_URL": None}, "MINIO_URL is not set"),
+    ({"MINIO_URL": "minio:9000"}, "MINIO_URL must look like http(s)://host[:port], got "
+                                  "'minio:9000' (is the http:// or https:// missing?)"),
+    ({"MINIO_URL": "http://minio:9000/bucket"}, "MINIO_URL must be only the endpoint"),
+    ({"MINIO_URL": "http://minio:port"}, "MINIO_URL has an invalid port"),
+    ({"MINIO_SECRET_KEY": None}, "MINIO_SECRET_KEY is not set; the alias 'minio' needs both"),
+    ({"MINIO_PROVIDER": "azure"}, "MINIO_PROVIDER must be one of"),
+    ({"MIRROR_DRY_RUN": "maybe"}, "MIRROR_DRY_RUN must be true or false, got 'maybe'"),
+    ({"MIRROR_SKIP_ERRORS": "2"}, "MIRROR_SKIP_ERRORS must be true or false, got '2'"),
+    ({"MIRROR_OVERWRITE": "yess"}, "MIRROR_OVERWRITE must be true or false"),
+    ({"MIRROR_DEBUG": "verbose"}, "MIRROR_DEBUG must be true or false"),
+    ({"MIRROR_MAX_WORKERS": "0"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
+    ({"MIRROR_MAX_WORKERS": "ten"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
+    ({"MIRROR_PART_SIZE": "1MiB"}, "MIRROR_PART_SIZE must be between 5MiB and 5GiB"),
+    ({"MIRROR_PART_SIZE": "big"}, "MIRROR_PART_SIZE must be a size such as 16MiB"),
+    ({"MIRROR_EXCLUDE": "*.tmp,[abc"}, "MIRROR_EXCLUDE has an invalid pattern '[abc': '[' "
+                                       "without a closing ']'"),
+    ({"BUCKET_PAIR": "minio/src:minio/src/copy"}, "the target overlaps the source"),
+    ({"SLACK_BOT_TOKEN": "xoxb-secret-token"}, "SLACK_CHANNEL_ID is not set; Slack needs both"),
+    ({"SLACK_CHANNEL_ID": "C123"}, "SLACK_BOT_TOKEN is not set"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_INPUTS,
+                         ids=[m[:40] for _, m in BAD_INPUTS])
+def test_bad_input_exits_2_with_one_clear_line_and_no_request(
+        listener: Listener, overrides: dict[str, str], message: str) -> None:
+    """Each bad input ends the run with exit 2, a line naming it, and no connection made."""
+    if "BUCKET_PAIRS" in overrides:
+        overrides = {**overrides, "BUCKET_PAIR": "minio/src:aws/dst"}
+    run = run_mirror(_env(listener, **overrides))
+
+    assert run.code == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "secret-value" not in run.stderr + run.stdout
+    assert "xoxb-secret-token" not in run.stderr + run.stdout
+    assert listener.connections == 0
+
+
+def test_all_problems_are_reported_at_once(listener: Listener) -> None:
+    """Several mistakes are listed together, one line each, so one fix round is enough."""
+    run = run_mirror(_env(listener, MIRROR_DRY_RUN="maybe", MIRROR_MAX_WORKERS="-1",
+                          AWS_URL="s3.amazonaws.com"))
+
+    assert run.code == 2
+    problems = [line for line in run.stderr.splitlines() if "configuration error" in line]
+    assert len(problems) == 3
+
+
+def test_flags_are_named_in_errors_and_override_the_environment(listener: Listener) -> None:
+    """A bad flag is reported by its name; a flag beats the variable it stands for."""
+    run = run_mirror(_env(listener), "--max-workers", "0")
+
+    assert run.code == 2
+    assert "--max-workers (MIRROR_MAX_WORKERS) must be 'auto' or a whole number" in run.stderr
+
+
+def test_help_explains_every_setting() -> None:
+    """--help lists each environment variable with what it means."""
+    run = run_mirror(base_env(), "--help")
+
+    assert run.code == 0
+    for name in ("BUCKET_PAIR", "BUCKET_PAIRS", "MINIO_URL", "AWS_SECRET_KEY", "MIRROR_PREFIX",
+                 "MIRROR_EXCLUDE", "MIRROR_DRY_RUN", "MIRROR_SKIP_ERRORS", "MIRROR_MAX_WORKERS",
+                 "MIRROR_DEBUG", "MIRROR_OVERWRITE", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID",
+                 "SERVICE", "<ALIAS>_URL", "<ALIAS>_REGION"):
+        assert name in run.stdout
+    assert "exit codes" in run.stdout
+
+
+# -- what valid settings mean ------------------------------------------------------------
+
+def _load(**env: str) -> object:
+    return load_settings({"MINIO_URL": "http://minio:9000", "MINIO_ACCESS_KEY": "k",
+                          "MINIO_SECRET_KEY": "s", **env})
+
+
+def test_aliases_resolve_region_and_provider_from_the_endpoint() -> None:
+    """AWS endpoints give their region and virtual-host addressing; R2 signs as 'auto'."""
+    settings = load_settings({
+        "BUCKET_PAIRS": "minio/a:aws/b; minio/c:r2/d ;minio/e:vultr/f",
+        "MINIO_URL": "http://minio.minio.svc.cluster.local:9000", "MINIO_ACCESS_KEY": "k",
+        "MINIO_SECRET_KEY": "s", "AWS_URL": "https://s3.ap-northeast-2.amazonaws.com",
+        "AWS_ACCESS_KEY": "ak", "AWS_SECRET_KEY": "as",
+        "R2_URL": "https://abc123.r2.cloudflarestorage.com", "R2_ACCESS_KEY": "rk",
+        "R2_SECRET_KEY": "rs", "VULTR_URL": "https://ewr1.vultrobjects.com",
+        "VULTR_ACCESS_KEY": "vk", "VULTR_SECRET_KEY": "vs", "VULTR_REGION": "custom-1"})
+
+    aws, r2, vultr, minio = (settings.aliases[n] for n in ("aws", "r2", "vultr", "minio"))
+    assert (aws.region, aws.provider.name, aws.provider.virtual_host) == (
+        "ap-northeast-2", "aws", True)
+    assert (r2.region, r2.provider.name) == ("auto", "r2")
+    assert (vultr.region, vultr.provider.name) == ("custom-1", "vultr")
+    assert (minio.region, minio.provider.name, minio.provider.virtual_host) == (
+        "us-east-1", "generic", False)
+    assert [str(p) for p in settings.pairs] == ["minio/a:aws/b", "minio/c:r2/d", "minio/e:vultr/f"]
+
+
+def test_aws_alias_without_keys_uses_the_standard_credential_chain() -> None:
+    """With no AWS_ACCESS_KEY/AWS_SECRET_KEY, the aws alias falls back to IRSA and friends."""
+    settings = load_settings({"BUCKET_PAIR": "minio/a:aws/b", "MINIO_URL": "http://m:9000",
+                              "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
+                              "AWS_REGION": "eu-west-1"})
+    aws = settings.aliases["aws"]
+    assert aws.credential_chain
+    assert aws.url == "https://s3.eu-west-1.amazonaws.com"
+    assert aws.region == "eu-west-1"
+
+
+def test_only_the_aliases_named_by_pairs_are_required() -> None:
+    """A pair between two MinIO buckets needs no AWS settings at all."""
+    settings = _load(BUCKET_PAIR="minio/a:minio/b")
+    assert set(settings.aliases) == {"minio"}  # type: ignore[attr-defined]
+
+
+def test_pair_folders_and_prefixes_are_normalised() -> None:
+    """Pair prefixes are folders; MIRROR_PREFIX entries nested in others are dropped."""
+    settings = _load(BUCKET_PAIR=" minio/a/data/exports/ : minio/b/backup ",
+                     MIRROR_PREFIX="2025/01, /2025/01/22, 2024/")
+    pair = settings.pairs[0]  # type: ignore[attr-defined]
+    assert (pair.source.prefix, pair.target.prefix) == ("data/exports/", "backup/")
+    assert settings.prefixes == ("2024/", "2025/01")  # type: ignore[attr-defined]
+
+
+def test_overlapping_targets_of_two_pairs_are_refused() -> None:
+    """Two pairs writing into the same target folder would race: refused."""
+    with pytest.raises(ConfigError, match="write to overlapping targets"):
+        _load(BUCKET_PAIRS="minio/a:minio/backup;minio/b:minio/backup/b")
+    _load(BUCKET_PAIRS="minio/a:minio/backup/a;minio/b:minio/backup/b")
+
+
+def test_seaweedfs_provider_lists_folders_first() -> None:
+    """The provider table carries listing order as data."""
+    settings = _load(BUCKET_PAIR="minio/a:minio/b", MINIO_PROVIDER="SeaweedFS")
+    alias = settings.aliases["minio"]  # type: ignore[attr-defined]
+    assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
