@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from conftest import base_env, contents, new_bucket, put, run_mirror
+
 from mirror.order import sort_key
 from mirror.providers import PROVIDERS
 from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client
-from mirror.s3.sigv4 import CredentialSource, Credentials
+from mirror.s3.sigv4 import Credentials, CredentialSource
 from mirror.sandbox import LocalS3
 from mirror.scan import Scope, flat, walk
 
@@ -61,7 +61,7 @@ def test_each_server_lists_in_the_order_its_provider_declares(any_server: LocalS
 def test_walking_a_folders_first_server_yields_utf8_order(minio_side: LocalS3) -> None:
     """The folder walk turns SeaweedFS's order into byte order, under any prefix."""
     bucket = new_bucket(minio_side, "walk")
-    keys = tricky_keys(random.Random(2), 150) + ["my/", "my-data/"]
+    keys = [*tricky_keys(random.Random(2), 150), "my/", "my-data/"]
     put(minio_side, bucket, dict.fromkeys(keys, b""))
     client = client_for(minio_side)
 

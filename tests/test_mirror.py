@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 from conftest import base_env, contents, listing, new_bucket, put, run_mirror
+
 from mirror.sandbox import LocalS3
 
 AWKWARD_KEYS = [

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
 from conftest import base_env, run_mirror
+
 from mirror.providers import ListingOrder
 from mirror.settings import ConfigError, load_settings
 
