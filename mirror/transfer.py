@@ -1,8 +1,8 @@
 """Copy one object: streamed from source to target, never staged on disk, verified.
 
-- Up to the part size: one GET, one PUT. The PUT carries Content-MD5, taken from the
-  source's ETag when that is a plain MD5 (so the target checks the bytes against what the
-  source stored, with no hashing here) or computed from the bytes otherwise.
+- Up to the part size: one GET, one PUT. The bytes read are checked against the source's
+  ETag when that is a plain MD5, before anything is written; the PUT carries their
+  Content-MD5, which the target verifies.
 - Larger: a multipart upload fed from a single streamed GET; parts are read into buffers
   from the memory budget and uploaded by the part pool while the next part is read. A
   broken GET resumes with a ranged GET at the same offset (If-Match keeps it the same
@@ -136,22 +136,16 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
     held = ctx.budget.acquire(obj.size)
     try:
         body, headers = _read_whole(ctx, obj)
-        if ctx.source_etags_md5 and is_plain_md5(obj.etag):
-            expected = obj.etag  # the target checks the bytes against the source's own MD5
-        else:
-            expected = md5(body).hexdigest()
-        try:
-            returned = ctx.target.client.put_object(
-                ctx.target.bucket, ctx.target.key(obj.key), body,
-                content_md5=b64_of_hex(expected), headers=metadata_headers(headers))
-        except S3Error as exc:
-            if exc.code in ("BadDigest", "InvalidDigest") and md5(body).hexdigest() != expected:
-                raise IntegrityError(
-                    f"the bytes read from the source do not match its ETag {expected}: the "
-                    "source object is damaged, or the store's ETags are not MD5s (SSE-KMS, "
-                    "SSE-C: set the source alias's _ETAG_IS_MD5=false)") from exc
-            raise
-        _check_returned(ctx, returned, expected)
+        digest = md5(body).hexdigest()
+        if ctx.source_etags_md5 and is_plain_md5(obj.etag) and digest != obj.etag:
+            raise IntegrityError(
+                f"the bytes read from the source have MD5 {digest} but its ETag is {obj.etag}: "
+                "the source object is damaged, or its store's ETags are not MD5s (SSE-KMS, "
+                "SSE-C: set the source alias's _ETAG_IS_MD5=false); nothing was written")
+        returned = ctx.target.client.put_object(
+            ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
+            headers=metadata_headers(headers))
+        _check_returned(ctx, returned, digest)
     finally:
         ctx.budget.release(held)
 

@@ -43,9 +43,13 @@ def minio_side(server_root: Path) -> Iterator[LocalS3]:
     server.stop()
 
 
+READER = ("reader-access", "reader-secret-key")  # an aws_side user that may only read
+
+
 @pytest.fixture(scope="session")
 def aws_side(server_root: Path) -> Iterator[LocalS3]:
-    server = sandbox.start_seaweedfs(server_root / "aws-side")
+    server = sandbox.start_seaweedfs(server_root / "aws-side",
+                                     extra_identities=((*READER, ("Read", "List")),))
     yield server
     server.stop()
 

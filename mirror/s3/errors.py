@@ -30,6 +30,13 @@ _PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProb
 _REGION_CODES = frozenset({"PermanentRedirect", "IncorrectEndpoint", "Redirect",
                            "TemporaryRedirect"})
 
+# The IAM permission each operation needs, for "permission denied" messages.
+_PERMISSION = {"LIST": "s3:ListBucket", "HEAD": "s3:GetObject", "GET": "s3:GetObject",
+               "PUT": "s3:PutObject", "COPY": "s3:GetObject on the source and s3:PutObject",
+               "MPU_CREATE": "s3:PutObject", "MPU_PART": "s3:PutObject",
+               "MPU_PART_COPY": "s3:PutObject", "MPU_COMPLETE": "s3:PutObject",
+               "MPU_ABORT": "s3:AbortMultipartUpload"}
+
 _FIELD = re.compile(rb"<(Code|Message|RequestId|Region|Endpoint|BucketName)>([^<]*)</")
 
 
@@ -103,6 +110,8 @@ class S3Error(Exception):
         text += f": {self.message})" if self.message else ")"
         if self.region_hint and self.kind == "wrong region or endpoint":
             text += f"; the bucket is in region {self.region_hint}"
+        if self.kind == "permission denied" and self.operation in _PERMISSION:
+            text += f"; the credentials need {_PERMISSION[self.operation]}"
         return text
 
 

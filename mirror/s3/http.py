@@ -102,6 +102,13 @@ class _Connection:
             need -= len(data)
         return b"".join(parts)
 
+    def read_to_close(self) -> bytes:
+        parts = [self._buf[self._pos :]]
+        self._buf, self._pos = b"", 0
+        while data := self.sock.recv(_RECV):
+            parts.append(data)
+        return b"".join(parts)
+
     def readinto(self, view: memoryview) -> int:
         """Read at least one byte into `view` (from the buffer first, then the socket)."""
         have = len(self._buf) - self._pos
@@ -191,14 +198,7 @@ class Response:
                     parts.append(chunk)
                 data = b"".join(parts)
             elif self._until_close:
-                parts = []
-                try:
-                    while True:
-                        parts.append(conn.read_exact(1 << 20))
-                except ConnectionResetError:
-                    pass
-                data = b"".join(parts) + conn._buf[conn._pos :]
-                conn._buf, conn._pos = b"", 0
+                data = conn.read_to_close()
             else:
                 data = conn.read_exact(self._remaining)
                 self._remaining = 0

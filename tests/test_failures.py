@@ -1,0 +1,173 @@
+"""Failures: one object, one pair, a whole endpoint; each named, none hiding the others."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from conftest import READER, base_env, contents, new_bucket, put, run_mirror
+from structlog.testing import capture_logs
+
+from mirror.executor import BoundedExecutor
+from mirror.resources import Limits
+from mirror.run import run
+from mirror.sandbox import LocalS3, free_port
+from mirror.settings import load_settings
+
+
+def _seed_damaged(server: LocalS3, bucket: str) -> None:
+    """A real source object whose bytes do not match its ETag.
+
+    SeaweedFS keeps a key ending in '/' as an empty folder, but lists the MD5 of the body
+    it was sent as the ETag: exactly what a damaged or inconsistent source looks like.
+    """
+    server.boto3().put_object(Bucket=bucket, Key="a-damaged/", Body=b"these bytes are lost")
+
+
+def test_a_failed_object_is_reported_and_the_others_are_copied(minio_side: LocalS3,
+                                                               aws_side: LocalS3) -> None:
+    """With skip-errors (the default) the run goes on, names the failure, and exits 1."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    _seed_damaged(minio_side, src)
+    good = {f"good/{i:02d}.txt": f"object {i}".encode() for i in range(20)}
+    put(minio_side, src, good)
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 1
+    assert contents(aws_side, dst) == good
+    failed = run.named("object.failed")
+    assert [e["key"] for e in failed] == ["a-damaged/"]
+    assert "but its ETag is" in failed[0]["error"]
+    assert "nothing was written" in failed[0]["error"]
+    pair = run.pair()
+    assert (pair["status"], pair["failed"]["objects"], pair["copied_new"]["objects"]) == (
+        "partial", 1, 20)
+    assert pair["failures"][0]["key"] == "a-damaged/"
+    assert run.summary["status"] == "partial"
+
+
+def test_stop_on_error_stops_the_pair_at_its_first_failure(minio_side: LocalS3,
+                                                           aws_side: LocalS3) -> None:
+    """MIRROR_SKIP_ERRORS=false ends the pair at the first failed object."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    _seed_damaged(minio_side, src)
+    put(minio_side, src, {f"later/{i:03d}.txt": b"x" for i in range(100)})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_SKIP_ERRORS": "false",
+                      "MIRROR_MAX_WORKERS": "1", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 1
+    pair = run.pair()
+    assert pair["status"] == "failed"
+    assert pair["error"] == "stopped at the first failed object (MIRROR_SKIP_ERRORS=false)"
+    assert len(contents(aws_side, dst)) < 10
+
+
+def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Missing buckets, bad credentials, no permission, no endpoint: one clear line each."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    readonly_dst, spare = new_bucket(aws_side, "ro"), new_bucket(aws_side, "spare")
+    put(minio_side, src, {"k1": b"1", "k2": b"2"})
+    env = base_env(minio=minio_side, aws=aws_side)
+    env.update({
+        # the same SeaweedFS, but a user that may only read and list
+        "READER_URL": aws_side.url, "READER_ACCESS_KEY": READER[0],
+        "READER_SECRET_KEY": READER[1], "READER_PROVIDER": "seaweedfs",
+        # the same SeaweedFS, with a wrong secret key
+        "WRONGKEY_URL": minio_side.url, "WRONGKEY_ACCESS_KEY": minio_side.access_key,
+        "WRONGKEY_SECRET_KEY": "not-the-secret", "WRONGKEY_PROVIDER": "seaweedfs",
+        # nothing listens there
+        "NOWHERE_URL": f"http://127.0.0.1:{free_port()}", "NOWHERE_ACCESS_KEY": "a",
+        "NOWHERE_SECRET_KEY": "b",
+        "BUCKET_PAIRS": ";".join([
+            f"minio/{src}:aws/{dst}",
+            f"minio/no-such-bucket:aws/{spare}/x",
+            f"minio/{src}:aws/no-such-target",
+            f"wrongkey/{src}:aws/{spare}/y",
+            f"minio/{src}:reader/{readonly_dst}",
+            f"nowhere/{src}:aws/{spare}/z",
+        ]),
+    })
+
+    run = run_mirror(env, timeout=300)
+
+    assert run.code == 1
+    assert contents(aws_side, dst) == {"k1": b"1", "k2": b"2"}
+    assert contents(aws_side, spare) == {}
+    assert contents(aws_side, readonly_dst) == {}
+    statuses = [p["status"] for p in run.summary["pairs"]]
+    assert statuses == ["success", "failed", "failed", "failed", "failed", "failed"]
+    errors = {p["pair"].split(":")[0] + ":" + p["pair"].split(":")[1].split("/")[1]: p["error"]
+              for p in run.summary["pairs"][1:]}
+    assert errors == {
+        f"minio/no-such-bucket:{spare}": "cannot list the source minio/no-such-bucket: bucket "
+        "does not exist (LIST no-such-bucket: bucket does not exist (HTTP 404 NoSuchBucket: "
+        "The specified bucket does not exist))",
+        f"minio/{src}:no-such-target": "cannot list the target aws/no-such-target: bucket does "
+        "not exist (LIST no-such-target: bucket does not exist (HTTP 404 NoSuchBucket: The "
+        "specified bucket does not exist))",
+        f"wrongkey/{src}:{spare}": errors[f"wrongkey/{src}:{spare}"],
+        f"minio/{src}:{readonly_dst}": errors[f"minio/{src}:{readonly_dst}"],
+        f"nowhere/{src}:{spare}": errors[f"nowhere/{src}:{spare}"],
+    }
+    assert errors[f"wrongkey/{src}:{spare}"].startswith(
+        f"cannot list the source wrongkey/{src}: credentials rejected")
+    assert "permission denied" in errors[f"minio/{src}:{readonly_dst}"]
+    assert "the credentials need s3:PutObject" in errors[f"minio/{src}:{readonly_dst}"]
+    assert errors[f"nowhere/{src}:{spare}"].startswith(
+        f"cannot list the source nowhere/{src}: connection refused by 127.0.0.1:")
+    assert "Traceback" not in run.stderr
+    assert "not-the-secret" not in run.stderr
+
+
+class ActBeforeCopy(BoundedExecutor):
+    """Runs `act(key)` on the caller's side just before a copy is handed to a worker:
+    between the listing and the GET, where a real writer could change the source."""
+
+    def __init__(self, act: Callable[[str], None]) -> None:
+        super().__init__(2)
+        self._act = act
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        self._act(args[0].key)
+        return super().submit(fn, *args)
+
+
+@pytest.mark.parametrize("change", ["deleted", "rewritten"])
+def test_a_source_object_changed_during_the_run_is_skipped_not_failed(
+        minio_side: LocalS3, aws_side: LocalS3, change: str) -> None:
+    """An object deleted or rewritten after the listing is reported; the next run copies it."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"stable": b"stable", "volatile": b"first version"})
+    s3 = minio_side.boto3()
+
+    def act(key: str) -> None:
+        if key != "volatile":
+            return
+        if change == "deleted":
+            s3.delete_object(Bucket=src, Key=key)
+        else:
+            s3.put_object(Bucket=src, Key=key, Body=b"second version, longer")
+
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    with capture_logs() as events:
+        summary = run(load_settings(env), executor=ActBeforeCopy(act),
+                      limits=Limits(2, 1 << 30, "test"), stop=threading.Event())
+
+    pair = summary.pairs[0]
+    assert (pair.status.value, pair.source_changed.objects, pair.failed.objects) == (
+        "success", 1, 0)
+    assert contents(aws_side, dst) == {"stable": b"stable"}
+    warnings = [e for e in events if e["event"] == "object.source_changed"]
+    assert [w["key"] for w in warnings] == ["volatile"]
+    assert change in warnings[0]["reason"] or "changed" in warnings[0]["reason"]
+    if change == "rewritten":
+        rerun = run(load_settings(env), limits=Limits(2, 1 << 30, "test"))
+        assert rerun.pairs[0].copied_new.objects == 1
+        assert contents(aws_side, dst)["volatile"] == b"second version, longer"

@@ -1,0 +1,81 @@
+"""What a run looks at: MIRROR_PREFIX, pair folders, exclude patterns."""
+
+from __future__ import annotations
+
+from conftest import base_env, contents, new_bucket, put, run_mirror
+
+from mirror.sandbox import LocalS3
+
+DAYS = {f"2025/01/{day}/photo-{i}.jpg": f"{day}-{i}".encode()
+        for day in ("20", "21", "22", "29") for i in range(3)}
+
+
+def test_prefix_limits_both_listings_and_the_copies(minio_side: LocalS3,
+                                                    aws_side: LocalS3) -> None:
+    """MIRROR_PREFIX scans only that prefix on both sides: other keys are not even listed."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, DAYS)
+    put(aws_side, dst, {"2025/01/21/elsewhere.txt": b"untouched"})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "MIRROR_PREFIX": "2025/01/22/", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {
+        "2025/01/21/elsewhere.txt": b"untouched",
+        **{k: v for k, v in DAYS.items() if k.startswith("2025/01/22/")}}
+    assert run.pair()["listed_source"]["objects"] == 3
+    assert run.pair()["listed_target"]["objects"] == 0
+    assert run.requests("source") == {"LIST": 1, "GET": 3}
+
+
+def test_prefix_is_a_plain_key_prefix_and_several_can_be_given(minio_side: LocalS3,
+                                                              aws_side: LocalS3) -> None:
+    """'2025/01/2' covers days 20-29; a comma separates several prefixes."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {**DAYS, "2025/02/01/a.jpg": b"feb", "other/x": b"x"})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "MIRROR_PREFIX": "2025/01/2, other/",
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {**DAYS, "other/x": b"x"}
+
+
+def test_pair_folders_map_source_keys_into_the_target_folder(minio_side: LocalS3,
+                                                             aws_side: LocalS3) -> None:
+    """alias/bucket/folder on each side: keys keep their path below the folders."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"exports/2025/a.csv": b"a", "exports/2025/b.csv": b"b",
+                          "exports-old/c.csv": b"c", "private/d.csv": b"d"})
+    put(aws_side, dst, {"unrelated/e.csv": b"e"})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}/exports:aws/{dst}/minio/exports"})
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {"minio/exports/2025/a.csv": b"a",
+                                       "minio/exports/2025/b.csv": b"b",
+                                       "unrelated/e.csv": b"e"}
+    rerun = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_PREFIX": "2025/",
+                        "BUCKET_PAIR": f"minio/{src}/exports:aws/{dst}/minio/exports"})
+    assert rerun.decisions() == {"unchanged": 2}
+
+
+def test_excluded_keys_are_neither_copied_nor_counted_as_failures(minio_side: LocalS3,
+                                                                  aws_side: LocalS3) -> None:
+    """The original's exclude list plus a folder and an anchored pattern, end to end."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    kept = {"a.jpg": b"a", "x/b.jpg": b"b", "x/logs/c.gz": b"c", "cache2/d": b"d"}
+    excluded = {"part.tmp": b"1", "x/y/part.tmp": b"2", "app.log": b"3", ".DS_Store": b"4",
+                "x/.DS_Store": b"5", "cache/tmp/e": b"6", "logs/f.gz": b"7"}
+    put(minio_side, src, {**kept, **excluded})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "MIRROR_EXCLUDE": "*.tmp,*.log,.DS_Store,cache/,logs/*.gz",
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == kept
+    assert run.decisions() == {"copy-new": len(kept), "excluded": len(excluded)}

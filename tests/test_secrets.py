@@ -1,0 +1,27 @@
+"""Secrets never reach a log line, whatever the level and whatever fails."""
+
+from __future__ import annotations
+
+from conftest import base_env, new_bucket, put, run_mirror
+
+from mirror.sandbox import LocalS3
+
+
+def test_no_secret_appears_in_any_output(minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Debug logs, copies, and a credentials failure: no key, secret or token printed."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    other = new_bucket(aws_side, "other")
+    put(minio_side, src, {"a": b"1", "b": b"2"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_DEBUG": "true",
+           "BAD_URL": aws_side.url, "BAD_ACCESS_KEY": "AKIA-BAD-ACCESS-KEY-1234",
+           "BAD_SECRET_KEY": "bad-secret-value-5678", "BAD_SESSION_TOKEN": "session-token-9012",
+           "BUCKET_PAIRS": f"minio/{src}:aws/{dst};minio/{src}:bad/{other}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    assert len(run.named("object.copied")) == 2
+    output = run.stderr + run.stdout
+    for secret in (minio_side.secret_key, aws_side.secret_key, "bad-secret-value-5678",
+                   "session-token-9012", "AKIA-BAD-ACCESS-KEY-1234"):
+        assert secret not in output
