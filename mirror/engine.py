@@ -25,6 +25,7 @@ from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client
 from mirror.s3.errors import S3Error
 from mirror.s3.http import TransportError
 from mirror.s3.listing import ListingParseError, ObjectInfo
+from mirror.s3.sigv4 import CredentialsUnavailable
 from mirror.scan import Prefetch, Scope, flat, walk
 from mirror.settings import Alias, Settings
 from mirror.summary import PairSummary, PairTally, Status
@@ -151,7 +152,7 @@ class PairRun:
         try:
             yield from Prefetch(self._batches(loc, client, alias, prefix),
                                 name=f"list-{side}")
-        except (S3Error, TransportError, ListingParseError) as exc:
+        except (S3Error, TransportError, ListingParseError, CredentialsUnavailable) as exc:
             raise ScanError(side, loc, exc) from exc
 
     # -- copies ------------------------------------------------------------------------

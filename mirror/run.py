@@ -13,15 +13,11 @@ from mirror.engine import PairRun, RunResources
 from mirror.executor import BoundedExecutor, MemoryBudget
 from mirror.resources import Limits, read_limits, size_run
 from mirror.s3.client import EndpointConfig, PoolRegistry
-from mirror.s3.sigv4 import Credentials, CredentialSource
+from mirror.s3.sigv4 import Credentials, CredentialSource, CredentialsUnavailable
 from mirror.settings import Alias, Settings
 from mirror.summary import RunSummary
 
 MAX_CONCURRENT_PAIRS = 3
-
-
-class CredentialsUnavailable(Exception):
-    pass
 
 
 def _credential_chain(alias: Alias) -> CredentialSource:

@@ -238,9 +238,12 @@ def start_minio_container(workdir: Path, *, access_key: str = "minio-access",
                           secret_key: str = "minio-secret-key") -> LocalS3:
     """MinIO in a container; needs a Docker engine and the [container] extra."""
     try:
-        from testcontainers.minio import MinioContainer
-    except ImportError as exc:
-        raise SandboxError("MinIO containers need `pip install testcontainers[minio]`") from exc
+        from testcontainers.community.minio import MinioContainer
+    except ImportError:
+        try:
+            from testcontainers.minio import MinioContainer
+        except ImportError as exc:
+            raise SandboxError("MinIO containers need `pip install -e '.[container]'`") from exc
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         container = MinioContainer(access_key=access_key, secret_key=secret_key).start()

@@ -33,6 +33,7 @@ from mirror.s3.client import Part, S3Client
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
 from mirror.s3.listing import ObjectInfo, normalize_etag
+from mirror.s3.sigv4 import CredentialsUnavailable
 
 MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit
 MAX_PARTS = 10_000
@@ -330,4 +331,6 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         return result(Outcome.FAILED, exc.describe(), fatal=exc.severity is Severity.PAIR)
     except TransportError as exc:
         return result(Outcome.FAILED, str(exc), fatal=not exc.retryable, transport=True)
+    except CredentialsUnavailable as exc:
+        return result(Outcome.FAILED, str(exc), fatal=True)
     return result(Outcome.COPIED)

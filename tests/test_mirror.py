@@ -166,3 +166,37 @@ def test_debug_logs_every_decision_with_its_reason(minio_side: LocalS3,
     assert decisions == {"a.txt": ("copy-new", "missing on the target"),
                          "b.tmp": ("excluded", "matches MIRROR_EXCLUDE"),
                          "z.txt": ("target-only", "only on the target; never touched")}
+    assert contents(aws_side, dst) == {"a.txt": b"a", "z.txt": b"z"}
+
+
+def test_aws_alias_without_keys_uses_the_standard_credential_chain(minio_side: LocalS3,
+                                                                   aws_side: LocalS3) -> None:
+    """No AWS_ACCESS_KEY/AWS_SECRET_KEY: botocore's chain (here its environment provider)."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"via the chain"})
+    env = base_env(minio=minio_side)
+    env.update({"AWS_URL": aws_side.url, "AWS_PROVIDER": "seaweedfs",
+                "AWS_ACCESS_KEY_ID": aws_side.access_key,
+                "AWS_SECRET_ACCESS_KEY": aws_side.secret_key,
+                "AWS_EC2_METADATA_DISABLED": "true", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"a": b"via the chain"}
+
+
+def test_no_credentials_anywhere_fails_the_pair_with_a_clear_line(minio_side: LocalS3,
+                                                                 aws_side: LocalS3) -> None:
+    """The chain finding nothing is reported for the pair, not as a stack trace."""
+    src = new_bucket(minio_side, "src")
+    env = base_env(minio=minio_side)
+    env.update({"AWS_URL": aws_side.url, "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                "BUCKET_PAIR": f"minio/{src}:aws/whatever"})
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    assert "standard AWS credential chain found no credentials" in run.pair()["error"]
+    assert "Traceback" not in run.stderr

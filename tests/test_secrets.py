@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import base_env, new_bucket, put, run_mirror
+from conftest import base_env, contents, new_bucket, put, run_mirror
 
 from mirror.sandbox import LocalS3
 
@@ -21,6 +21,7 @@ def test_no_secret_appears_in_any_output(minio_side: LocalS3, aws_side: LocalS3)
 
     assert run.code == 1
     assert len(run.named("object.copied")) == 2
+    assert contents(aws_side, dst) == {"a": b"1", "b": b"2"}
     output = run.stderr + run.stdout
     for secret in (minio_side.secret_key, aws_side.secret_key, "bad-secret-value-5678",
                    "session-token-9012", "AKIA-BAD-ACCESS-KEY-1234"):

@@ -19,6 +19,10 @@ EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
+class CredentialsUnavailable(Exception):
+    """No credentials could be found or refreshed for an alias."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     access_key: str
