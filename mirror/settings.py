@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mirror.exclude import Exclude, PatternError, parse_exclude
 from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
+from mirror.templates import TemplateError, expand
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ VARIABLES: tuple[Variable, ...] = (
              "from the provider"),
     Variable("BUCKET_PAIR", "one pair srcAlias/srcBucket[/prefix]:dstAlias/dstBucket[/prefix]"),
     Variable("BUCKET_PAIRS", "several pairs separated by ';' (at most 3 run at the same time)"),
-    Variable("MIRROR_PREFIX", "mirror only keys under this prefix (relative to the pair's prefix); "
-             "several separated by ','"),
+    Variable("MIRROR_PREFIX", "mirror only keys under this prefix (relative to the pair's "
+             "folder); several separated by ','; date templates such as {yesterday:%Y/%m/%d}"),
+    Variable("MIRROR_TIMEZONE", "IANA time zone of the date templates, e.g. Asia/Seoul", "UTC"),
     Variable("MIRROR_EXCLUDE", "comma-separated glob patterns of keys to skip"),
     Variable("MIRROR_OVERWRITE", "replace target objects that differ from the source", "false"),
     Variable("MIRROR_DRY_RUN", "list and compare only; no write request of any kind", "false"),
@@ -275,8 +279,25 @@ def _check_overlaps(reader: _Reader, pairs: list[Pair], aliases: Mapping[str, Al
                     "give each pair its own target bucket or prefix")
 
 
-def _prefixes(reader: _Reader) -> tuple[str, ...]:
-    raw = [p.strip().lstrip("/") for p in reader.text("MIRROR_PREFIX").split(",")]
+def _now(reader: _Reader, clock: datetime | None) -> datetime:
+    name = reader.text("MIRROR_TIMEZONE") or "UTC"
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.fail("MIRROR_TIMEZONE", f"must be an IANA time zone such as UTC or Asia/Seoul, "
+                    f"got {name!r}")
+        zone = ZoneInfo("UTC")
+    return (clock or datetime.now(UTC)).astimezone(zone)
+
+
+def _prefixes(reader: _Reader, clock: datetime | None) -> tuple[str, ...]:
+    now = _now(reader, clock)
+    raw = []
+    for entry in reader.text("MIRROR_PREFIX").split(","):
+        try:
+            raw.append(expand(entry.strip(), now).lstrip("/"))
+        except TemplateError as exc:
+            reader.fail("MIRROR_PREFIX", f"has a bad date template: {exc}")
     chosen = sorted({p for p in raw if p})
     if not chosen:
         return ("",)
@@ -287,8 +308,12 @@ def _prefixes(reader: _Reader) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = None) -> Settings:
-    """Read and check the whole configuration; raise ConfigError listing every problem."""
+def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = None,
+                  clock: datetime | None = None) -> Settings:
+    """Read and check the whole configuration; raise ConfigError listing every problem.
+
+    `clock` fixes "now" for the date templates (tests); by default it is the current time.
+    """
     reader = _Reader(env, labels or {})
     pairs = _pairs(reader)
     aliases: dict[str, Alias] = {}
@@ -310,7 +335,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         reader.fail(missing, "is not set; Slack needs both SLACK_BOT_TOKEN and SLACK_CHANNEL_ID")
     settings = Settings(
         pairs=tuple(pairs), aliases=aliases, service=reader.text("SERVICE"),
-        prefixes=_prefixes(reader), exclude=exclude,
+        prefixes=_prefixes(reader, clock), exclude=exclude,
         overwrite=reader.boolean("MIRROR_OVERWRITE", False),
         dry_run=reader.boolean("MIRROR_DRY_RUN", False),
         skip_errors=reader.boolean("MIRROR_SKIP_ERRORS", True),
