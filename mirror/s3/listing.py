@@ -10,18 +10,21 @@ is an error, not a guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import unescape
+from typing import NamedTuple
 from urllib.parse import unquote_plus
 
 _CONTENTS = re.compile(rb"<Contents>(.*?)</Contents>", re.S)
 _FIELD = re.compile(rb"<(Key|LastModified|ETag|Size|StorageClass)>([^<]*)</")
 _PREFIX = re.compile(rb"<CommonPrefixes>\s*<Prefix>([^<]*)</Prefix>", re.S)
 _TOP = re.compile(rb"<(IsTruncated|NextContinuationToken|EncodingType)>([^<]*)</")
+_EACH = {name: re.compile(rb"<" + name + rb">([^<]*)</" + name + rb">")
+         for name in (b"Key", b"LastModified", b"ETag", b"Size", b"StorageClass")}
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectInfo:
+class ObjectInfo(NamedTuple):
     """One object as a listing describes it. `key` is relative to the listed location."""
 
     key: str
@@ -44,6 +47,8 @@ class ListingParseError(Exception):
 
 def normalize_etag(raw: str) -> str:
     """ETags arrive quoted, unquoted (rclone), XML-escaped or weak-prefixed."""
+    if raw.startswith("&quot;") and raw.endswith("&quot;"):  # the common case, fast
+        return raw[6:-6].lower()
     value = raw.strip()
     if "&" in value:
         value = unescape(value)
@@ -57,27 +62,48 @@ def _text(raw: bytes) -> str:
     return unescape(text) if "&" in text else text
 
 
-def parse_list_page(body: bytes, strip: int = 0) -> ListPage:
-    """Parse one ListObjectsV2 response; `strip` characters are cut from each key's start."""
-    head = body[:4096]
-    if b"<ListBucketResult" not in head:
-        raise ListingParseError("response is not a ListBucketResult")
-    first, last = body.find(b"<Contents>"), body.rfind(b"</Contents>")
-    outside = body if first < 0 or last < 0 else body[:first] + body[last:]
-    top = dict(_TOP.findall(outside))
-    url_encoded = top.get(b"EncodingType", b"").strip() == b"url"
-
+def _key_decoder(url_encoded: bool) -> Callable[[bytes], str]:
     def key_of(raw: bytes) -> str:
         text = _text(raw)
-        return unquote_plus(text) if url_encoded else text
+        if url_encoded and ("%" in text or "+" in text):
+            return unquote_plus(text)
+        return text
 
+    return key_of
+
+
+def _objects_by_field(body: bytes, key_of: Callable[[bytes], str], strip: int,
+                      ) -> list[ObjectInfo] | None:
+    """The fast path: one scan per field over the whole page, zipped by position.
+
+    Valid only when every <Contents> has each field exactly once; otherwise None, and the
+    caller parses entry by entry.
+    """
+    count = body.count(b"<Contents>")
+    keys = _EACH[b"Key"].findall(body)
+    times = _EACH[b"LastModified"].findall(body)
+    etags = _EACH[b"ETag"].findall(body)
+    sizes = _EACH[b"Size"].findall(body)
+    classes = _EACH[b"StorageClass"].findall(body)
+    if not len(keys) == len(times) == len(etags) == len(sizes) == count:
+        return None
+    if len(classes) != count:
+        if classes:
+            return None
+        classes = [b"STANDARD"] * count
+    return [ObjectInfo(key_of(k)[strip:], int(z), normalize_etag(e.decode()),
+                       t.decode(), c.decode() or "STANDARD")
+            for k, t, e, z, c in zip(keys, times, etags, sizes, classes, strict=True)]
+
+
+def _objects_by_entry(body: bytes, key_of: Callable[[bytes], str],
+                      strip: int) -> list[ObjectInfo]:
     objects = []
     for block in _CONTENTS.findall(body):
         fields = dict(_FIELD.findall(block))
         try:
-            key = key_of(fields[b"Key"])
             objects.append(ObjectInfo(
-                key=key[strip:],
+                key=key_of(fields[b"Key"])[strip:],
                 size=int(fields[b"Size"]),
                 etag=normalize_etag(fields.get(b"ETag", b"").decode("utf-8")),
                 last_modified=fields.get(b"LastModified", b"").decode("ascii").strip(),
@@ -85,7 +111,21 @@ def parse_list_page(body: bytes, strip: int = 0) -> ListPage:
             ))
         except (KeyError, ValueError) as exc:
             raise ListingParseError(f"malformed <Contents> entry: {block[:200]!r}") from exc
-    prefixes = [key_of(p)[strip:] for p in _PREFIX.findall(body)]
+    return objects
+
+
+def parse_list_page(body: bytes, strip: int = 0) -> ListPage:
+    """Parse one ListObjectsV2 response; `strip` characters are cut from each key's start."""
+    if b"<ListBucketResult" not in body[:4096]:
+        raise ListingParseError("response is not a ListBucketResult")
+    first, last = body.find(b"<Contents>"), body.rfind(b"</Contents>")
+    outside = body if first < 0 or last < 0 else body[:first] + body[last:]
+    top = dict(_TOP.findall(outside))
+    key_of = _key_decoder(top.get(b"EncodingType", b"").strip() == b"url")
+    objects = (_objects_by_field(body, key_of, strip) if first >= 0 else [])
+    if objects is None:
+        objects = _objects_by_entry(body, key_of, strip)
+    prefixes = [key_of(p)[strip:] for p in _PREFIX.findall(outside)]
     truncated = top.get(b"IsTruncated", b"false").strip().lower() == b"true"
     token = _text(top[b"NextContinuationToken"]) if b"NextContinuationToken" in top else None
     if truncated and not token:

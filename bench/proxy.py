@@ -1,0 +1,196 @@
+"""A counting HTTP/1.1 proxy: every S3 request a tool makes, by operation, exactly.
+
+Put in front of a server for a separate, untimed pass (a Python proxy adds latency, so
+timed runs go direct). It forwards bytes unchanged and classifies each request the way S3
+bills it: LIST, HEAD, GET, PUT, COPY, the multipart steps, DELETE. It also records the
+keys written (PUT, COPY, completed multipart uploads), so a benchmark can check that a tool
+wrote exactly the keys that changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+def classify(method: str, target: str, headers: dict[str, str]) -> tuple[str, str | None]:
+    """(operation, key) for one request in path-style addressing."""
+    parts = urlsplit(target)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    path = unquote(parts.path)
+    bucket_and_key = path.lstrip("/").split("/", 1)
+    key = bucket_and_key[1] if len(bucket_and_key) == 2 and bucket_and_key[1] else None
+    copy = "x-amz-copy-source" in headers
+    if method == "GET":
+        return ("LIST", None) if key is None else ("GET", key)
+    if method == "HEAD":
+        return "HEAD", key
+    if method == "PUT":
+        if key is None:
+            return "CREATE_BUCKET", None
+        if "partNumber" in query:
+            return ("MPU_PART_COPY" if copy else "MPU_PART"), key
+        return ("COPY" if copy else "PUT"), key
+    if method == "POST":
+        if "uploads" in query:
+            return "MPU_CREATE", key
+        if "uploadId" in query:
+            return "MPU_COMPLETE", key
+        return ("DELETE" if "delete" in query else "POST"), key
+    if method == "DELETE":
+        return ("MPU_ABORT" if "uploadId" in query else "DELETE"), key
+    return method, key
+
+
+WRITES = {"PUT", "COPY", "MPU_COMPLETE"}
+
+
+class CountingProxy:
+    """Listens on 127.0.0.1:<port> and forwards to `upstream` (host, port)."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.counts: Counter[str] = Counter()
+        self.written: list[str] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.port = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.written.clear()
+
+    def snapshot(self) -> tuple[dict[str, int], list[str]]:
+        with self._lock:
+            return dict(sorted(self.counts.items())), list(self.written)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", 0, limit=1 << 20))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream, limit=1 << 20)
+        except OSError:
+            writer.close()
+            return
+        try:
+            while await self._exchange(reader, writer, up_reader, up_writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            up_writer.close()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter,
+                        ) -> bool:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        method, target, headers = _parse_request(head)
+        op, key = classify(method, target, headers)
+        up_writer.write(head)
+        if headers.get("expect", "").lower() == "100-continue":
+            await up_writer.drain()
+            interim = await up_reader.readuntil(b"\r\n\r\n")
+            writer.write(interim)
+            await writer.drain()
+            if not interim.split(b" ", 2)[1].startswith(b"100"):
+                self._count(op, key, interim)
+                return await _forward_body(up_reader, writer, _headers_of(interim), method,
+                                           _status(interim))
+        await _forward_body(reader, up_writer, headers, None)
+        response = await up_reader.readuntil(b"\r\n\r\n")
+        while _status(response) == 100:
+            writer.write(response)
+            response = await up_reader.readuntil(b"\r\n\r\n")
+        writer.write(response)
+        self._count(op, key, response)
+        return await _forward_body(up_reader, writer, _headers_of(response), method,
+                                   _status(response))
+
+    def _count(self, op: str, key: str | None, response: bytes) -> None:
+        status = _status(response)
+        with self._lock:
+            self.counts[op] += 1
+            if op in WRITES and key is not None and status < 300:
+                self.written.append(key)
+
+
+def _status(head: bytes) -> int:
+    return int(head.split(b" ", 2)[1])
+
+
+def _headers_of(head: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name:
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    return headers
+
+
+def _parse_request(head: bytes) -> tuple[str, str, dict[str, str]]:
+    method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+    return method, target, _headers_of(head)
+
+
+async def _forward_body(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
+                        headers: dict[str, str], request_method: str | None,
+                        status: int | None = None) -> bool:
+    """Copy one message body; return whether the connection stays open afterwards.
+
+    `request_method` is None for a request body, else the method the response answers.
+    """
+    keep_alive = headers.get("connection", "").lower() != "close"
+    if request_method == "HEAD" or status in (204, 304):
+        await sink.drain()
+        return keep_alive
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        while True:
+            size_line = await source.readuntil(b"\r\n")
+            sink.write(size_line)
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (line := await source.readuntil(b"\r\n")) != b"\r\n":
+                    sink.write(line)
+                sink.write(b"\r\n")
+                break
+            sink.write(await source.readexactly(size + 2))
+    elif "content-length" in headers:
+        remaining = int(headers["content-length"])
+        while remaining:
+            chunk = await source.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise ConnectionError("body ended early")
+            sink.write(chunk)
+            remaining -= len(chunk)
+            await sink.drain()
+    elif request_method is not None:  # a response with neither: the body runs to the close
+        while chunk := await source.read(1 << 20):
+            sink.write(chunk)
+        await sink.drain()
+        return False
+    await sink.drain()
+    return keep_alive
