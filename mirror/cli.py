@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 
 from mirror import __version__, logs
+from mirror.report.publish import publish
 from mirror.run import run
 from mirror.settings import VARIABLES, ConfigError, Settings, load_settings
 from mirror.summary import RunSummary, Status
@@ -116,6 +117,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
     summary = run(settings, stop=stop)
+    publish(summary, settings, sys.stdout)
     return exit_code(summary, received[0] if received else None)
 
 

@@ -86,6 +86,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
         pools.close()
     summary = RunSummary(service=settings.service, dry_run=settings.dry_run,
                          started_at=started_at, pairs=summaries,
-                         seconds=time.monotonic() - started, interrupted=stop.is_set())
+                         seconds=time.monotonic() - started, interrupted=stop.is_set(),
+                         prices={name: a.pricing for name, a in settings.aliases.items()})
     log.info("run.done", **summary.to_dict())
     return summary

@@ -6,16 +6,20 @@ what was expected, before any request is made.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mirror.exclude import Exclude, PatternError, parse_exclude
 from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
+from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
 from mirror.templates import TemplateError, expand
 
 
@@ -47,6 +51,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("<ALIAS>_CA_FILE", "PEM bundle to verify the alias's TLS certificate"),
     Variable("<ALIAS>_ETAG_IS_MD5", "false when the store's ETags are not MD5s (SSE-KMS, SSE-C)",
              "from the provider"),
+    Variable("<ALIAS>_PRICING", "request price table for the cost estimate: "
+             + ", ".join(TABLES), "from the provider; none for the minio alias"),
+    Variable("<ALIAS>_PRICE_CLASS_A", "custom USD per 1,000 writes and lists (PUT, COPY, LIST, "
+             "multipart), overriding the table"),
+    Variable("<ALIAS>_PRICE_CLASS_B", "custom USD per 1,000 reads (GET, HEAD), overriding the "
+             "table"),
     Variable("BUCKET_PAIR", "one pair srcAlias/srcBucket[/prefix]:dstAlias/dstBucket[/prefix]"),
     Variable("BUCKET_PAIRS", "several pairs separated by ';' (at most 3 run at the same time)"),
     Variable("MIRROR_PREFIX", "mirror only keys under this prefix (relative to the pair's "
@@ -62,7 +72,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MIRROR_DEBUG", "log every object's decision", "false"),
     Variable("MIRROR_LOG_FORMAT", "json, console, or auto (console on a terminal)", "auto"),
     Variable("SLACK_BOT_TOKEN", "Slack bot token (chat:write); both Slack variables or neither"),
-    Variable("SLACK_CHANNEL_ID", "Slack channel to post the run summary to"),
+    Variable("SLACK_CHANNEL_ID", "Slack channel to post the run summary to (its ID, C0123...)"),
+    Variable("SLACK_API_URL", "Slack Web API base URL (a proxy or a Slack-compatible server)",
+             "https://slack.com/api/"),
+    Variable("MIRROR_REPORT_FILE", "write the run summary as JSON to this file "
+             "(schema minio-s3-mirror/report/v1)"),
+    Variable("MIRROR_PUSHGATEWAY_URL", "push the run's metrics to this Prometheus Pushgateway, "
+             "e.g. http://pushgateway.monitoring:9091"),
+    Variable("MIRROR_PRINT_SUMMARY", "print a readable summary on stdout: true, false, or auto "
+             "(in a dry run or on a terminal)", "auto"),
 )
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -96,6 +114,7 @@ class Alias:
     ca_file: str | None = None
     etags_are_md5: bool = True
     credential_chain: bool = False  # use the standard AWS chain instead of keys
+    pricing: Pricing = TABLES["unknown"]  # request prices, for the cost estimate
 
     @property
     def identity(self) -> tuple[str, str | None]:
@@ -118,6 +137,10 @@ class Settings:
     part_size: int = 16 * 1024 * 1024
     slack_token: str | None = field(default=None, repr=False)
     slack_channel: str | None = None
+    slack_api_url: str | None = None  # None: Slack's own
+    report_file: str | None = None
+    pushgateway_url: str | None = None
+    print_summary: bool | None = None  # None: in a dry run, or when stdout is a terminal
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
@@ -164,6 +187,28 @@ class _Reader:
             return int(value)
         self.fail(name, f"must be 'auto' or a whole number from 1 to 512, got {self.text(name)!r}")
         return None
+
+    def price(self, name: str) -> Decimal | None:
+        value = self.text(name)
+        if not value:
+            return None
+        try:
+            price = Decimal(value.lstrip("$"))
+        except InvalidOperation:
+            price = Decimal(-1)
+        if not price.is_finite() or price < 0:
+            self.fail(name, f"must be US dollars per 1,000 requests such as 0.005, got {value!r}")
+            return None
+        return price
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        value = self.text(name).lower()
+        if not value:
+            return None
+        if value not in choices:
+            self.fail(name, f"must be one of {', '.join(choices)}, got {self.text(name)!r}")
+            return None
+        return value
 
     def size(self, name: str, default: int) -> int:
         value = self.text(name)
@@ -227,7 +272,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
                     f"and {env}_SECRET_KEY")
         return None
     return Alias(
-        name=name, url=clean, provider=provider,
+        name=name, url=clean, provider=provider, pricing=_pricing(reader, env, name, provider),
         region=region or region_for_host(host) or provider.default_region,
         access_key=access, secret_key=secret,
         session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
@@ -235,6 +280,50 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain,
     )
+
+
+def _pricing(reader: _Reader, env: str, name: str, provider: Provider) -> Pricing:
+    chosen = reader.choice(f"{env}_PRICING", tuple(TABLES))
+    base = TABLES[chosen or default_for(name, provider.name)]
+    return with_overrides(base, reader.price(f"{env}_PRICE_CLASS_A"),
+                          reader.price(f"{env}_PRICE_CLASS_B"))
+
+
+def _web_url(reader: _Reader, name: str) -> str | None:
+    """An http(s) URL that may carry a path (a proxy's prefix, Slack's /api/)."""
+    url = reader.text(name)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.fail(name, f"must look like http(s)://host[:port][/path], got {url!r}")
+        return None
+    return url
+
+
+def _report_file(reader: _Reader) -> str | None:
+    path = reader.text("MIRROR_REPORT_FILE")
+    if not path:
+        return None
+    folder = Path(path).parent
+    if Path(path).is_dir():
+        reader.fail("MIRROR_REPORT_FILE", f"is a directory, not a file: {path!r}")
+    elif not folder.is_dir():
+        reader.fail("MIRROR_REPORT_FILE", f"is in a directory that does not exist: {str(folder)!r}")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        reader.fail("MIRROR_REPORT_FILE", f"cannot be written: no write permission on "
+                    f"{str(folder)!r} (a read-only root filesystem? mount a volume there)")
+    return path
+
+
+def _print_summary(reader: _Reader) -> bool | None:
+    value = reader.text("MIRROR_PRINT_SUMMARY").lower()
+    if value in ("", "auto"):
+        return None
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    reader.fail("MIRROR_PRINT_SUMMARY", f"must be true, false or auto, got {value!r}")
+    return None
 
 
 def _pairs(reader: _Reader) -> list[Pair]:
@@ -343,6 +432,10 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         max_workers=reader.workers("MIRROR_MAX_WORKERS"),
         part_size=reader.size("MIRROR_PART_SIZE", 16 * 1024 * 1024),
         slack_token=token or None, slack_channel=channel or None,
+        slack_api_url=_web_url(reader, "SLACK_API_URL"),
+        report_file=_report_file(reader),
+        pushgateway_url=_web_url(reader, "MIRROR_PUSHGATEWAY_URL"),
+        print_summary=_print_summary(reader),
     )
     if reader.problems:
         raise ConfigError(reader.problems)

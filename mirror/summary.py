@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from mirror import __version__
 from mirror.decision import Action, Decision
+from mirror.report.pricing import TABLES, Pricing
 from mirror.s3.listing import ObjectInfo
 from mirror.transfer import Outcome, TransferResult
 
 MAX_FAILURES_KEPT = 50
+SCHEMA = "minio-s3-mirror/report/v1"  # the version of `RunSummary.to_dict()`, the report file
+SIDES = ("source", "target")
 
 
 class Status(StrEnum):
@@ -67,10 +74,50 @@ class PairSummary:
         return Count(self.copied_new.objects + self.copied_changed.objects,
                      self.copied_new.bytes + self.copied_changed.bytes)
 
+    @property
+    def bytes_per_second(self) -> float:
+        """Throughput of the copies: bytes copied over the pair's whole duration."""
+        return self.copied.bytes / self.seconds if self.seconds > 0 else 0.0
+
+    def alias(self, side: str) -> str:
+        """The alias a side names: `minio` in `minio/photos/2025`."""
+        return (self.source if side == "source" else self.target).split("/", 1)[0]
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
+        data["seconds"] = round(self.seconds, 3)
+        data["copied"] = asdict(self.copied)
+        data["bytes_per_second"] = round(self.bytes_per_second)
         return data
+
+
+@dataclass(frozen=True)
+class SideCost:
+    pricing: Pricing
+    usd: Decimal | None  # None: this side's store is not priced
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pricing": self.pricing.name,
+                "usd": None if self.usd is None else _dollars(self.usd)}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Estimated request cost: the priced sides' sum; `complete` when every side is priced."""
+
+    usd: Decimal
+    complete: bool
+    sides: Mapping[str, SideCost] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"usd": _dollars(self.usd), "complete": self.complete}
+        data.update({side: c.to_dict() for side, c in self.sides.items()})
+        return data
+
+
+def _dollars(value: Decimal) -> float:
+    return float(round(value, 8))
 
 
 class PairTally:
@@ -117,6 +164,31 @@ class RunSummary:
     pairs: list[PairSummary]
     seconds: float = 0.0
     interrupted: bool = False
+    prices: Mapping[str, Pricing] = field(default_factory=dict)  # by alias
+
+    @property
+    def finished_at(self) -> str:
+        started = datetime.fromisoformat(self.started_at)
+        return (started + timedelta(seconds=round(self.seconds))).isoformat(timespec="seconds")
+
+    @property
+    def bytes_per_second(self) -> float:
+        copied = self.total("copied").bytes
+        return copied / self.seconds if self.seconds > 0 else 0.0
+
+    def pricing(self, alias: str) -> Pricing:
+        return self.prices.get(alias, TABLES["unknown"])
+
+    def cost(self, pair: PairSummary) -> Cost:
+        sides = {side: SideCost(self.pricing(pair.alias(side)),
+                                self.pricing(pair.alias(side)).cost(pair.requests.get(side, {})))
+                 for side in SIDES}
+        return Cost(sum((c.usd for c in sides.values() if c.usd is not None), Decimal(0)),
+                    all(c.usd is not None for c in sides.values()), sides)
+
+    def total_cost(self) -> Cost:
+        costs = [self.cost(p) for p in self.pairs]
+        return Cost(sum((c.usd for c in costs), Decimal(0)), all(c.complete for c in costs))
 
     @property
     def status(self) -> Status:
@@ -144,9 +216,13 @@ class RunSummary:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The whole summary as JSON data: the `run.done` event and the report file (SCHEMA)."""
         return {
+            "schema": SCHEMA, "version": __version__,
             "service": self.service, "status": self.status.value, "dry_run": self.dry_run,
-            "started_at": self.started_at, "seconds": round(self.seconds, 3),
+            "started_at": self.started_at, "finished_at": self.finished_at,
+            "seconds": round(self.seconds, 3), "bytes_per_second": round(self.bytes_per_second),
             "copied": asdict(self.total("copied")), "failed": asdict(self.total("failed")),
-            "requests": self.requests(), "pairs": [p.to_dict() for p in self.pairs],
+            "requests": self.requests(), "cost": self.total_cost().to_dict(),
+            "pairs": [{**p.to_dict(), "cost": self.cost(p).to_dict()} for p in self.pairs],
         }

@@ -1,0 +1,119 @@
+"""The run's metrics, pushed to a Prometheus Pushgateway (`MIRROR_PUSHGATEWAY_URL`).
+
+One group per pair: job `minio-s3-mirror`, grouping key `service` (when SERVICE is set) and
+`pair`. Each push is a POST (`pushadd`), which replaces only the metrics it carries: every
+metric is sent on every run except `minio_s3_mirror_last_success_timestamp_seconds`, sent only
+when the pair succeeded. So a failed night leaves the last success where it was, and
+`time() - minio_s3_mirror_last_success_timestamp_seconds > 26 * 3600` alerts on a backup
+that has not completed for a day. (A PUT would replace the whole group and lose it.)
+
+A dry run pushes nothing: its numbers would replace those of the real runs.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+
+from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+
+from mirror import logs
+from mirror.decision import Action
+from mirror.s3.accounting import Op
+from mirror.summary import SIDES, Count, PairSummary, RunSummary, Status
+
+JOB = "minio-s3-mirror"
+PREFIX = "minio_s3_mirror_"
+TIMEOUT = 10.0
+
+
+def _outcomes(pair: PairSummary) -> dict[str, Count]:
+    return {
+        "copied_new": pair.copied_new, "copied_changed": pair.copied_changed,
+        "unchanged": pair.decided(Action.UNCHANGED),
+        "differs_kept": pair.decided(Action.DIFFERS_KEPT),
+        "excluded": pair.decided(Action.EXCLUDED),
+        "target_only": pair.decided(Action.TARGET_ONLY),
+        "failed": pair.failed, "source_changed": pair.source_changed,
+        "interrupted": pair.interrupted,
+    }
+
+
+def _gauge(registry: CollectorRegistry, name: str, doc: str,
+           labels: tuple[str, ...] = ()) -> Gauge:
+    return Gauge(PREFIX + name, doc, labelnames=labels, registry=registry)
+
+
+def registry(run: RunSummary, pair: PairSummary, now: float) -> CollectorRegistry:
+    """The metrics of one pair's run, as one Pushgateway group carries them."""
+    reg = CollectorRegistry()
+    _gauge(reg, "last_run_timestamp_seconds", "When the last run of the pair ended.").set(now)
+    status = _gauge(reg, "last_run_status", "1 for the status of the last run.", ("status",))
+    for value in Status:
+        status.labels(value.value).set(1 if pair.status is value else 0)
+    _gauge(reg, "last_run_duration_seconds", "How long the last run of the pair took.").set(
+        pair.seconds)
+    _gauge(reg, "last_run_bytes_per_second", "Bytes copied per second in the last run.").set(
+        pair.bytes_per_second)
+    objects = _gauge(reg, "last_run_objects", "Objects by outcome in the last run.", ("outcome",))
+    sizes = _gauge(reg, "last_run_bytes", "Bytes by outcome in the last run.", ("outcome",))
+    for outcome, count in _outcomes(pair).items():
+        objects.labels(outcome).set(count.objects)
+        sizes.labels(outcome).set(count.bytes)
+    listed = _gauge(reg, "last_run_listed_objects", "Objects listed per side.", ("side",))
+    listed_bytes = _gauge(reg, "last_run_listed_bytes", "Bytes listed per side.", ("side",))
+    requests = _gauge(reg, "last_run_requests", "Requests sent per side and operation.",
+                      ("side", "operation"))
+    cost = _gauge(reg, "last_run_estimated_cost_usd",
+                  "Estimated request cost per side in US dollars (priced sides only).", ("side",))
+    pair_cost = run.cost(pair)
+    for side in SIDES:
+        count = pair.listed_source if side == "source" else pair.listed_target
+        listed.labels(side).set(count.objects)
+        listed_bytes.labels(side).set(count.bytes)
+        sent = pair.requests.get(side, {})
+        for op in Op:
+            requests.labels(side, op.value).set(sent.get(op.value, 0))
+        side_cost = pair_cost.sides[side].usd
+        if side_cost is not None:
+            cost.labels(side).set(float(side_cost))
+    if pair.status is Status.SUCCESS:
+        _gauge(reg, "last_success_timestamp_seconds",
+               "When the pair last completed without a failure.").set(now)
+    return reg
+
+
+def grouping_key(run: RunSummary, pair: PairSummary) -> dict[str, str]:
+    key = {"service": run.service} if run.service else {}
+    key["pair"] = pair.pair
+    return key
+
+
+def push(run: RunSummary, url: str) -> bool:
+    """Push every pair's group; log the outcome; True if all were accepted."""
+    log = logs.get().bind(pushgateway=url)
+    if run.dry_run:
+        log.info("metrics.skipped", reason="a dry run pushes no metrics; they would replace "
+                                           "those of the real runs")
+        return False
+    now = time.time()
+    for pair in run.pairs:
+        try:
+            pushadd_to_gateway(url, job=JOB, registry=registry(run, pair, now),
+                               grouping_key=grouping_key(run, pair), timeout=TIMEOUT)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.error("metrics.failed", pair=pair.pair, error=_reason(exc),
+                      fix="check MIRROR_PUSHGATEWAY_URL (http://host:9091) and that the "
+                          "Pushgateway is reachable from the pod",
+                      detail="the mirror's exit code does not depend on the Pushgateway")
+            return False
+    log.info("metrics.pushed", job=JOB, groups=len(run.pairs))
+    return True
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return str(exc)

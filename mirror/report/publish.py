@@ -1,0 +1,57 @@
+"""Send a finished run's summary everywhere it was asked for; never raise, never exit.
+
+Order: the terminal (instant), the report file, the Pushgateway, then Slack (the slowest:
+it may wait out a rate limit). A failure of one is logged and does not stop the others, and
+none of them changes the exit code, which says whether the mirror itself succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from mirror import logs
+from mirror.report import console, jsonreport, metrics, slack
+from mirror.settings import Settings
+from mirror.summary import RunSummary
+
+
+def wants_console(settings: Settings, stdout: TextIO) -> bool:
+    """MIRROR_PRINT_SUMMARY, or by default: in a dry run (a preview), or on a terminal."""
+    if settings.print_summary is not None:
+        return settings.print_summary
+    return settings.dry_run or stdout.isatty()
+
+
+def _write_report(run: RunSummary, path: str) -> None:
+    try:
+        jsonreport.write(run, path)
+    except OSError as exc:
+        logs.get().error("report.failed", path=path, error=f"{type(exc).__name__}: {exc}",
+                         detail="the mirror's exit code does not depend on the report")
+        return
+    logs.get().info("report.written", path=path, schema=jsonreport.SCHEMA_FILE)
+
+
+def _print(run: RunSummary, stdout: TextIO) -> None:
+    stdout.write(console.render(run))
+    stdout.flush()
+
+
+def _guarded(name: str, step: Callable[..., object], *args: Any) -> None:
+    try:
+        step(*args)
+    except Exception as exc:  # a bug in one output must not hide the others
+        logs.get().exception(f"{name}.crashed", error=f"{type(exc).__name__}: {exc}")
+
+
+def publish(run: RunSummary, settings: Settings, stdout: TextIO) -> None:
+    if wants_console(settings, stdout):
+        _guarded("console", _print, run, stdout)
+    if settings.report_file:
+        _guarded("report", _write_report, run, settings.report_file)
+    if settings.pushgateway_url:
+        _guarded("metrics", metrics.push, run, settings.pushgateway_url)
+    if settings.slack_token and settings.slack_channel:
+        _guarded("slack", slack.post, run, settings.slack_token, settings.slack_channel,
+                 settings.slack_api_url)

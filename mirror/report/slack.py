@@ -1,0 +1,254 @@
+"""The run summary as a Slack message (Block Kit), posted with `chat.postMessage`.
+
+Layout, made for a phone: a header with the service and the status, a context line (when,
+how long, how much, what it cost), then per pair a section with its counts, a small context
+line (listed, time, requests, cost) and its first failures as a condensed list.
+
+Slack's limits are respected by truncating with a count, never by failing: 50 blocks per
+message, 150 characters in a header, 3,000 in a section, 2,000 in a field, 10 fields per
+section. 429 answers are retried after the Retry-After Slack sends. Slack's own errors are
+logged with the fix the user needs; none of them changes the mirror's exit code.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryState,
+)
+
+from mirror import __version__, logs
+from mirror.report import text
+from mirror.summary import PairSummary, RunSummary
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION = 3000
+MAX_FIELD = 2000
+MAX_FIELDS = 10
+MAX_CONTEXT_ELEMENTS = 10
+MAX_MESSAGE_TEXT = 4000  # Slack truncates the notification text past 40,000; stay readable
+FAILURES_SHOWN = 5  # per pair; the rest are counted ("and N more")
+FAILURE_LINE = 200  # characters of one failure line
+MAX_RETRY_AFTER = 60  # seconds; a longer wait than Slack asks for is not worth a CronJob's time
+
+_FIXES = {
+    "invalid_auth": "SLACK_BOT_TOKEN was rejected: use the app's Bot User OAuth Token "
+                    "(xoxb-...) from OAuth & Permissions, and check the app is still installed",
+    "not_authed": "SLACK_BOT_TOKEN is empty or was not sent",
+    "account_inactive": "the token belongs to a deleted user or an uninstalled app: "
+                        "reinstall the app and use its new bot token",
+    "token_revoked": "the token was revoked: reinstall the app and use its new bot token",
+    "token_expired": "the token expired: use a bot token without rotation, or refresh it",
+    "channel_not_found": "SLACK_CHANNEL_ID {channel} is not a channel the bot can see: use the "
+                         "channel's ID (C0123ABCDEF, at the bottom of the channel's details), "
+                         "not its name; for a private channel invite the bot first",
+    "not_in_channel": "the bot is not a member of {channel}: type /invite @<your bot> in that "
+                      "channel (the bot needs the chat:write scope)",
+    "missing_scope": "the token lacks the chat:write scope: add it under OAuth & Permissions, "
+                     "reinstall the app, and use the new token",
+    "is_archived": "channel {channel} is archived: unarchive it or choose another channel",
+    "restricted_action": "the workspace does not let this bot post in {channel}",
+    "ratelimited": "Slack kept rate-limiting this app; the summary is in the log (run.done)",
+}
+_BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "too_many_blocks",
+                           "msg_too_long", "invalid_arguments"})
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # the notification text, and what clients without blocks show
+    blocks: list[dict[str, Any]]
+
+
+# -- building the message ----------------------------------------------------------------
+
+
+def clip(value: str, limit: int) -> str:
+    """At most `limit` characters, saying how many were cut."""
+    if len(value) <= limit:
+        return value
+    keep = max(limit - 32, 0)  # room for the note below
+    return value[:keep] + f"… ({len(value) - keep:,} more characters)"
+
+
+def escape(value: str) -> str:
+    """Text from keys and errors, safe in Slack mrkdwn (it treats &, <, > as markup)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(value: str) -> str:
+    return "`" + escape(value).replace("`", "'") + "`"
+
+
+def _mrkdwn(value: str, limit: int = MAX_SECTION) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(value, limit)}
+
+
+def _section(value: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(value)}
+
+
+def _context(*elements: str) -> dict[str, Any]:
+    return {"type": "context",
+            "elements": [_mrkdwn(e) for e in elements[:MAX_CONTEXT_ELEMENTS] if e]}
+
+
+def _header(run: RunSummary) -> dict[str, Any]:
+    name = run.service or "minio-s3-mirror"
+    title = f"{text.ICONS[run.status]} {name}: {run.status.value}"
+    if run.dry_run:
+        title += " (dry run)"
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(title, MAX_HEADER),
+                                       "emoji": True}}
+
+
+def _when(run: RunSummary) -> str:
+    """Slack shows the start in each reader's own time zone; the ISO time is the fallback."""
+    epoch = int(datetime.fromisoformat(run.started_at).timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{run.started_at}>"
+
+
+def _overview(run: RunSummary) -> dict[str, Any]:
+    copied = run.total("copied")
+    total = run.total_cost()
+    moved = (f"{text.objects(copied)} copied at {text.rate(run.bytes_per_second)}"
+             if copied.objects else "nothing copied")
+    cost = text.dollars(total.usd) + ("" if total.complete else "+")
+    return _context(f"started {_when(run)} · took {text.duration(run.seconds)}",
+                    moved if not run.dry_run else "dry run: nothing written",
+                    f"est. request cost {cost}")
+
+
+def _pair_title(pair: PairSummary) -> str:
+    title = (f"{code(pair.source)} → {code(pair.target)}\n"
+             f"{text.ICONS[pair.status]} *{pair.status.value}*")
+    if pair.prefixes:
+        title += " · prefixes " + ", ".join(code(p) for p in pair.prefixes)
+    return title
+
+
+_DETAILS = ("listed", "time", "requests", "est. cost")
+
+
+def _pair_blocks(run: RunSummary, pair: PairSummary) -> list[dict[str, Any]]:
+    lines = text.pair_lines(run, pair)
+    counts = [line for line in lines if line.label not in _DETAILS]
+    fields = [_mrkdwn(f"*{line.label}*\n{'❗ ' if line.alarm else ''}{line.value}", MAX_FIELD)
+              for line in counts[:MAX_FIELDS]]
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        {"type": "section", "text": _mrkdwn(_pair_title(pair)), "fields": fields},
+        _context(*(f"*{line.label}* {escape(line.value)}" for line in lines
+                   if line.label in _DETAILS)),
+    ]
+    if pair.error:
+        blocks.append(_section(f"*Stopped:* {escape(pair.error)}"))
+    if pair.failures:
+        blocks.append(_section(_failures(pair)))
+    return blocks
+
+
+def _failures(pair: PairSummary) -> str:
+    total = pair.failed.objects or len(pair.failures) + pair.failures_not_kept
+    lines = [f"*Failed objects* ({total:,})"]
+    for failure in pair.failures[:FAILURES_SHOWN]:
+        lines.append(clip(f"• {code(failure.key)} {escape(failure.error)}", FAILURE_LINE))
+    more = total - min(len(pair.failures), FAILURES_SHOWN)
+    if more > 0:
+        lines.append(f"_and {more:,} more (one `object.failed` log event each)_")
+    return "\n".join(lines)
+
+
+def _more_pairs(pairs: list[PairSummary]) -> dict[str, Any]:
+    lines = [f"*and {len(pairs):,} more pairs* (the `run.done` log event has them all)"]
+    lines += [f"{text.ICONS[p.status]} {code(p.pair)} {p.status.value}" for p in pairs]
+    return _section("\n".join(lines))
+
+
+def _footer(run: RunSummary) -> dict[str, Any]:
+    prices = sorted({f"{alias}: {p.name}" for alias, p in run.prices.items()})
+    return _context(f"minio-s3-mirror {__version__}",
+                    "request prices " + ", ".join(prices) if prices else "")
+
+
+def message(run: RunSummary) -> Message:
+    """The Block Kit message for a run, within Slack's limits whatever the run's size."""
+    blocks = [_header(run), _overview(run)]
+    if run.dry_run:
+        blocks.append(_section("🔍 *Dry run*: nothing was written. The counts are what a "
+                               "real run would copy."))
+    reserve = 2  # the "more pairs" note and the footer
+    for index, pair in enumerate(run.pairs):
+        pair_blocks = _pair_blocks(run, pair)
+        if len(blocks) + len(pair_blocks) > MAX_BLOCKS - reserve:
+            blocks.append(_more_pairs(run.pairs[index:]))
+            break
+        blocks += pair_blocks
+    blocks.append(_footer(run))
+    return Message(clip(text.headline(run), MAX_MESSAGE_TEXT), blocks)
+
+
+# -- posting -----------------------------------------------------------------------------
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    """Wait as long as Slack's Retry-After asks, unless that is unreasonably long."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                   response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
+        try:
+            return not wait or int(wait[0]) <= MAX_RETRY_AFTER
+        except ValueError:
+            return True
+
+
+def client(token: str, api_url: str | None = None) -> WebClient:
+    return WebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=20,
+                     retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
+                                     _RateLimitRetry(max_retry_count=3)])
+
+
+def post(run: RunSummary, token: str, channel: str, api_url: str | None = None) -> bool:
+    """Post the summary; log what happened (and the fix); True if Slack accepted it."""
+    log = logs.get().bind(channel=channel)
+    slack, built = client(token, api_url), message(run)
+    try:
+        try:
+            answer = slack.chat_postMessage(channel=channel, text=built.text, blocks=built.blocks,
+                                            unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in _BLOCK_ERRORS:
+                raise
+            log.warning("slack.blocks_refused", error=exc.response.get("error"),
+                        detail="posting the summary as plain text instead")
+            answer = slack.chat_postMessage(channel=channel, text=built.text)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        fix = _FIXES.get(error, "see https://api.slack.com/methods/chat.postMessage#errors")
+        log.error("slack.failed", error=error, fix=fix.format(channel=channel),
+                  detail="the mirror's exit code does not depend on Slack")
+        return False
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        log.error("slack.failed", error="unreachable",
+                  fix=f"cannot reach {api_url or WebClient.BASE_URL}: {reason}; check the URL "
+                      "(SLACK_API_URL), DNS, a proxy, or an egress NetworkPolicy",
+                  detail="the mirror's exit code does not depend on Slack")
+        return False
+    log.info("slack.posted", ts=answer.get("ts"), blocks=len(built.blocks))
+    return True
