@@ -1,0 +1,185 @@
+{{/* Names, labels, and the jobs with their defaults applied and their invariants checked. */}}
+
+{{- define "minio-s3-mirror.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* release-chart, or the release name alone when it already contains the chart name. */}}
+{{- define "minio-s3-mirror.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "minio-s3-mirror.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "minio-s3-mirror.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "minio-s3-mirror.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "minio-s3-mirror.labels" -}}
+helm.sh/chart: {{ include "minio-s3-mirror.chart" . }}
+{{ include "minio-s3-mirror.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "minio-s3-mirror.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "minio-s3-mirror.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret the credentials are read from: existingSecret, else the chart's own. */}}
+{{- define "minio-s3-mirror.secretName" -}}
+{{- default (include "minio-s3-mirror.fullname" .) .Values.existingSecret }}
+{{- end }}
+
+{{- define "minio-s3-mirror.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The environment variable prefix of an alias: r2 -> R2 (R2_URL, R2_ACCESS_KEY, ...). */}}
+{{- define "minio-s3-mirror.envPrefix" -}}
+{{- upper . }}
+{{- end }}
+
+{{/*
+Does the alias read keys from a Secret? Every alias does, except `aws` with credentialChain.
+Prints "true" or nothing.
+*/}}
+{{- define "minio-s3-mirror.usesKeys" -}}
+{{- if not (and (eq .alias "aws") .endpoint.credentialChain) }}true{{ end }}
+{{- end }}
+
+{{/*
+The aliases of a pair's two sides, lowercased as the worker does; fails on a malformed pair.
+Prints them separated by a space.
+*/}}
+{{- define "minio-s3-mirror.pairAliases" -}}
+{{- $sides := splitList ":" (trim .pair) }}
+{{- if ne (len $sides) 2 }}
+{{- fail (printf "%s: pair %q must be source:target, e.g. minio/photos:aws/photos-backup (exactly one ':')" .where .pair) }}
+{{- end }}
+{{- range $sides }}
+{{- $parts := splitList "/" (trim .) }}
+{{- if or (lt (len $parts) 2) (not (regexMatch "^[A-Za-z][A-Za-z0-9_]*$" (index $parts 0))) (not (regexMatch "^[A-Za-z0-9._-]{1,255}$" (index $parts 1))) }}
+{{- fail (printf "%s: pair %q: each side must be alias/bucket or alias/bucket/folder, with an alias of letters, digits and '_' (it names environment variables) and a bucket of letters, digits, '.', '-' and '_'" $.where $.pair) }}
+{{- end }}
+{{- printf "%s " (lower (index $parts 0)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The jobs: each entry of .Values.jobs over .Values.jobDefaults (a key set in the entry replaces
+the default whole), with "aliases" (the endpoints its pairs use) and "fullname" (the CronJob's
+name) added, as JSON {"jobs": [...]}. Every invariant that values.schema.json cannot express
+is checked here, so each template that includes this fails with the same readable message.
+*/}}
+{{- define "minio-s3-mirror.jobs" -}}
+{{- $root := . }}
+{{- $jobs := list }}
+{{- $seen := dict }}
+{{- $chartEnv := list "SERVICE" "BUCKET_PAIR" "BUCKET_PAIRS" "MIRROR_PREFIX" "MIRROR_TIMEZONE" "MIRROR_EXCLUDE" "MIRROR_DRY_RUN" "MIRROR_OVERWRITE" "MIRROR_SKIP_ERRORS" "MIRROR_MAX_WORKERS" "MIRROR_PART_SIZE" "MIRROR_DEBUG" "MIRROR_LOG_FORMAT" "SLACK_BOT_TOKEN" "SLACK_CHANNEL_ID" }}
+{{- range $i, $entry := .Values.jobs }}
+{{- $job := deepCopy $root.Values.jobDefaults }}
+{{- range $key, $value := $entry }}
+{{- $_ := set $job $key $value }}
+{{- end }}
+{{- $where := printf "jobs[%d] (%s)" $i $job.name }}
+{{- if hasKey $seen $job.name }}
+{{- fail (printf "%s: the job name %q is used twice; each job needs its own name" $where $job.name) }}
+{{- end }}
+{{- $_ := set $seen $job.name true }}
+{{- $fullname := printf "%s-%s" (include "minio-s3-mirror.fullname" $root) $job.name }}
+{{- if gt (len $fullname) 52 }}
+{{- fail (printf "%s: the CronJob name %q is %d characters; Kubernetes allows 52. Shorten the job name or set fullnameOverride" $where $fullname (len $fullname)) }}
+{{- end }}
+{{- if not $job.pairs }}
+{{- fail (printf "%s has no bucket pairs: set jobs[%d].pairs, or jobDefaults.pairs to share pairs between jobs, e.g. [minio/photos:aws/photos-backup]" $where $i) }}
+{{- end }}
+{{- $aliases := list }}
+{{- range $job.pairs }}
+{{- range (include "minio-s3-mirror.pairAliases" (dict "pair" . "where" $where) | trim | splitList " ") }}
+{{- $aliases = append $aliases . }}
+{{- end }}
+{{- end }}
+{{- $aliases = $aliases | uniq | sortAlpha }}
+{{- range $aliases }}
+{{- $endpoint := get $root.Values.endpoints . }}
+{{- $prefix := include "minio-s3-mirror.envPrefix" . }}
+{{- if not $endpoint }}
+{{- fail (printf "%s uses the alias %q, which has no entry in endpoints: add endpoints.%s.url (and its credentials)" $where . .) }}
+{{- end }}
+{{- if not (or $endpoint.url (and (eq . "aws") $endpoint.region)) }}
+{{- fail (printf "%s uses the alias %q: set endpoints.%s.url (%s_URL)%s" $where . . $prefix (ternary ", or endpoints.aws.region for AWS S3" "" (eq . "aws"))) }}
+{{- end }}
+{{- if and $endpoint.credentialChain (ne . "aws") }}
+{{- fail (printf "endpoints.%s.credentialChain: only the aws alias can use the AWS credential chain; give %q keys" . .) }}
+{{- end }}
+{{- if and (include "minio-s3-mirror.usesKeys" (dict "alias" . "endpoint" $endpoint)) (not $root.Values.existingSecret) (not (and $endpoint.accessKey $endpoint.secretKey)) }}
+{{- fail (printf "%s uses the alias %q, which has no credentials: set endpoints.%s.accessKey and endpoints.%s.secretKey, or existingSecret (a Secret with the keys %s_ACCESS_KEY and %s_SECRET_KEY)%s" $where . . . $prefix $prefix (ternary ", or endpoints.aws.credentialChain: true for IAM roles for service accounts" "" (eq . "aws"))) }}
+{{- end }}
+{{- end }}
+{{- range $job.extraEnv }}
+{{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
+{{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $job "aliases" $aliases }}
+{{- $_ := set $job "fullname" $fullname }}
+{{- $jobs = append $jobs $job }}
+{{- end }}
+{{- if and .Values.slack.botToken (not .Values.slack.channelId) }}
+{{- fail "slack.botToken is set but slack.channelId is not: Slack needs both (SLACK_BOT_TOKEN and SLACK_CHANNEL_ID)" }}
+{{- end }}
+{{- if and .Values.slack.channelId (not .Values.slack.botToken) (not .Values.existingSecret) }}
+{{- fail "slack.channelId is set but there is no token: set slack.botToken, or existingSecret (a Secret with the key SLACK_BOT_TOKEN)" }}
+{{- end }}
+{{- toJson (dict "jobs" $jobs) }}
+{{- end }}
+
+{{/*
+The data of the chart's own Secret as JSON: the keys of every alias the jobs use (except one
+on the credential chain) and the Slack token; {} with existingSecret.
+*/}}
+{{- define "minio-s3-mirror.secretData" -}}
+{{- if not .Values.existingSecret }}
+{{- $data := dict }}
+{{- range (include "minio-s3-mirror.jobs" . | fromJson).jobs }}
+{{- range .aliases }}
+{{- $endpoint := get $.Values.endpoints . }}
+{{- if include "minio-s3-mirror.usesKeys" (dict "alias" . "endpoint" $endpoint) }}
+{{- $prefix := include "minio-s3-mirror.envPrefix" . }}
+{{- $_ := set $data (printf "%s_ACCESS_KEY" $prefix) $endpoint.accessKey }}
+{{- $_ := set $data (printf "%s_SECRET_KEY" $prefix) $endpoint.secretKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if .Values.slack.channelId }}
+{{- $_ := set $data "SLACK_BOT_TOKEN" .Values.slack.botToken }}
+{{- end }}
+{{- toJson $data }}
+{{- else }}
+{{- "{}" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,307 @@
+"""The Helm chart renders, lints and validates against the Kubernetes schemas, for the default
+values and for realistic releases, and maps its values onto the worker's contract."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+import pytest
+import yaml
+from chart_support import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    container,
+    container_env,
+    cronjob,
+    example,
+    lint,
+    manifests,
+    merged,
+    notes,
+    of_kind,
+    pod_spec,
+    secrets,
+    validate,
+)
+
+import mirror
+from mirror.providers import PROVIDERS
+from mirror.settings import VARIABLES
+
+KEYS = {"endpoints": {"minio": {"accessKey": "minio-access", "secretKey": "minio-secret-value"},
+                      "aws": {"accessKey": "aws-access", "secretKey": "aws-secret-value"}}}
+WEEKLY_AND_NIGHTLY = merged(example("weekly-and-nightly.yaml"), KEYS)
+IRSA_R2_SLACK = example("irsa-r2-slack.yaml")
+EVERYTHING: dict[str, Any] = {
+    "fullnameOverride": "mirror",
+    "commonLabels": {"team": "platform"},
+    "image": {"repository": "registry.example.com/ops/minio-s3-mirror",
+              "digest": "sha256:" + "ab" * 32, "pullPolicy": "Always"},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "endpoints": {"minio": {"url": "https://minio.internal:9000", "accessKey": "a",
+                            "secretKey": "b", "caFile": "/etc/mirror-ca/ca.pem",
+                            "etagIsMd5": False},
+                  "aws": None,
+                  "vultr": {"url": "https://ewr1.vultrobjects.com", "provider": "vultr",
+                            "region": "ewr1", "accessKey": "c", "secretKey": "d"}},
+    "serviceAccount": {"create": False, "name": "mirror-runner"},
+    "slack": {"channelId": "C42", "botToken": "xoxb-not-a-real-token"},
+    "tmpVolume": {"medium": "Memory", "sizeLimit": "32Mi"},
+    "extraVolumes": [{"name": "ca", "configMap": {"name": "internal-ca"}}],
+    "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/mirror-ca", "readOnly": True}],
+    "jobDefaults": {"pairs": ["minio/models/weights:vultr/models-backup/weights"],
+                    "nodeSelector": {"kubernetes.io/arch": "amd64"},
+                    "tolerations": [{"key": "batch", "operator": "Exists",
+                                     "effect": "NoSchedule"}],
+                    "affinity": {"nodeAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [
+                            {"weight": 1, "preference": {"matchExpressions": [
+                                {"key": "pool", "operator": "In", "values": ["batch"]}]}}]}},
+                    "podAnnotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
+                    "podLabels": {"cost-center": "backup"}},
+    "jobs": [{"name": "hourly", "schedule": "@hourly", "concurrencyPolicy": "Replace",
+              "startingDeadlineSeconds": None, "successfulJobsHistoryLimit": 1,
+              "failedJobsHistoryLimit": 5, "backoffLimit": 6, "activeDeadlineSeconds": 3300,
+              "ttlSecondsAfterFinished": 1000000, "terminationGracePeriodSeconds": 120,
+              "prefix": ["{today:%Y/%m/%d}/", "{now-1h:%Y/%m/%d}/"], "exclude": ["*.part"],
+              "overwrite": True, "skipErrors": False, "maxWorkers": 24, "partSize": "64MiB",
+              "debug": True, "service": "models", "suspend": True,
+              "resources": {"requests": {"cpu": "2", "memory": "1Gi"},
+                            "limits": {"cpu": 4, "memory": "2Gi"}},
+              "extraEnv": [{"name": "AWS_EC2_METADATA_DISABLED", "value": "true"},
+                           {"name": "HTTPS_PROXY", "valueFrom": {"configMapKeyRef": {
+                               "name": "proxy", "key": "url"}}}]}],
+}
+VALUE_SETS = {"defaults": None, "weekly-and-nightly": WEEKLY_AND_NIGHTLY,
+              "irsa-r2-slack": IRSA_R2_SLACK, "everything": EVERYTHING}
+
+
+@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
+def test_every_manifest_is_valid_kubernetes_and_the_chart_lints_clean(
+        values: dict[str, Any] | None) -> None:
+    """Each value set renders objects the Kubernetes API schemas accept, and lints clean."""
+    objects = manifests(values)
+
+    validate(objects)
+    assert lint(values) == []
+    assert all(o["metadata"].get("namespace") == NAMESPACE for o in objects)
+
+
+def test_the_default_values_make_only_a_service_account_and_say_what_to_add() -> None:
+    """No job is configured by default: nothing runs, and NOTES.txt points at the example."""
+    objects = manifests()
+
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("ServiceAccount", f"{RELEASE}-minio-s3-mirror")]
+    assert "No CronJob was created" in notes()
+    assert "examples/weekly-and-nightly.yaml" in notes()
+
+
+def test_weekly_full_and_nightly_prefix_jobs_share_connections_and_pairs() -> None:
+    """The original strategy: two CronJobs, one schedule each, the nightly one date-scoped."""
+    objects = manifests(WEEKLY_AND_NIGHTLY)
+    full, nightly = cronjob(objects, "full"), cronjob(objects, "nightly")
+    full_env, nightly_env = container_env(full, objects), container_env(nightly, objects)
+
+    assert len(of_kind(objects, "CronJob")) == 2
+    assert (full["spec"]["schedule"], nightly["spec"]["schedule"]) == ("0 3 * * 0", "0 2 * * *")
+    assert full["spec"]["timeZone"] == nightly["spec"]["timeZone"] == "Asia/Seoul"
+    assert nightly_env["MIRROR_TIMEZONE"] == "Asia/Seoul"
+    assert nightly_env["MIRROR_PREFIX"] == "{yesterday:%Y/%m/%d}/"
+    assert full_env["MIRROR_PREFIX"] == ""
+    pairs = "minio/photos:aws/photos-backup;minio/checkpoints:aws/checkpoints-backup"
+    assert full_env["BUCKET_PAIRS"] == nightly_env["BUCKET_PAIRS"] == pairs
+    assert full_env["MIRROR_EXCLUDE"] == "*.tmp,.DS_Store"
+    assert full_env["MINIO_ACCESS_KEY"] == nightly_env["MINIO_ACCESS_KEY"] == "minio-access"
+    assert full_env["AWS_URL"] == "https://s3.ap-northeast-2.amazonaws.com"
+    assert full["spec"]["concurrencyPolicy"] == nightly["spec"]["concurrencyPolicy"] == "Forbid"
+    assert container(full)["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"}
+    assert container(nightly)["resources"]["limits"] == {"memory": "512Mi"}
+    assert full["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 43200
+
+
+def test_pods_run_locked_down_by_default() -> None:
+    """Non-root, read-only root filesystem, no capabilities, seccomp, a writable /tmp only."""
+    objects = manifests(WEEKLY_AND_NIGHTLY)
+    cron = cronjob(objects, "nightly")
+    pod, box = pod_spec(cron), container(cron)
+
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert box["securityContext"]["readOnlyRootFilesystem"] is True
+    assert box["securityContext"]["allowPrivilegeEscalation"] is False
+    assert box["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert box["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is False
+    account = of_kind(objects, "ServiceAccount")[0]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert box["image"] == "minio-s3-mirror:0.1.0"
+
+
+def test_credentials_live_only_in_the_secret_and_its_checksum_rolls_the_pods() -> None:
+    """Keys are secretKeyRefs to the chart's Secret; changing one changes checksum/secret."""
+    objects = manifests(WEEKLY_AND_NIGHTLY)
+    cron = cronjob(objects, "full")
+    plain = yaml.safe_dump(of_kind(objects, "CronJob"))
+    changed = merged(WEEKLY_AND_NIGHTLY, {"endpoints": {"aws": {"secretKey": "rotated"}}})
+
+    assert secrets(objects) == {f"{RELEASE}-minio-s3-mirror": {
+        "MINIO_ACCESS_KEY": "minio-access", "MINIO_SECRET_KEY": "minio-secret-value",
+        "AWS_ACCESS_KEY": "aws-access", "AWS_SECRET_KEY": "aws-secret-value"}}
+    assert "secret-value" not in plain
+    assert "minio-access" not in plain
+    annotation = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"]
+    rotated = cronjob(manifests(changed), "full")["spec"]["jobTemplate"]["spec"]["template"]
+    assert re.fullmatch(r"[0-9a-f]{64}", annotation["checksum/secret"])
+    assert rotated["metadata"]["annotations"]["checksum/secret"] != annotation["checksum/secret"]
+
+
+def test_irsa_existing_secret_and_slack() -> None:
+    """IRSA: no aws keys anywhere; other keys and the Slack token from the existing Secret."""
+    objects = manifests(IRSA_R2_SLACK)
+    to_s3, to_r2 = cronjob(objects, "datasets-to-s3"), cronjob(objects, "photos-to-r2")
+    existing = {"mirror-credentials": {"MINIO_ACCESS_KEY": "m", "MINIO_SECRET_KEY": "ms",
+                                       "R2_ACCESS_KEY": "r", "R2_SECRET_KEY": "rs",
+                                       "SLACK_BOT_TOKEN": "xoxb-1"}}
+    s3_env = container_env(to_s3, objects, existing)
+    r2_env = container_env(to_r2, objects, existing)
+
+    assert of_kind(objects, "Secret") == []
+    account = of_kind(objects, "ServiceAccount")[0]
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/minio-s3-mirror"}
+    assert {k: v for k, v in s3_env.items() if k.startswith("AWS_")} == {"AWS_REGION": "eu-west-1"}
+    assert not any(k.startswith("R2_") for k in s3_env)
+    assert not any(k.startswith("AWS_") for k in r2_env)
+    assert (r2_env["R2_ACCESS_KEY"], r2_env["R2_PROVIDER"]) == ("r", "r2")
+    assert (s3_env["SLACK_CHANNEL_ID"], s3_env["SLACK_BOT_TOKEN"]) == ("C0123456789", "xoxb-1")
+    assert r2_env["MIRROR_PREFIX"] == "{yesterday:%Y/%m/%d}/,{today:%Y/%m/%d}/"
+    assert r2_env["MIRROR_MAX_WORKERS"] == "32"
+    preview = cronjob(objects, "preview")
+    assert preview["spec"]["suspend"] is True
+    assert container_env(preview, objects, existing)["MIRROR_DRY_RUN"] == "true"
+    template = to_s3["spec"]["jobTemplate"]["spec"]["template"]
+    assert "annotations" not in template["metadata"]
+
+
+def test_every_cronjob_and_pod_field_reaches_the_manifest() -> None:
+    """CronJob, Job and pod settings of a job entry, and the shared pod settings, all apply."""
+    objects = manifests(EVERYTHING)
+    cron = cronjob(objects, "hourly")
+    spec, job = cron["spec"], cron["spec"]["jobTemplate"]["spec"]
+    pod, box = pod_spec(cron), container(cron)
+    env = container_env(cron, objects, configmaps={"proxy": {"url": "http://proxy:3128"}})
+
+    assert cron["metadata"]["name"] == "mirror-hourly"
+    assert cron["metadata"]["labels"]["team"] == "platform"
+    assert (spec["schedule"], spec["timeZone"], spec["suspend"]) == ("@hourly", "Etc/UTC", True)
+    assert spec["concurrencyPolicy"] == "Replace"
+    assert "startingDeadlineSeconds" not in spec
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (1, 5)
+    assert (job["backoffLimit"], job["activeDeadlineSeconds"]) == (6, 3300)
+    assert job["ttlSecondsAfterFinished"] == 1000000
+    assert job["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2]
+    assert pod["terminationGracePeriodSeconds"] == 120
+    assert pod["serviceAccountName"] == "mirror-runner"
+    assert of_kind(objects, "ServiceAccount") == []
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+    assert pod["tolerations"][0]["key"] == "batch"
+    assert "nodeAffinity" in pod["affinity"]
+    template = job["template"]["metadata"]
+    assert template["labels"]["cost-center"] == "backup"
+    assert template["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    assert box["image"] == "registry.example.com/ops/minio-s3-mirror@sha256:" + "ab" * 32
+    assert box["imagePullPolicy"] == "Always"
+    assert box["resources"]["limits"] == {"cpu": 4, "memory": "2Gi"}
+    assert {"name": "ca", "mountPath": "/etc/mirror-ca", "readOnly": True} in box["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "32Mi"}} in pod["volumes"]
+    assert env == {
+        "SERVICE": "models", "BUCKET_PAIRS": "minio/models/weights:vultr/models-backup/weights",
+        "MIRROR_PREFIX": "{today:%Y/%m/%d}/,{now-1h:%Y/%m/%d}/", "MIRROR_TIMEZONE": "Etc/UTC",
+        "MIRROR_EXCLUDE": "*.part", "MIRROR_DRY_RUN": "false", "MIRROR_OVERWRITE": "true",
+        "MIRROR_SKIP_ERRORS": "false", "MIRROR_MAX_WORKERS": "24", "MIRROR_PART_SIZE": "64MiB",
+        "MIRROR_DEBUG": "true", "MIRROR_LOG_FORMAT": "json",
+        "MINIO_URL": "https://minio.internal:9000", "MINIO_PROVIDER": "minio",
+        "MINIO_CA_FILE": "/etc/mirror-ca/ca.pem",
+        "MINIO_ETAG_IS_MD5": "false", "MINIO_ACCESS_KEY": "a", "MINIO_SECRET_KEY": "b",
+        "VULTR_URL": "https://ewr1.vultrobjects.com", "VULTR_PROVIDER": "vultr",
+        "VULTR_REGION": "ewr1", "VULTR_ACCESS_KEY": "c", "VULTR_SECRET_KEY": "d",
+        "SLACK_CHANNEL_ID": "C42", "SLACK_BOT_TOKEN": "xoxb-not-a-real-token",
+        "AWS_EC2_METADATA_DISABLED": "true", "HTTPS_PROXY": "http://proxy:3128"}
+
+
+@pytest.mark.parametrize("values", [WEEKLY_AND_NIGHTLY, IRSA_R2_SLACK, EVERYTHING],
+                         ids=["weekly-and-nightly", "irsa-r2-slack", "everything"])
+def test_the_chart_sets_only_variables_of_the_worker_contract(values: dict[str, Any]) -> None:
+    """Every variable the chart itself sets is one the worker reads (settings.VARIABLES)."""
+    names = [v.name for v in VARIABLES]
+    contract = re.compile("^(" + "|".join(
+        re.escape(n).replace(re.escape("<ALIAS>"), "[A-Z][A-Z0-9_]*") for n in names) + ")$")
+    extra = {e["name"] for job in values.get("jobs", []) for e in job.get("extraEnv", [])}
+    for cron in of_kind(manifests(values), "CronJob"):
+        chart_set = [e["name"] for e in container(cron)["env"] if e["name"] not in extra]
+        assert [n for n in chart_set if not contract.match(n)] == []
+        assert len(chart_set) == len(set(chart_set)), "a variable is set twice"
+
+
+def test_notes_say_how_to_run_a_job_now_and_read_its_logs() -> None:
+    """NOTES.txt names each CronJob and gives the kubectl commands for a run now and its logs."""
+    text = notes(WEEKLY_AND_NIGHTLY)
+    name = f"{RELEASE}-minio-s3-mirror-full"
+
+    assert f"kubectl create job -n {NAMESPACE} \"$JOB\" --from=cronjob/{name}" in text
+    assert f"kubectl logs -n {NAMESPACE} -f \"job/$JOB\"" in text
+    assert f"{RELEASE}-minio-s3-mirror-nightly: \"0 2 * * *\" (Asia/Seoul)" in text
+    assert "prefix: {yesterday:%Y/%m/%d}/" in text
+
+
+def test_chart_versions_and_providers_follow_the_worker() -> None:
+    """appVersion (the default image tag) is the package's version; providers are the worker's."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())
+    endpoint = schema["properties"]["endpoints"]["additionalProperties"]["properties"]
+
+    assert chart["appVersion"] == project["version"] == mirror.__version__
+    assert set(endpoint["provider"]["enum"]) == {"", *PROVIDERS}
+
+
+def _undocumented(lines: list[str]) -> list[str]:
+    """Keys holding a value with no comment before them in their paragraph (blank-line
+    separated): a comment documents the keys that follow it up to the next blank line."""
+    missing, commented = [], False
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            commented = False
+        elif stripped.startswith("#"):
+            commented = True
+        elif re.match(r"^ *[A-Za-z]\w*: *\S", line) and not commented:
+            missing.append(stripped)
+    return missing
+
+
+def test_every_value_is_in_the_schema_documented_in_values_yaml_and_in_the_readme() -> None:
+    """values.yaml, values.schema.json and the chart README describe the same values."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())["properties"]
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    readme = (CHART / "README.md").read_text()
+    jobs_schema = schema["jobs"]["items"]["properties"]
+
+    assert set(values) == set(schema) - {"global"}
+    assert set(values["jobDefaults"]) == set(schema["jobDefaults"]["properties"])
+    assert set(jobs_schema) == set(values["jobDefaults"]) | {"name"}
+    assert set(values["endpoints"]["minio"]) == set(
+        schema["endpoints"]["additionalProperties"]["properties"])
+    assert _undocumented(lines) == []
+    for key in [*values, *values["jobDefaults"], *values["endpoints"]["minio"]]:
+        assert re.search(rf"`([\w.<>]+\.)?{key}[`.]", readme), f"the chart README omits {key}"

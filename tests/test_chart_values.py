@@ -1,0 +1,140 @@
+"""Bad chart values fail at render time, before anything reaches a cluster, with a message
+that names the value and says what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import helm_python as helm
+import pytest
+from chart_support import manifests, merged, of_kind, render
+
+KEYS = {"minio": {"accessKey": "a", "secretKey": "b"},
+        "aws": {"url": "https://s3.eu-west-1.amazonaws.com", "accessKey": "c", "secretKey": "d"}}
+GOOD: dict[str, Any] = {"endpoints": KEYS,
+                        "jobs": [{"name": "nightly", "pairs": ["minio/photos:aws/photos"]}]}
+
+
+def job(**settings: Any) -> dict[str, Any]:
+    return {**GOOD, "jobs": [{**GOOD["jobs"][0], **settings}]}
+
+
+def render_error(values: dict[str, Any]) -> str:
+    with pytest.raises(helm.HelmError) as caught:
+        render(values)
+    return str(caught.value)
+
+
+SCHEMA_ERRORS = {
+    "schedule-not-a-string": (job(schedule=5), "at '/jobs/0/schedule': got number, want string"),
+    "schedule-not-cron": (job(schedule="every night"), "at '/jobs/0/schedule'"),
+    "unknown-job-key": (job(shedule="0 2 * * *"),
+                        "at '/jobs/0': additional properties 'shedule' not allowed"),
+    "unknown-top-level-key": ({**GOOD, "endpoint": {}},
+                              "at '': additional properties 'endpoint' not allowed"),
+    "unknown-endpoint-key": (merged(GOOD, {"endpoints": {"minio": {"accesKey": "x"}}}),
+                             "at '/endpoints/minio': additional properties 'accesKey' not allowed"),
+    "unknown-default-key": ({**GOOD, "jobDefaults": {"dry_run": True}},
+                            "at '/jobDefaults': additional properties 'dry_run' not allowed"),
+    "unknown-provider": (merged(GOOD, {"endpoints": {"aws": {"provider": "s3"}}}),
+                         "at '/endpoints/aws/provider'"),
+    "url-with-bucket": (merged(GOOD, {"endpoints": {"aws": {"url": "https://s3.x.com/bucket"}}}),
+                        "at '/endpoints/aws/url'"),
+    "uppercase-alias": (merged(GOOD, {"endpoints": {"R2": {"url": "https://r2.example"}}}),
+                        "invalid propertyName 'R2'"),
+    "dry-run-as-string": (job(dryRun="yes"), "at '/jobs/0/dryRun': got string, want boolean"),
+    "too-many-workers": (job(maxWorkers=1000), "at '/jobs/0/maxWorkers'"),
+    "policy-lowercase": (job(concurrencyPolicy="forbid"), "at '/jobs/0/concurrencyPolicy'"),
+    "job-name-uppercase": (job(name="Nightly"), "at '/jobs/0/name'"),
+    "job-without-name": ({**GOOD, "jobs": [{"pairs": ["minio/a:aws/b"]}]},
+                         "at '/jobs/0': missing property 'name'"),
+    "negative-deadline": (job(activeDeadlineSeconds=-1), "at '/jobs/0/activeDeadlineSeconds'"),
+    "pairs-as-string": (job(pairs="minio/a:aws/b"), "at '/jobs/0/pairs': got string, want array"),
+}
+
+
+@pytest.mark.parametrize(("values", "message"), SCHEMA_ERRORS.values(), ids=SCHEMA_ERRORS.keys())
+def test_values_that_break_the_schema_are_rejected_with_their_path(values: dict[str, Any],
+                                                                   message: str) -> None:
+    """values.schema.json: wrong types, unknown keys of closed objects, bad enums and patterns."""
+    error = render_error(values)
+
+    assert "values don't meet the specifications of the schema" in error
+    assert message in error
+
+
+GUARDS = {
+    "job-without-pairs": (
+        {**GOOD, "jobs": [{"name": "full"}]},
+        "jobs[0] (full) has no bucket pairs: set jobs[0].pairs, or jobDefaults.pairs"),
+    "no-credentials": (
+        {"jobs": GOOD["jobs"], "endpoints": {"aws": KEYS["aws"]}},
+        'jobs[0] (nightly) uses the alias "minio", which has no credentials: set '
+        "endpoints.minio.accessKey and endpoints.minio.secretKey, or existingSecret (a Secret "
+        "with the keys MINIO_ACCESS_KEY and MINIO_SECRET_KEY)"),
+    "aws-without-credentials": (
+        {"jobs": GOOD["jobs"], "endpoints": {"minio": KEYS["minio"],
+                                             "aws": {"url": "https://s3.x.amazonaws.com"}}},
+        "or endpoints.aws.credentialChain: true for IAM roles for service accounts"),
+    "half-the-keys": (
+        merged(GOOD, {"endpoints": {"minio": {"secretKey": ""}}}),
+        'uses the alias "minio", which has no credentials'),
+    "alias-without-endpoint": (
+        job(pairs=["minio/photos:r2/photos"]),
+        'jobs[0] (nightly) uses the alias "r2", which has no entry in endpoints: add '
+        "endpoints.r2.url"),
+    "endpoint-without-url": (
+        merged(job(pairs=["minio/photos:r2/photos"]),
+               {"endpoints": {"r2": {"accessKey": "x", "secretKey": "y"}}}),
+        'jobs[0] (nightly) uses the alias "r2": set endpoints.r2.url (R2_URL)'),
+    "pair-without-colon": (
+        job(pairs=["minio/photos aws/photos"]),
+        'jobs[0] (nightly): pair "minio/photos aws/photos" must be source:target'),
+    "pair-without-bucket": (
+        job(pairs=["minio:aws/photos"]),
+        'jobs[0] (nightly): pair "minio:aws/photos": each side must be alias/bucket'),
+    "chain-on-minio": (
+        merged(GOOD, {"endpoints": {"minio": {"credentialChain": True}}}),
+        "endpoints.minio.credentialChain: only the aws alias can use the AWS credential chain"),
+    "slack-without-token": (
+        {**GOOD, "slack": {"channelId": "C1"}},
+        "slack.channelId is set but there is no token: set slack.botToken, or existingSecret"),
+    "slack-without-channel": (
+        {**GOOD, "slack": {"botToken": "xoxb-1"}},
+        "slack.botToken is set but slack.channelId is not"),
+    "same-name-twice": (
+        {**GOOD, "jobs": [*GOOD["jobs"], *GOOD["jobs"]]},
+        'jobs[1] (nightly): the job name "nightly" is used twice'),
+    "name-too-long": (
+        job(name="a-very-long-job-name-for-a-cronjob"),
+        "is 57 characters; Kubernetes allows 52"),
+    "extra-env-overrides-the-chart": (
+        job(extraEnv=[{"name": "MIRROR_PREFIX", "value": "2025/"}]),
+        "jobs[0] (nightly): extraEnv sets MIRROR_PREFIX, which the chart sets from its values"),
+    "extra-env-overrides-an-endpoint": (
+        job(extraEnv=[{"name": "AWS_URL", "value": "https://elsewhere"}]),
+        "extraEnv sets AWS_URL"),
+}
+
+
+@pytest.mark.parametrize(("values", "message"), GUARDS.values(), ids=GUARDS.keys())
+def test_invariants_the_schema_cannot_express_fail_with_a_readable_message(
+        values: dict[str, Any], message: str) -> None:
+    """Template `fail` guards: the message names the job, the value to set and how."""
+    error = render_error(values)
+
+    assert "execution error" in error
+    assert message in error
+
+
+def test_an_existing_secret_or_the_credential_chain_replaces_the_keys() -> None:
+    """Without keys in the values, existingSecret (or IRSA for aws) is enough to render."""
+    with_secret = manifests({"jobs": GOOD["jobs"], "existingSecret": "mine",
+                             "endpoints": {"aws": {"region": "eu-west-1"}},
+                             "slack": {"channelId": "C1"}})
+    with_chain = manifests({"jobs": GOOD["jobs"], "endpoints": {
+        "minio": KEYS["minio"], "aws": {"region": "eu-west-1", "credentialChain": True}}})
+
+    assert [o["kind"] for o in with_secret] == ["CronJob", "ServiceAccount"]
+    assert {k for s in of_kind(with_chain, "Secret") for k in s["data"]} == {
+        "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
