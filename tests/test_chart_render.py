@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +306,25 @@ def test_every_value_is_in_the_schema_documented_in_values_yaml_and_in_the_readm
     assert _undocumented(lines) == []
     for key in [*values, *values["jobDefaults"], *values["endpoints"]["minio"]]:
         assert re.search(rf"`([\w.<>]+\.)?{key}[`.]", readme), f"the chart README omits {key}"
+
+
+@pytest.mark.parametrize(("readme", "heading"), [(ROOT / "README.md", "## Kubernetes (Helm)"),
+                                                  (CHART / "README.md", "## Install")],
+                         ids=["project", "chart"])
+def test_the_readme_values_install_the_weekly_and_nightly_jobs_it_names(readme: Path,
+                                                                        heading: str) -> None:
+    """The READMEs' values example renders valid CronJobs, named as their kubectl lines say."""
+    text = readme.read_text()
+    section = text[text.index(heading):]
+    example_block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert example_block is not None
+    values = yaml.safe_load(example_block.group(1))
+    objects = manifests(merged(values, KEYS))
+    names = {o["metadata"]["name"] for o in of_kind(objects, "CronJob")}
+
+    validate(objects)
+    assert names == {f"{RELEASE}-minio-s3-mirror-full", f"{RELEASE}-minio-s3-mirror-nightly"}
+    for name in re.findall(r"--from=cronjob/(\S+)", section):
+        assert name in names
+    assert container_env(cronjob(objects, "nightly"), objects)["MIRROR_PREFIX"] == (
+        "{yesterday:%Y/%m/%d}/")
