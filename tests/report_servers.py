@@ -86,6 +86,22 @@ class _SlackHandler(_Handler):
                     {"Content-Type": "application/json; charset=utf-8", **headers})
 
 
+def _blocks_within_limits(blocks: list[dict[str, Any]]) -> bool:
+    """Slack's documented Block Kit limits; Slack answers invalid_blocks past them."""
+    limits = {"header": 150, "section": 3000, "context": 3000}
+    if len(blocks) > 50:
+        return False
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        fields = block.get("fields", [])
+        elements = block.get("elements", [])
+        if len(text) > limits.get(block["type"], 3000) or len(fields) > 10 \
+                or any(len(f["text"]) > 2000 for f in fields) or len(elements) > 10 \
+                or any(len(e.get("text", "")) > 3000 for e in elements):
+            return False
+    return True
+
+
 class SlackServer(_Server):
     """chat.postMessage: `errors` are answered first, in order, then `ok`."""
 
@@ -112,6 +128,8 @@ class SlackServer(_Server):
         with self._lock:
             if self.script:
                 return self.script.pop(0)
+        if not _blocks_within_limits(payload.get("blocks") or []):
+            return 200, {"ok": False, "error": "invalid_blocks"}, {}
         return 200, {"ok": True, "channel": payload.get("channel"), "ts": "1700000000.000100",
                      "message": {"text": payload.get("text")}}, {}
 

@@ -1,0 +1,268 @@
+"""The Slack summary: what Slack receives, within its limits; Slack's errors never fail a run."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import base_env, contents, new_bucket, put, run_mirror
+from report_servers import SlackServer
+from structlog.testing import capture_logs
+
+from mirror.report import slack
+from mirror.sandbox import LocalS3, free_port
+from mirror.summary import Count, Failure, PairSummary, RunSummary, Status
+
+TOKEN = "xoxb-1234567890-test-bot-token"
+CHANNEL = "C0123ABCDEF"
+
+
+@pytest.fixture
+def slack_api() -> Iterator[SlackServer]:
+    server = SlackServer()
+    yield server
+    server.close()
+
+
+def _env(minio_side: LocalS3, aws_side: LocalS3, api_url: str, src: str, dst: str,
+         **extra: str) -> dict[str, str]:
+    return {**base_env(minio=minio_side, aws=aws_side), "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_CHANNEL_ID": CHANNEL, "SLACK_API_URL": api_url, "SERVICE": "photos",
+            "BUCKET_PAIR": f"minio/{src}:aws/{dst}", **extra}
+
+
+def _texts(blocks: list[dict[str, Any]]) -> str:
+    """Every piece of text in the blocks, one per line (what a reader sees)."""
+    out = []
+    for block in blocks:
+        for item in [block.get("text"), *block.get("fields", []),
+                     *block.get("elements", [])]:
+            if item:
+                out.append(item["text"])
+    return "\n".join(out)
+
+
+def test_the_summary_slack_receives(minio_side: LocalS3, aws_side: LocalS3,
+                                    slack_api: SlackServer) -> None:
+    """One chat.postMessage to the channel: header, the pair's counts, its failure; exit 1."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {f"photo-{i}.jpg": b"jpeg" * i for i in range(1, 6)})
+    minio_side.boto3().put_object(Bucket=src, Key="a-damaged/", Body=b"these bytes are lost")
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst))
+
+    assert run.code == 1  # the damaged object; Slack does not change it
+    assert len(contents(aws_side, dst)) == 5
+    assert [c.method for c in slack_api.calls] == ["chat.postMessage"]
+    assert slack_api.calls[0].authorization == f"Bearer {TOKEN}"
+    post = slack_api.posts()[0]
+    assert post["channel"] == CHANNEL
+    assert post["text"] == "photos mirror: partial, 5 (60 B) copied, 1 failed"
+    blocks = post["blocks"]
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "emoji": True,
+                                                    "text": "⚠️ photos: partial"}}
+    shown = _texts(blocks)
+    assert f"`minio/{src}` → `aws/{dst}`" in shown
+    assert "*copied*\n5 (60 B) new · 0 changed" in shown
+    assert "*failed*\n❗ 1 (0 B)" in shown
+    assert "*Failed objects* (1)\n• `a-damaged/` the bytes read from the source" in shown
+    assert len(blocks) <= slack.MAX_BLOCKS
+    posted = run.named("slack.posted")
+    assert [e["channel"] for e in posted] == [CHANNEL]
+    assert TOKEN not in run.stderr + run.stdout
+
+
+def test_a_dry_run_is_marked_as_one(minio_side: LocalS3, aws_side: LocalS3,
+                                    slack_api: SlackServer) -> None:
+    """The header and a section say nothing was written; counts say what would be copied."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"aaa", "b.txt": b"bb"})
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst), "--dry-run")
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {}
+    post = slack_api.posts()[0]
+    assert post["blocks"][0]["text"]["text"] == "✅ photos: success (dry run)"
+    assert post["text"] == "photos mirror: success (dry run), would copy 2 (5 B)"
+    shown = _texts(post["blocks"])
+    assert "*Dry run*: nothing was written" in shown
+    assert "*would copy*\n2 (5 B) new · 0 changed" in shown
+
+
+@pytest.mark.parametrize(("error", "fix"), [
+    ("not_in_channel", "/invite @<your bot>"),
+    ("channel_not_found", "use the channel's ID"),
+    ("invalid_auth", "Bot User OAuth Token (xoxb-...)"),
+    ("missing_scope", "chat:write scope"),
+])
+def test_slack_errors_are_logged_with_the_fix_and_keep_the_exit_code(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer, error: str,
+        fix: str) -> None:
+    """Slack answers ok=false: the user reads the fix in the log; the mirror still exits 0."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    slack_api.fail_with(error)
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst))
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {"a.txt": b"a"}
+    assert len(slack_api.posts()) == 1
+    failed = run.named("slack.failed")
+    assert [(e["error"], e["level"]) for e in failed] == [(error, "error")]
+    assert fix in failed[0]["fix"]
+    assert run.named("run.done")
+    assert TOKEN not in run.stderr + run.stdout
+
+
+def test_rate_limits_are_retried_after_the_wait_slack_asks_for(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
+    """Two 429s with Retry-After: 1, then accepted: three calls, a second apart."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    slack_api.rate_limit(retry_after=1, times=2)
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst))
+
+    assert run.code == 0
+    calls = slack_api.calls
+    assert len(calls) == 3
+    assert all(later.at - earlier.at >= 1.0 for earlier, later in itertools.pairwise(calls))
+    assert run.named("slack.posted")
+    assert not run.named("slack.failed")
+
+
+def test_a_rate_limit_longer_than_a_minute_is_not_waited_out(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
+    """Retry-After: 3600 would hold the CronJob for an hour: give up at once, say why."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    slack_api.rate_limit(retry_after=3600)
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst))
+
+    assert run.code == 0
+    assert run.seconds < 60
+    assert len(slack_api.calls) == 1
+    assert [e["error"] for e in run.named("slack.failed")] == ["ratelimited"]
+
+
+def test_blocks_slack_refuses_are_sent_again_as_plain_text(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
+    """invalid_blocks: the summary still reaches the channel, as its plain-text headline."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    slack_api.fail_with("invalid_blocks")
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst))
+
+    assert run.code == 0
+    first, second = slack_api.posts()
+    assert "blocks" in first
+    assert "blocks" not in second
+    assert second["text"] == "photos mirror: success, 1 (1 B) copied"
+    assert run.named("slack.blocks_refused")
+    assert run.named("slack.posted")
+
+
+def test_an_unreachable_slack_is_logged_and_the_run_still_succeeds(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Nothing listens at SLACK_API_URL: one clear error line, exit 0, objects copied."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+
+    run = run_mirror(_env(minio_side, aws_side, closed, src, dst))
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {"a.txt": b"a"}
+    failed = run.named("slack.failed")
+    assert [e["error"] for e in failed] == ["unreachable"]
+    assert closed in failed[0]["fix"]
+    assert "Traceback" not in run.stderr
+
+
+def test_without_both_slack_variables_nothing_is_posted(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
+    """SLACK_API_URL alone does not turn Slack on."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    env = _env(minio_side, aws_side, slack_api.api_url, src, dst)
+    del env["SLACK_BOT_TOKEN"], env["SLACK_CHANNEL_ID"]
+
+    run = run_mirror(env)
+
+    assert run.code == 0
+    assert slack_api.calls == []
+    assert not run.named("slack.failed")
+
+
+# -- Slack's limits ----------------------------------------------------------------------
+
+
+def _huge_run() -> RunSummary:
+    """40 pairs, each with 50 kept failures of 4,000-character keys and 1,000 more."""
+    pairs = []
+    for i in range(40):
+        pair = PairSummary(pair=f"minio/src{i}:aws/dst{i}", source=f"minio/src{i}",
+                           target=f"aws/dst{i}", dry_run=False, prefixes=["2025/01/21/"],
+                           status=Status.PARTIAL, seconds=12.5, failed=Count(1050, 10**9),
+                           failures=[Failure("k" * 4000 + f"-{n}", "reason " * 500)
+                                     for n in range(50)],
+                           failures_not_kept=1000, error="x" * 5000)
+        pairs.append(pair)
+    return RunSummary(service="s" * 400, dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                      pairs=pairs, seconds=3600)
+
+
+def _check_limits(blocks: list[dict[str, Any]]) -> None:
+    assert len(blocks) <= slack.MAX_BLOCKS
+    for block in blocks:
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= slack.MAX_HEADER
+        if "text" in block and block["type"] == "section":
+            assert len(block["text"]["text"]) <= slack.MAX_SECTION
+        assert len(block.get("fields", [])) <= slack.MAX_FIELDS
+        assert all(len(f["text"]) <= slack.MAX_FIELD for f in block.get("fields", []))
+        assert len(block.get("elements", [])) <= slack.MAX_CONTEXT_ELEMENTS
+
+
+def test_a_huge_run_fits_slacks_limits_by_truncating_with_counts(
+        slack_api: SlackServer) -> None:
+    """50 blocks, 150-character header, 3,000-character sections: cut, and counted."""
+    summary = _huge_run()
+
+    with capture_logs() as events:
+        assert slack.post(summary, TOKEN, CHANNEL, slack_api.api_url)
+
+    blocks = slack_api.posts()[0]["blocks"]
+    _check_limits(blocks)
+    shown = _texts(blocks)
+    assert blocks[0]["text"]["text"].endswith("more characters)")
+    titles = [b for b in blocks if b["type"] == "section" and "fields" in b]
+    assert f"*and {40 - len(titles)} more pairs*" in shown
+    assert len(titles) >= 8
+    assert len(slack_api.calls) == 1  # accepted as blocks: no plain-text fallback
+    assert "_and 1,045 more (one `object.failed` log event each)_" in shown
+    assert "more characters)" in shown
+    assert [e["event"] for e in events] == ["slack.posted"]
+    assert TOKEN not in str(events)
+
+
+def test_failures_list_is_condensed_to_the_first_few() -> None:
+    """A pair's failures show the first five, each on one short line, then a count."""
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.PARTIAL, failed=Count(7, 70),
+                       failures=[Failure(f"k{n}", "boom <&>") for n in range(7)])
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=1)
+
+    shown = _texts(slack.message(run).blocks)
+
+    assert "*Failed objects* (7)\n• `k0` boom &lt;&amp;&gt;\n" in shown
+    assert "• `k4` boom" in shown
+    assert "`k5`" not in shown
+    assert "_and 2 more (one `object.failed` log event each)_" in shown
