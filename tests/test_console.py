@@ -1,0 +1,74 @@
+"""The summary on stdout: a dry run is a useful preview on its own, without Slack."""
+
+from __future__ import annotations
+
+from conftest import base_env, new_bucket, put, run_mirror
+
+from mirror.sandbox import LocalS3
+
+
+def _rows(stdout: str) -> dict[str, str]:
+    """'  would copy         3 (6 B) new · 0 changed' -> {'would copy': '3 (6 B) new ...'}."""
+    rows = {}
+    for line in stdout.splitlines():
+        if line.startswith("  ") and not line.startswith("  !"):
+            rows[line[2:21].strip()] = line[21:]
+    return rows
+
+
+def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """stdout names the pair and what a real run would copy, keep, skip; the log stays JSON."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"aa", "b.txt": b"bbbb", "c.log": b"c", "same": b"s"})
+    put(aws_side, dst, {"same": b"s", "b.txt": b"other"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "SERVICE": "photos",
+           "MIRROR_EXCLUDE": "*.log", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env, "--dry-run")
+
+    assert run.code == 0
+    lines = run.stdout.splitlines()
+    assert lines[0] == "photos mirror: success (dry run), would copy 1 (2 B)"
+    assert lines[1].startswith("DRY RUN: nothing was written")
+    assert f"minio/{src} -> aws/{dst}   ✅ success" in lines
+    rows = _rows(run.stdout)
+    assert rows["would copy"] == "1 (2 B) new · 0 changed"
+    assert rows["unchanged"] == "1"
+    assert rows["differs, kept"] == "1 (4 B)"
+    assert rows["excluded"] == "1"
+    assert rows["requests"] == "source LIST 1 / target LIST 1"
+    assert rows["est. cost"] == "$0 (source free; target free)"
+    assert run.summary["dry_run"] is True  # the log still has its JSON run.done
+    assert all(line.startswith("{") for line in run.stderr.splitlines())
+
+
+def test_a_real_run_prints_nothing_unless_asked(minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Off a terminal (a CronJob) stdout stays empty; MIRROR_PRINT_SUMMARY=true prints it."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"aa"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    quiet = run_mirror(env)
+    loud = run_mirror({**env, "MIRROR_PRINT_SUMMARY": "true"})
+
+    assert (quiet.code, loud.code) == (0, 0)
+    assert quiet.stdout == ""
+    assert loud.stdout.startswith("minio-s3-mirror: success, 0 copied")
+    assert _rows(loud.stdout)["unchanged"] == "1"
+
+
+def test_failures_are_listed_under_their_pair(minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """The failed key and its reason are printed, marked with '!'."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"ok.txt": b"fine"})
+    minio_side.boto3().put_object(Bucket=src, Key="a-damaged/", Body=b"these bytes are lost")
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PRINT_SUMMARY": "true",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    marked = [line for line in run.stdout.splitlines() if line.startswith("  ! ")]
+    assert len(marked) == 1
+    assert marked[0].startswith("  ! a-damaged/: the bytes read from the source have MD5")
+    assert _rows(run.stdout)["failed"] == "1 (0 B)"

@@ -1,0 +1,140 @@
+"""Prometheus metrics pushed to a Pushgateway: names, labels, values, and the last success."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import base_env, contents, new_bucket, put, run_mirror
+from report_servers import Pushgateway, value
+
+from mirror.sandbox import LocalS3, free_port
+
+JOB = "minio-s3-mirror"
+M = "minio_s3_mirror_"
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    server = Pushgateway()
+    yield server
+    server.close()
+
+
+def test_a_run_pushes_its_numbers_per_pair(minio_side: LocalS3, aws_side: LocalS3,
+                                           gateway: Pushgateway) -> None:
+    """One POST per pair, grouped by service and pair; counts equal what reached the bucket."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {f"k{i}": b"x" * (10 * i + 1) for i in range(6)})
+    put(minio_side, src, {"skip.tmp": b"t"})
+    put(aws_side, dst, {"k0": b"x", "k1": b"changed on the target"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "SERVICE": "photos",
+           "MIRROR_PUSHGATEWAY_URL": gateway.url, "MIRROR_EXCLUDE": "*.tmp",
+           "AWS_PRICING": "aws-s3-standard", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0
+    assert len(contents(aws_side, dst)) == 6
+    pair = f"minio/{src}:aws/{dst}"
+    assert [(p.method, p.job, p.grouping) for p in gateway.pushes] == [
+        ("POST", JOB, {"service": "photos", "pair": pair})]
+    metrics = gateway.pushes[0].samples()
+    objects, size = metrics[M + "last_run_objects"], metrics[M + "last_run_bytes"]
+    assert value(objects, outcome="copied_new") == 4
+    assert value(size, outcome="copied_new") == sum(10 * i + 1 for i in range(2, 6))
+    assert value(objects, outcome="unchanged") == 1
+    assert value(objects, outcome="differs_kept") == 1
+    assert value(objects, outcome="excluded") == 1
+    assert value(objects, outcome="failed") == 0
+    requests = metrics[M + "last_run_requests"]
+    assert value(requests, side="target", operation="PUT") == 4
+    assert value(requests, side="source", operation="GET") == 4
+    assert value(requests, side="target", operation="LIST") == 1
+    assert value(requests, side="target", operation="MPU_ABORT") == 0  # zeros are explicit
+    assert value(metrics[M + "last_run_listed_objects"], side="source") == 7
+    assert value(metrics[M + "last_run_listed_objects"], side="target") == 2
+    assert value(metrics[M + "last_run_status"], status="success") == 1
+    assert value(metrics[M + "last_run_status"], status="partial") == 0
+    assert value(metrics[M + "last_run_estimated_cost_usd"], side="target") == pytest.approx(
+        5 * 0.005 / 1000)
+    assert value(metrics[M + "last_run_estimated_cost_usd"], side="source") == 0
+    assert value(metrics[M + "last_run_duration_seconds"]) == pytest.approx(
+        run.pair()["seconds"], abs=0.001)
+    ended = value(metrics[M + "last_run_timestamp_seconds"])
+    assert value(metrics[M + "last_success_timestamp_seconds"]) == ended
+    assert run.named("metrics.pushed")
+
+
+def test_the_last_success_survives_a_failed_run(minio_side: LocalS3, aws_side: LocalS3,
+                                                gateway: Pushgateway) -> None:
+    """A partial run replaces the run's metrics but not the time of the last success."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"1"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PUSHGATEWAY_URL": gateway.url,
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    first = run_mirror(env)
+    minio_side.boto3().put_object(Bucket=src, Key="a-damaged/", Body=b"these bytes are lost")
+
+    second = run_mirror(env)
+
+    assert (first.code, second.code) == (0, 1)
+    succeeded = value(gateway.pushes[0].samples()[M + "last_success_timestamp_seconds"])
+    assert M + "last_success_timestamp_seconds" not in gateway.pushes[1].samples()
+    group = gateway.group(JOB, pair=f"minio/{src}:aws/{dst}")
+    assert value(group[M + "last_success_timestamp_seconds"]) == succeeded
+    assert value(group[M + "last_run_status"], status="partial") == 1
+    assert value(group[M + "last_run_objects"], outcome="failed") == 1
+    assert value(group[M + "last_run_timestamp_seconds"]) > succeeded
+
+
+def test_each_pair_has_its_own_group(minio_side: LocalS3, aws_side: LocalS3,
+                                     gateway: Pushgateway) -> None:
+    """Two pairs, two groups: a failed pair never overwrites the other's last success."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"1"})
+    good, bad = f"minio/{src}:aws/{dst}", f"minio/{src}:aws/no-such-bucket-{free_port()}"
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PUSHGATEWAY_URL": gateway.url,
+           "BUCKET_PAIRS": f"{good};{bad}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    assert M + "last_success_timestamp_seconds" in gateway.group(JOB, pair=good)
+    failed = gateway.group(JOB, pair=bad)
+    assert M + "last_success_timestamp_seconds" not in failed
+    assert value(failed[M + "last_run_status"], status="failed") == 1
+
+
+def test_a_dry_run_pushes_nothing(minio_side: LocalS3, aws_side: LocalS3,
+                                  gateway: Pushgateway) -> None:
+    """A preview must not replace the metrics of the real runs."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"1"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PUSHGATEWAY_URL": gateway.url,
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env, "--dry-run")
+
+    assert run.code == 0
+    assert gateway.pushes == []
+    assert run.named("metrics.skipped")
+
+
+def test_an_unreachable_pushgateway_is_logged_and_the_run_still_succeeds(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Nothing listens at the URL: one error line with the fix; exit 0, objects copied."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"1"})
+    env = {**base_env(minio=minio_side, aws=aws_side),
+           "MIRROR_PUSHGATEWAY_URL": f"http://127.0.0.1:{free_port()}",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {"a": b"1"}
+    failed = run.named("metrics.failed")
+    assert len(failed) == 1
+    assert "Connection refused" in failed[0]["error"]
+    assert "MIRROR_PUSHGATEWAY_URL" in failed[0]["fix"]
