@@ -18,6 +18,7 @@ from chart_support import (
     validate,
 )
 from conftest import Run, contents, new_bucket, put, run_mirror
+from report_servers import Pushgateway, SlackServer
 
 from mirror.sandbox import LocalS3
 
@@ -136,3 +137,30 @@ def test_a_value_only_the_worker_can_check_fails_the_job_without_retries(
     assert "MIRROR_TIMEZONE must be an IANA time zone" in run.stderr
     assert {"action": "FailJob", "onExitCodes": {"containerName": "mirror", "operator": "In",
                                                  "values": [run.code]}} in rules
+
+
+def test_slack_and_the_pushgateway_get_the_run_summary(minio_side: LocalS3,
+                                                       aws_side: LocalS3) -> None:
+    """The Slack token from the chart's Secret signs the post to the channel; the metrics are
+    pushed under the job's service name."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"a", "b": b"b"})
+    slack, gateway = SlackServer(), Pushgateway()
+    values = {**server_values(minio=minio_side, aws=aws_side),
+              "slack": {"channelId": "C0MIRROR", "botToken": "xoxb-chart-secret",
+                        "apiUrl": slack.api_url},
+              "metrics": {"pushgatewayUrl": gateway.url},
+              "jobs": [{"name": "nightly", "pairs": [f"minio/{src}:aws/{dst}"]}]}
+    try:
+        run = run_job(values, "nightly")
+    finally:
+        slack.close()
+        gateway.close()
+
+    assert run.code == 0, run.stderr[-3000:]
+    assert contents(aws_side, dst) == {"a": b"a", "b": b"b"}
+    [post] = slack.posts()
+    assert post["channel"] == "C0MIRROR"
+    assert slack.calls[0].authorization == "Bearer xoxb-chart-secret"
+    assert {p.job for p in gateway.pushes} == {"minio-s3-mirror"}
+    assert {p.grouping["service"] for p in gateway.pushes} == {"backup-minio-s3-mirror-nightly"}

@@ -31,6 +31,7 @@ from chart_support import (
 
 import mirror
 from mirror.providers import PROVIDERS
+from mirror.report.pricing import TABLES
 from mirror.settings import VARIABLES
 
 KEYS = {"endpoints": {"minio": {"accessKey": "minio-access", "secretKey": "minio-secret-value"},
@@ -48,9 +49,12 @@ EVERYTHING: dict[str, Any] = {
                             "etagIsMd5": False},
                   "aws": None,
                   "vultr": {"url": "https://ewr1.vultrobjects.com", "provider": "vultr",
-                            "region": "ewr1", "accessKey": "c", "secretKey": "d"}},
+                            "region": "ewr1", "accessKey": "c", "secretKey": "d",
+                            "pricing": "unknown"}},
     "serviceAccount": {"create": False, "name": "mirror-runner"},
-    "slack": {"channelId": "C42", "botToken": "xoxb-not-a-real-token"},
+    "slack": {"channelId": "C42", "botToken": "xoxb-not-a-real-token",
+              "apiUrl": "https://slack-proxy.internal/api/"},
+    "metrics": {"pushgatewayUrl": "http://pushgateway.monitoring:9091"},
     "tmpVolume": {"medium": "Memory", "sizeLimit": "32Mi"},
     "extraVolumes": [{"name": "ca", "configMap": {"name": "internal-ca"}}],
     "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/mirror-ca", "readOnly": True}],
@@ -234,8 +238,11 @@ def test_every_cronjob_and_pod_field_reaches_the_manifest() -> None:
         "MINIO_CA_FILE": "/etc/mirror-ca/ca.pem",
         "MINIO_ETAG_IS_MD5": "false", "MINIO_ACCESS_KEY": "a", "MINIO_SECRET_KEY": "b",
         "VULTR_URL": "https://ewr1.vultrobjects.com", "VULTR_PROVIDER": "vultr",
-        "VULTR_REGION": "ewr1", "VULTR_ACCESS_KEY": "c", "VULTR_SECRET_KEY": "d",
-        "SLACK_CHANNEL_ID": "C42", "SLACK_BOT_TOKEN": "xoxb-not-a-real-token",
+        "VULTR_REGION": "ewr1", "VULTR_PRICING": "unknown", "VULTR_ACCESS_KEY": "c",
+        "VULTR_SECRET_KEY": "d", "SLACK_CHANNEL_ID": "C42",
+        "SLACK_BOT_TOKEN": "xoxb-not-a-real-token",
+        "SLACK_API_URL": "https://slack-proxy.internal/api/",
+        "MIRROR_PUSHGATEWAY_URL": "http://pushgateway.monitoring:9091",
         "AWS_EC2_METADATA_DISABLED": "true", "HTTPS_PROXY": "http://proxy:3128"}
 
 
@@ -264,8 +271,9 @@ def test_notes_say_how_to_run_a_job_now_and_read_its_logs() -> None:
     assert "prefix: {yesterday:%Y/%m/%d}/" in text
 
 
-def test_chart_versions_and_providers_follow_the_worker() -> None:
-    """appVersion (the default image tag) is the package's version; providers are the worker's."""
+def test_chart_versions_providers_and_prices_follow_the_worker() -> None:
+    """appVersion (the default image tag) is the package's version; the providers and price
+    tables an endpoint may name are the worker's."""
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     schema = yaml.safe_load((CHART / "values.schema.json").read_text())
@@ -273,6 +281,7 @@ def test_chart_versions_and_providers_follow_the_worker() -> None:
 
     assert chart["appVersion"] == project["version"] == mirror.__version__
     assert set(endpoint["provider"]["enum"]) == {"", *PROVIDERS}
+    assert set(endpoint["pricing"]["enum"]) == {"", *TABLES}
 
 
 def _undocumented(lines: list[str]) -> list[str]:

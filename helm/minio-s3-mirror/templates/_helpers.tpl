@@ -99,7 +99,7 @@ is checked here, so each template that includes this fails with the same readabl
 {{- $root := . }}
 {{- $jobs := list }}
 {{- $seen := dict }}
-{{- $chartEnv := list "SERVICE" "BUCKET_PAIR" "BUCKET_PAIRS" "MIRROR_PREFIX" "MIRROR_TIMEZONE" "MIRROR_EXCLUDE" "MIRROR_DRY_RUN" "MIRROR_OVERWRITE" "MIRROR_SKIP_ERRORS" "MIRROR_MAX_WORKERS" "MIRROR_PART_SIZE" "MIRROR_DEBUG" "MIRROR_LOG_FORMAT" "SLACK_BOT_TOKEN" "SLACK_CHANNEL_ID" }}
+{{- $chartEnv := list "SERVICE" "BUCKET_PAIR" "BUCKET_PAIRS" "MIRROR_PREFIX" "MIRROR_TIMEZONE" "MIRROR_EXCLUDE" "MIRROR_DRY_RUN" "MIRROR_OVERWRITE" "MIRROR_SKIP_ERRORS" "MIRROR_MAX_WORKERS" "MIRROR_PART_SIZE" "MIRROR_DEBUG" "MIRROR_LOG_FORMAT" "SLACK_BOT_TOKEN" "SLACK_CHANNEL_ID" "SLACK_API_URL" "MIRROR_PUSHGATEWAY_URL" }}
 {{- range $i, $entry := .Values.jobs }}
 {{- $job := deepCopy $root.Values.jobDefaults }}
 {{- range $key, $value := $entry }}
@@ -141,7 +141,7 @@ is checked here, so each template that includes this fails with the same readabl
 {{- end }}
 {{- end }}
 {{- range $job.extraEnv }}
-{{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
+{{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|PRICING|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
 {{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
 {{- end }}
 {{- end }}
