@@ -65,7 +65,7 @@ def test_the_summary_slack_receives(minio_side: LocalS3, aws_side: LocalS3,
                                                     "text": "⚠️ photos: partial"}}
     shown = _texts(blocks)
     assert f"`minio/{src}` → `aws/{dst}`" in shown
-    assert "*copied*\n5 (60 B) new · 0 changed" in shown
+    assert "*copied*\n5 (60 B) new\n*unchanged*\n0\n" in shown
     assert "*failed*\n❗ 1 (0 B)" in shown
     assert "*Failed objects* (1)\n• `a-damaged/` the bytes read from the source" in shown
     assert len(blocks) <= slack.MAX_BLOCKS
@@ -89,7 +89,7 @@ def test_a_dry_run_is_marked_as_one(minio_side: LocalS3, aws_side: LocalS3,
     assert post["text"] == "photos mirror: success (dry run), would copy 2 (5 B)"
     shown = _texts(post["blocks"])
     assert "*Dry run*: nothing was written" in shown
-    assert "*would copy*\n2 (5 B) new · 0 changed" in shown
+    assert "*would copy*\n2 (5 B) new\n*unchanged*" in shown
 
 
 @pytest.mark.parametrize(("error", "fix"), [

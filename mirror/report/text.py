@@ -99,7 +99,8 @@ def pair_lines(run: RunSummary, pair: PairSummary) -> list[Line]:
     if pair.dry_run:
         new, changed = pair.decided(Action.COPY_NEW), pair.decided(Action.COPY_CHANGED)
     lines = [
-        Line(copied, f"{objects(new)} new · {objects(changed)} changed"),
+        Line(copied, f"{objects(new)} new"
+                     + (f" · {objects(changed)} changed" if changed.objects else "")),
         Line("unchanged", number(pair.decided(Action.UNCHANGED).objects)),
         Line("differs, kept", objects(pair.decided(Action.DIFFERS_KEPT)),
              alarm=bool(pair.decided(Action.DIFFERS_KEPT).objects)),
