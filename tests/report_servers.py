@@ -82,6 +82,9 @@ class _SlackHandler(_Handler):
         owner.calls.append(SlackCall(method, self.headers.get("Authorization", ""), payload,
                                      time.monotonic()))
         status, answer, headers = owner.answer(payload)
+        if isinstance(answer, str):  # not Slack: a proxy's error page
+            self._reply(status, answer.encode(), {"Content-Type": "text/html", **headers})
+            return
         self._reply(status, json.dumps(answer).encode(),
                     {"Content-Type": "application/json; charset=utf-8", **headers})
 
@@ -109,7 +112,7 @@ class SlackServer(_Server):
 
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
-        self.script: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+        self.script: list[tuple[int, dict[str, Any] | str, dict[str, str]]] = []
         self._lock = threading.Lock()
         super().__init__()
 
@@ -120,11 +123,15 @@ class SlackServer(_Server):
     def fail_with(self, error: str, times: int = 1) -> None:
         self.script += [(200, {"ok": False, "error": error}, {})] * times
 
+    def answer_html(self, status: int, page: str) -> None:
+        self.script.append((status, page, {}))
+
     def rate_limit(self, retry_after: int, times: int = 1) -> None:
         self.script += [(429, {"ok": False, "error": "ratelimited"},
                          {"Retry-After": str(retry_after)})] * times
 
-    def answer(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(self, payload: dict[str, Any]
+               ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
         with self._lock:
             if self.script:
                 return self.script.pop(0)

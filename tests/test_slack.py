@@ -185,6 +185,22 @@ def test_an_unreachable_slack_is_logged_and_the_run_still_succeeds(
     assert "Traceback" not in run.stderr
 
 
+def test_a_proxy_error_page_instead_of_slack_is_one_json_error_line(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
+    """A 502 HTML page (a corporate proxy): slack.failed names the status; stderr stays JSON."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    slack_api.answer_html(502, "<html><body>Bad Gateway</body></html>")
+
+    run = run_mirror(_env(minio_side, aws_side, slack_api.api_url, src, dst))
+
+    assert run.code == 0
+    failed = run.named("slack.failed")
+    assert len(failed) == 1
+    assert "HTTP 502" in failed[0]["fix"]
+    assert all(line.startswith("{") for line in run.stderr.splitlines())
+
+
 def test_without_both_slack_variables_nothing_is_posted(
         minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
     """SLACK_API_URL alone does not turn Slack on."""

@@ -91,6 +91,7 @@ def grouping_key(run: RunSummary, pair: PairSummary) -> dict[str, str]:
 
 def push(run: RunSummary, url: str) -> bool:
     """Push every pair's group; log the outcome; True if all were accepted."""
+    url = url.rstrip("/")
     log = logs.get().bind(pushgateway=url)
     if run.dry_run:
         log.info("metrics.skipped", reason="a dry run pushes no metrics; they would replace "

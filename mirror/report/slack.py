@@ -12,13 +12,14 @@ logged with the fix the user needs; none of them changes the mirror's exit code.
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     HttpRequest,
@@ -217,8 +218,15 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
             return True
 
 
+# The SDK's own log lines would be plain text among our JSON ones; slack.* events say it all.
+_sdk_log = logging.getLogger("mirror.slack_sdk")
+_sdk_log.addHandler(logging.NullHandler())
+_sdk_log.propagate = False
+
+
 def client(token: str, api_url: str | None = None) -> WebClient:
     return WebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=20,
+                     logger=_sdk_log,
                      retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
                                      _RateLimitRetry(max_retry_count=3)])
 
@@ -239,8 +247,15 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None) 
             answer = slack.chat_postMessage(channel=channel, text=built.text)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-        fix = _FIXES.get(error, "see https://api.slack.com/methods/chat.postMessage#errors")
-        log.error("slack.failed", error=error, fix=fix.format(channel=channel),
+        fix = _FIXES.get(error, f"Slack answered HTTP {exc.response.status_code}; check "
+                                "SLACK_API_URL and "
+                                "https://api.slack.com/methods/chat.postMessage#errors")
+        log.error("slack.failed", error=error[:300], fix=fix.format(channel=channel),
+                  detail="the mirror's exit code does not depend on Slack")
+        return False
+    except SlackClientError as exc:
+        log.error("slack.failed", error=f"{type(exc).__name__}: {exc}"[:300],
+                  fix="check SLACK_BOT_TOKEN and SLACK_API_URL",
                   detail="the mirror's exit code does not depend on Slack")
         return False
     except (urllib.error.URLError, OSError, ValueError) as exc:
