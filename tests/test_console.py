@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import jsonschema
 from conftest import base_env, new_bucket, put, run_mirror
 
+from mirror.report import jsonreport
 from mirror.sandbox import LocalS3
+
+LOG_KEYS = ("event", "level", "timestamp")
 
 
 def _rows(stdout: str) -> dict[str, str]:
@@ -39,6 +43,8 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
     assert rows["requests"] == "source LIST 1 / target LIST 1"
     assert rows["est. cost"] == "$0 (source free; target free)"
     assert run.summary["dry_run"] is True  # the log still has its JSON run.done
+    jsonschema.Draft202012Validator(jsonreport.schema()).validate(
+        {k: v for k, v in run.summary.items() if k not in LOG_KEYS})
     assert all(line.startswith("{") for line in run.stderr.splitlines())
 
 

@@ -282,3 +282,18 @@ def test_failures_list_is_condensed_to_the_first_few() -> None:
     assert "• `k4` boom" in shown
     assert "`k5`" not in shown
     assert "_and 2 more (one `object.failed` log event each)_" in shown
+
+
+def test_an_interrupted_run_says_so_in_the_header() -> None:
+    """SIGTERM mid-run: the header shows 'interrupted', the pair its own status."""
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.INTERRUPTED, copied_new=Count(3, 30),
+                       interrupted=Count(2, 20))
+    run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=30, interrupted=True)
+
+    built = slack.message(run)
+
+    assert built.blocks[0]["text"]["text"] == "⏹️ nightly: interrupted"
+    assert built.text == "nightly mirror: interrupted, 3 (30 B) copied"
+    assert "*interrupted*\n2\n" in _texts(built.blocks) + "\n"

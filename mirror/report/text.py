@@ -55,6 +55,8 @@ def dollars(usd: Decimal) -> str:
     """Enough digits to see a request cost: '$0.0123', '$1.25', '$0'."""
     if usd == 0:
         return "$0"
+    if usd < Decimal("0.000001"):
+        return "<$0.000001"
     if usd >= 1:
         return f"${usd:,.2f}"
     text = f"{usd:.8f}".rstrip("0")
