@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,15 +25,26 @@ from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client
 from mirror.s3.errors import S3Error
 from mirror.s3.http import TransportError
-from mirror.s3.listing import ListingParseError, ObjectInfo
+from mirror.s3.listing import ListingParseError, ListPage, ObjectInfo
 from mirror.s3.sigv4 import CredentialsUnavailable
-from mirror.scan import Prefetch, Scope, flat, walk
+from mirror.scan import Prefetch, Scope, ranged, split_points, walk
 from mirror.settings import Alias, Settings
 from mirror.summary import PairSummary, PairTally, Status
 from mirror.transfer import Outcome, Side, TransferContext, TransferResult, transfer
 
 NOT_MIRRORED = frozenset({Action.UNSUPPORTED, Action.ARCHIVED})
 TRANSPORT_FAILURES_TO_GIVE_UP = 10
+MAX_RANGES = 8  # key ranges of one prefix listed and merged side by side
+_SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Keys in (after, until] of a prefix; `first` is the source's first page, if fetched."""
+
+    after: str | None
+    until: str | None
+    first: ListPage | None = None
 
 
 class ScanError(Exception):
@@ -137,23 +149,50 @@ class PairRun:
 
     # -- listing -----------------------------------------------------------------------
 
-    def _batches(self, loc: Location, client: S3Client, alias: Alias,
-                 prefix: str) -> Iterator[list[ObjectInfo]]:
-        scope = Scope(loc.bucket, loc.prefix + prefix, len(loc.prefix))
-        if alias.provider.listing_order is self.order:
-            return flat(client, scope)
-        assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
-        return walk(client, scope)
-
-    def _side(self, side: str, prefix: str) -> Iterator[ObjectInfo]:
+    def _where(self, side: str, prefix: str) -> tuple[Location, S3Client, Alias, Scope]:
         loc = self.pair.source if side == "source" else self.pair.target
         client = self.source.client if side == "source" else self.target.client
         alias = self.source_alias if side == "source" else self.target_alias
+        return loc, client, alias, Scope(loc.bucket, loc.prefix + prefix, len(loc.prefix))
+
+    def _batches(self, side: str, prefix: str, part: Range) -> Iterator[list[ObjectInfo]]:
+        _, client, alias, scope = self._where(side, prefix)
+        if alias.provider.listing_order is self.order:
+            return ranged(client, scope, part.after, part.until, self.order,
+                          part.first if side == "source" else None)
+        assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
+        return walk(client, scope)
+
+    def _side(self, side: str, prefix: str, part: Range) -> Iterator[ObjectInfo]:
         try:
-            yield from Prefetch(self._batches(loc, client, alias, prefix),
-                                name=f"list-{side}")
-        except (S3Error, TransportError, ListingParseError, CredentialsUnavailable) as exc:
-            raise ScanError(side, loc, exc) from exc
+            yield from Prefetch(self._batches(side, prefix, part), name=f"list-{side}")
+        except _SCAN_ERRORS as exc:
+            raise ScanError(side, self._where(side, prefix)[0], exc) from exc
+
+    def _plan(self, prefix: str) -> list[Range]:
+        """One range, or up to MAX_RANGES when the source holds more than one page of keys.
+
+        Splitting costs a few delimiter LISTs on the source and one LIST per range on each
+        side, so it is done only when the first page shows a listing that is not small,
+        and only where both sides list flat in the merge order.
+        """
+        loc, client, alias, scope = self._where("source", prefix)
+        walked = (alias.provider.listing_order is not self.order
+                  or self.target_alias.provider.listing_order is not self.order)
+        if walked:
+            return [Range(None, None)]
+        try:
+            first = client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip)
+            if first.next_token is None or not first.objects:
+                return [Range(None, None, first)]
+            bounds = split_points(client, scope, first.objects[-1].key, self.order, MAX_RANGES)
+        except _SCAN_ERRORS as exc:
+            raise ScanError("source", loc, exc) from exc
+        edges: list[str | None] = [None, *bounds, None]
+        if bounds:
+            self.log.info("pair.ranges", prefix=prefix, ranges=len(bounds) + 1)
+        return [Range(edges[i], edges[i + 1], first if i == 0 else None)
+                for i in range(len(edges) - 1)]
 
     # -- copies ------------------------------------------------------------------------
 
@@ -243,8 +282,26 @@ class PairRun:
         return self.summary
 
     def _merge(self, prefix: str) -> None:
-        source = checked(self._side("source", prefix), self.order, "source")
-        target = checked(self._side("target", prefix), self.order, "target")
+        """Merge each range of the prefix; several ranges run side by side."""
+        parts = self._plan(prefix)
+        if len(parts) == 1:
+            self._merge_range(prefix, parts[0])
+            return
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="range") as pool:
+            futures = [pool.submit(self._merge_range, prefix, part) for part in parts]
+            for future in futures:
+                future.result()
+
+    def _merge_range(self, prefix: str, part: Range) -> None:
+        try:
+            self._walk_range(prefix, part)
+        except BaseException:
+            self.abort.set()  # the other ranges stop too; run() records why
+            raise
+
+    def _walk_range(self, prefix: str, part: Range) -> None:
+        source = checked(self._side("source", prefix, part), self.order, "source")
+        target = checked(self._side("target", prefix, part), self.order, "target")
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break

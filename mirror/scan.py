@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from mirror.order import sort_key
+from mirror.providers import ListingOrder
 from mirror.s3.client import S3Client
-from mirror.s3.listing import ObjectInfo
+from mirror.s3.listing import ListPage, ObjectInfo
 
 _DONE = object()
 
@@ -30,13 +32,76 @@ class Scope:
 
 def flat(client: S3Client, scope: Scope) -> Iterator[list[ObjectInfo]]:
     """Plain ListObjectsV2 pages: the cheapest listing (one request per 1,000 keys)."""
-    token: str | None = None
+    return ranged(client, scope, None, None, ListingOrder.UTF8)
+
+
+def ranged(client: S3Client, scope: Scope, after: str | None, until: str | None,
+           order: ListingOrder, first: ListPage | None = None) -> Iterator[list[ObjectInfo]]:
+    """Flat pages of the keys in (after, until], relative keys compared in `order`.
+
+    `after` becomes ListObjectsV2's start-after; the listing stops at the first key past
+    `until` (the rest of that page is dropped). `first`, if given, is this range's first
+    page already fetched (by the planner), so it is not requested twice.
+    """
+    key_of = sort_key(order)
+    limit = key_of(until) if until is not None else None
+    start_after = scope.prefix[: scope.strip] + after if after is not None else None
+    page = first
     while True:
-        page = client.list_page(scope.bucket, scope.prefix, token, strip=scope.strip)
-        yield page.objects
-        token = page.next_token
-        if token is None:
+        if page is None:
+            page = client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip,
+                                    start_after=start_after)
+        objects = page.objects
+        if limit is not None and objects and key_of(objects[-1].key) > limit:
+            yield [o for o in objects if key_of(o.key) <= limit]
             return
+        yield objects
+        if page.next_token is None:
+            return
+        page = client.list_page(scope.bucket, scope.prefix, page.next_token, strip=scope.strip)
+
+
+def split_points(client: S3Client, scope: Scope, beyond: str, order: ListingOrder,
+                 ranges: int, max_requests: int = 8) -> list[str]:
+    """Folder boundaries after `beyond` that cut the rest of a listing into `ranges` parts.
+
+    Expands the folder tree breadth-first with delimiter listings (at most `max_requests`
+    LISTs, only folders at or after `beyond`) until enough folders lie past `beyond`, then
+    picks evenly spaced ones. A boundary is a folder prefix such as '2025/03/': a range
+    ends with it (a folder marker object of that exact name included) and the next range
+    starts after it.
+    """
+    key_of = sort_key(order)
+    edge = key_of(beyond)
+    root = scope.prefix[scope.strip :]
+    frontier: list[str] = [root]
+    leaves: set[str] = set()
+    requests = 0
+    while requests < max_requests:
+        past = [f for f in frontier if f != root and key_of(f) > edge]
+        if len(past) >= ranges:
+            break
+        open_ = [f for f in frontier if f not in leaves
+                 and (key_of(f) > edge or beyond.startswith(f))]
+        if not open_:
+            break
+        frontier = [f for f in frontier if f not in open_]
+        for folder in open_:
+            if requests >= max_requests:
+                frontier.append(folder)
+                continue
+            page = client.list_page(scope.bucket, scope.prefix[: scope.strip] + folder, None,
+                                    delimiter="/", strip=scope.strip)
+            requests += 1
+            frontier += page.prefixes
+            if not page.prefixes and folder != root:
+                frontier.append(folder)
+                leaves.add(folder)
+    past = sorted((f for f in frontier if f != root and key_of(f) > edge), key=key_of)
+    if len(past) < 2:
+        return []
+    step = len(past) / min(ranges, len(past))
+    return sorted({past[int(i * step)] for i in range(1, min(ranges, len(past)))}, key=key_of)
 
 
 def _level(client: S3Client, scope: Scope, prefix: str,

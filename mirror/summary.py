@@ -128,13 +128,15 @@ class PairTally:
         self._lock = threading.Lock()
 
     def listed(self, source: ObjectInfo | None, target: ObjectInfo | None) -> None:
-        if source is not None:
-            self.summary.listed_source.add(source.size)
-        if target is not None:
-            self.summary.listed_target.add(target.size)
+        with self._lock:
+            if source is not None:
+                self.summary.listed_source.add(source.size)
+            if target is not None:
+                self.summary.listed_target.add(target.size)
 
     def decided(self, decision: Decision, size: int) -> None:
-        self.summary.decisions.setdefault(decision.action.value, Count()).add(size)
+        with self._lock:
+            self.summary.decisions.setdefault(decision.action.value, Count()).add(size)
 
     def transferred(self, action: Action, result: TransferResult) -> None:
         s = self.summary
@@ -179,15 +181,23 @@ class RunSummary:
     def pricing(self, alias: str) -> Pricing:
         return self.prices.get(alias, TABLES["unknown"])
 
-    def cost(self, pair: PairSummary) -> Cost:
+    def cost(self, pair: PairSummary,
+             requests: Mapping[str, Mapping[str, int]] | None = None) -> Cost:
+        """The pair's requests (or `requests`), each side priced by its alias's table."""
+        sent = pair.requests if requests is None else requests
         sides = {side: SideCost(self.pricing(pair.alias(side)),
-                                self.pricing(pair.alias(side)).cost(pair.requests.get(side, {})))
+                                self.pricing(pair.alias(side)).cost(sent.get(side, {})))
                  for side in SIDES}
         return Cost(sum((c.usd for c in sides.values() if c.usd is not None), Decimal(0)),
                     all(c.usd is not None for c in sides.values()), sides)
 
-    def total_cost(self) -> Cost:
-        costs = [self.cost(p) for p in self.pairs]
+    def projected_cost(self, pair: PairSummary) -> Cost:
+        """A dry run's estimate of a real run: at least its listing plus one GET and one
+        PUT per object to copy (one COPY within one alias); large objects take a few more."""
+        return self.cost(pair, _projected_requests(pair))
+
+    def total_cost(self, projected: bool = False) -> Cost:
+        costs = [self.projected_cost(p) if projected else self.cost(p) for p in self.pairs]
         return Cost(sum((c.usd for c in costs), Decimal(0)), all(c.complete for c in costs))
 
     @property
@@ -215,14 +225,36 @@ class RunSummary:
                     bucket[op] = bucket.get(op, 0) + n
         return out
 
+    def _pair_dict(self, pair: PairSummary) -> dict[str, Any]:
+        data = {**pair.to_dict(), "cost": self.cost(pair).to_dict()}
+        if self.dry_run:
+            data["projected_cost"] = self.projected_cost(pair).to_dict()
+        return data
+
     def to_dict(self) -> dict[str, Any]:
         """The whole summary as JSON data: the `run.done` event and the report file (SCHEMA)."""
-        return {
+        data = {
             "schema": SCHEMA, "version": __version__,
             "service": self.service, "status": self.status.value, "dry_run": self.dry_run,
             "started_at": self.started_at, "finished_at": self.finished_at,
             "seconds": round(self.seconds, 3), "bytes_per_second": round(self.bytes_per_second),
             "copied": asdict(self.total("copied")), "failed": asdict(self.total("failed")),
             "requests": self.requests(), "cost": self.total_cost().to_dict(),
-            "pairs": [{**p.to_dict(), "cost": self.cost(p).to_dict()} for p in self.pairs],
+            "pairs": [self._pair_dict(p) for p in self.pairs],
         }
+        if self.dry_run:
+            data["projected_cost"] = self.total_cost(projected=True).to_dict()
+        return data
+
+
+def _projected_requests(pair: PairSummary) -> dict[str, dict[str, int]]:
+    out = {side: dict(pair.requests.get(side, {})) for side in SIDES}
+    n = pair.decided(Action.COPY_NEW).objects + pair.decided(Action.COPY_CHANGED).objects
+    if not n:
+        return out
+    if pair.alias("source") == pair.alias("target"):  # server-side copies
+        out["target"]["COPY"] = out["target"].get("COPY", 0) + n
+    else:
+        out["source"]["GET"] = out["source"].get("GET", 0) + n
+        out["target"]["PUT"] = out["target"].get("PUT", 0) + n
+    return out

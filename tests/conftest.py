@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,12 @@ def new_bucket(server: LocalS3, stem: str = "b") -> str:
 
 def put(server: LocalS3, bucket: str, objects: Mapping[str, bytes], **extra: Any) -> None:
     s3 = server.boto3()
-    for key, body in objects.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
+
+    def one(item: tuple[str, bytes]) -> None:
+        s3.put_object(Bucket=bucket, Key=item[0], Body=item[1], **extra)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, objects.items()))
 
 
 def listing(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
@@ -91,8 +96,12 @@ def listing(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, dict[st
 def contents(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, bytes]:
     """Every object under `prefix`, read back in full (tests compare bytes, not sizes)."""
     s3 = server.boto3()
-    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            for key in listing(server, bucket, prefix)}
+
+    def one(key: str) -> tuple[str, bytes]:
+        return key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(one, listing(server, bucket, prefix)))
 
 
 @dataclass

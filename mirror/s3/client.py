@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -62,15 +63,15 @@ class EndpointConfig:
     timeouts: Timeouts = Timeouts()
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def scheme(self) -> str:
         return urlsplit(self.url).scheme
 
-    @property
+    @cached_property
     def host(self) -> str:
         return urlsplit(self.url).hostname or ""
 
-    @property
+    @cached_property
     def port(self) -> int:
         parts = urlsplit(self.url)
         return parts.port or (443 if parts.scheme == "https" else 80)
@@ -121,6 +122,7 @@ class S3Client:
         self._sleep = sleep
         self._signer = Signer(endpoint.region)
         self._default_port = endpoint.port == (443 if endpoint.scheme == "https" else 80)
+        self._hosts: dict[str, tuple[ConnectionPool, str]] = {}
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -133,13 +135,21 @@ class S3Client:
             return f"{bucket}.{host}", "/" + encoded_key
         return host, f"/{bucket}" + ("/" + encoded_key if key is not None else "")
 
+    def _pool(self, host: str) -> tuple[ConnectionPool, str]:
+        """The pool and Host header for `host`, looked up once per host."""
+        found = self._hosts.get(host)
+        if found is None:
+            pool = self._pools.get(self.endpoint, host)
+            found = (pool, host if self._default_port else f"{host}:{self.endpoint.port}")
+            self._hosts[host] = found
+        return found
+
     def _send(self, op: Op, method: str, bucket: str, key: str | None = None, *,
               query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
               body: bytes | bytearray | memoryview | None = None,
               ok: tuple[int, ...] = (200,)) -> Response:
         host, path = self._address(bucket, key)
-        pool = self._pools.get(self.endpoint, host)
-        host_header = host if self._default_port else f"{host}:{self.endpoint.port}"
+        pool, host_header = self._pool(host)
         qs = canonical_query(query) if query else ""
         target = path + ("?" + qs if qs else "")
         attempt = 0

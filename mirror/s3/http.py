@@ -278,19 +278,16 @@ def _body_error(exc: BaseException) -> BaseException:
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
         raise ConnectionResetError(f"not an HTTP response: {lines[0][:60]!r}")
-    status = int(parts[1])
-    reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        key = name.strip().lower().decode("latin-1")
-        val = value.strip().decode("latin-1")
+        name, _, value = line.partition(":")
+        key, val = name.strip().lower(), value.strip()
         headers[key] = f"{headers[key]}, {val}" if key in headers else val
-    return status, reason, headers
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 
 class ConnectionPool:

@@ -75,6 +75,7 @@ class Signer:
         self.region = region
         self.service = service
         self._keys: dict[tuple[str, str], bytes] = {}
+        self._date: tuple[int, str] = (-1, "")
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         cached = self._keys.get((secret, day))
@@ -86,6 +87,14 @@ class Signer:
             cached = key
         return cached
 
+    def _amz_date(self, now: float | None) -> str:
+        second = int(time.time() if now is None else now)
+        cached = self._date
+        if cached[0] != second:
+            cached = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
+            self._date = cached
+        return cached[1]
+
     def sign(self, method: str, path: str, query: str, headers: dict[str, str],
              creds: Credentials, payload_hash: str, now: float | None = None) -> None:
         """Add x-amz-date, x-amz-content-sha256, the session token and Authorization.
@@ -93,7 +102,7 @@ class Signer:
         `headers` must use lower-case names and already hold `host`; values are signed as
         the bytes that go on the wire (latin-1), which keeps non-ASCII metadata intact.
         """
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        amz_date = self._amz_date(now)
         day = amz_date[:8]
         headers["x-amz-date"] = amz_date
         headers["x-amz-content-sha256"] = payload_hash
@@ -106,7 +115,7 @@ class Signer:
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         to_sign = (f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
                    + hashlib.sha256(canonical.encode("latin-1")).hexdigest())
-        signature = hmac.new(self._signing_key(creds.secret_key, day), to_sign.encode(),
-                             hashlib.sha256).hexdigest()
+        signature = hmac.digest(self._signing_key(creds.secret_key, day), to_sign.encode(),
+                                "sha256").hex()
         headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
                                     f"SignedHeaders={signed}, Signature={signature}")
