@@ -26,7 +26,8 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
     put(minio_side, src, {"a.txt": b"aa", "b.txt": b"bbbb", "c.log": b"c", "same": b"s"})
     put(aws_side, dst, {"same": b"s", "b.txt": b"other"})
     env = {**base_env(minio=minio_side, aws=aws_side), "SERVICE": "photos",
-           "MIRROR_EXCLUDE": "*.log", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+           "MIRROR_EXCLUDE": "*.log", "AWS_PRICING": "aws-s3-standard",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
 
     run = run_mirror(env, "--dry-run")
 
@@ -34,6 +35,7 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
     lines = run.stdout.splitlines()
     assert lines[0] == "photos mirror: success (dry run), would copy 1 (2 B)"
     assert lines[1].startswith("DRY RUN: nothing was written")
+    assert lines[3] == "a real run would cost at least $0.00001 in requests"  # LIST + PUT
     assert f"minio/{src} -> aws/{dst}   ✅ success" in lines
     rows = _rows(run.stdout)
     assert rows["would copy"] == "1 (2 B) new"
@@ -41,7 +43,9 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
     assert rows["differs, kept"] == "1 (4 B)"
     assert rows["excluded"] == "1"
     assert rows["requests"] == "source LIST 1 / target LIST 1"
-    assert rows["est. cost"] == "$0 (source free; target free)"
+    assert rows["est. cost"] == "$0.000005 (source free; target $0.000005 aws-s3-standard)"
+    assert rows["real run cost"] == (
+        "at least $0.00001 (source free; target $0.00001 aws-s3-standard)")
     assert run.summary["dry_run"] is True  # the log still has its JSON run.done
     jsonschema.Draft202012Validator(jsonreport.schema()).validate(
         {k: v for k, v in run.summary.items() if k not in LOG_KEYS})

@@ -124,6 +124,28 @@ def test_a_read_heavy_source_is_priced_with_its_own_table(
     assert cost["usd"] == pytest.approx(float(source_usd + target_usd))
 
 
+def test_a_dry_runs_projected_cost_is_what_the_real_run_then_costs(
+        minio_side: LocalS3, aws_side: LocalS3, proxies: tuple[CountingProxy, ...]) -> None:
+    """The preview prices one GET and one PUT per object to copy: exactly the real run's bill."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {f"day/{i:03d}.jpg": b"j" * (i + 1) for i in range(25)})
+    put(aws_side, dst, {"day/000.jpg": b"j"})
+    source_proxy, target_proxy = proxies
+    env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": source_proxy.url,
+           "AWS_URL": target_proxy.url, "MINIO_PRICING": "r2", "AWS_PRICING": "aws-s3-standard",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    preview = run_mirror(env, "--dry-run")
+    real = run_mirror(env)
+
+    assert (preview.code, real.code) == (0, 0)
+    assert preview.pair()["projected_cost"] == real.pair()["cost"]
+    assert preview.summary["projected_cost"] == real.summary["cost"]
+    assert real.requests("target") == {"LIST": 1, "PUT": 24}
+    assert target_proxy.seen() == {"LIST": 2, "PUT": 24}  # the preview only listed
+    assert "projected_cost" not in real.summary
+
+
 def test_an_unpriced_store_makes_the_estimate_a_lower_bound(minio_side: LocalS3,
                                                             aws_side: LocalS3) -> None:
     """A generic endpoint other than the `minio` alias is not priced: the cost says so."""

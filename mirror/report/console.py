@@ -15,6 +15,10 @@ def render(run: RunSummary) -> str:
     total = run.total_cost()
     out.append(f"started {run.started_at} · took {text.duration(run.seconds)}"
                f" · est. request cost {text.dollars(total.usd)}{'' if total.complete else '+'}")
+    if run.dry_run:
+        real = run.total_cost(projected=True)
+        out.append(f"a real run would cost at least {text.dollars(real.usd)}"
+                   f"{'' if real.complete else '+'} in requests")
     for pair in run.pairs:
         out += ["", f"{pair.source} -> {pair.target}   {text.ICONS[pair.status]} "
                     f"{pair.status.value}"]

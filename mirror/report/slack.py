@@ -126,8 +126,11 @@ def _overview(run: RunSummary) -> dict[str, Any]:
     moved = (f"{text.objects(copied)} copied at {text.rate(run.bytes_per_second)}"
              if copied.objects else "nothing copied")
     cost = text.dollars(total.usd) + ("" if total.complete else "+")
-    return _context(f"started {_when(run)} · took {text.duration(run.seconds)}",
-                    moved if not run.dry_run else "dry run: nothing written",
+    if run.dry_run:
+        real = run.total_cost(projected=True)
+        moved = ("dry run: nothing written; a real run would cost at least "
+                 + text.dollars(real.usd) + ("" if real.complete else "+"))
+    return _context(f"started {_when(run)} · took {text.duration(run.seconds)}", moved,
                     f"est. request cost {cost}")
 
 
@@ -139,7 +142,7 @@ def _pair_title(pair: PairSummary) -> str:
     return title
 
 
-_DETAILS = ("listed", "time", "requests", "est. cost")
+_DETAILS = ("listed", "time", "requests", "est. cost", "real run cost")
 
 
 def _pair_blocks(run: RunSummary, pair: PairSummary) -> list[dict[str, Any]]:

@@ -61,8 +61,9 @@ def dollars(usd: Decimal) -> str:
         return f"${usd:,.2f}"
     text = f"{usd:.8f}".rstrip("0")
     digits = text.split(".")[1]
-    significant = len(digits) - len(digits.lstrip("0")) + 2
-    return f"${usd:.{min(significant, 8)}f}"
+    places = min(len(digits) - len(digits.lstrip("0")) + 2, 8)  # two significant digits
+    shown = f"{usd:.{places}f}"
+    return "$" + (shown.rstrip("0") if places > 2 else shown)
 
 
 def requests(ops: Mapping[str, int]) -> str:
@@ -124,6 +125,8 @@ def pair_lines(run: RunSummary, pair: PairSummary) -> list[Line]:
                                     for side in SIDES)),
         Line("est. cost", cost(run.cost(pair))),
     ]
+    if pair.dry_run:
+        lines.append(Line("real run cost", "at least " + cost(run.projected_cost(pair))))
     return lines
 
 
