@@ -1,48 +1,54 @@
 """Structured logs: JSON lines when not on a terminal, readable lines when on one.
 
 Events are named `<unit>.<what>` (object.copied, pair.done, run.done): one event per object
-copied or failed, one per pair, one per run. Every string in every event passes through a
-redaction step that replaces configured secrets, so no secret reaches a log at any level.
+copied or failed, one per pair, one per run. Every rendered line passes through a redaction
+step that replaces configured secrets, so no secret reaches a log at any level.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import EventDict, Processor
 
 REDACTED = "[redacted]"
 
 
 class Redactor:
-    """A structlog processor that blanks out known secret values wherever they appear."""
+    """Blanks out known secret values in each rendered log line.
+
+    Working on the final text catches a secret wherever it hides (a nested value, an
+    exception's message, a traceback); each secret is also searched in the escaped forms
+    the JSON and console renderers may have given it.
+    """
 
     def __init__(self) -> None:
-        self._secrets: tuple[str, ...] = ()
+        self._forms: tuple[str, ...] = ()
 
     def set(self, secrets: Iterable[str]) -> None:
-        self._secrets = tuple(sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True))
+        forms = set()
+        for secret in (s for s in secrets if len(s) >= 4):
+            forms.update({secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]})
+        self._forms = tuple(sorted(forms, key=len, reverse=True))
 
-    def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in self._secrets:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
-        if isinstance(value, dict):
-            return {k: self._clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(self._clean(v) for v in value)
-        return value
+    def clean(self, line: str) -> str:
+        for form in self._forms:
+            if form in line:
+                line = line.replace(form, REDACTED)
+        return line
 
-    def __call__(self, _logger: Any, _name: str,
-                 event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        if not self._secrets:
-            return event
-        return {k: self._clean(v) for k, v in event.items()}
+    def rendering(self, renderer: Callable[[Any, str, EventDict], str]) -> Processor:
+        """`renderer`, then the redaction of its output: the last processor of the chain."""
+
+        def render(logger: Any, name: str, event: EventDict) -> str:
+            return self.clean(renderer(logger, name, event))
+
+        return render
 
 
 redactor = Redactor()
@@ -61,8 +67,7 @@ def configure(*, debug: bool = False, stream: TextIO | None = None,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            redactor,
-            renderer,
+            redactor.rendering(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug
                                                             else logging.INFO),
