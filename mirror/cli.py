@@ -14,12 +14,13 @@ import textwrap
 import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from mirror import __version__, logs
-from mirror.report.publish import publish
-from mirror.run import run
+from mirror import __version__
 from mirror.settings import VARIABLES, ConfigError, Settings, load_settings
-from mirror.summary import RunSummary, Status
+
+if TYPE_CHECKING:
+    from mirror.summary import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -85,12 +86,43 @@ def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
 
 
 def exit_code(summary: RunSummary, signum: int | None) -> int:
+    from mirror.summary import Status
+
     if summary.status is Status.INTERRUPTED:
         return EXIT_SIGNAL.get(signal.Signals(signum), 143) if signum else 143
     return EXIT_OK if summary.status is Status.SUCCESS else EXIT_FAILED
 
 
+class _Signals:
+    """SIGTERM/SIGINT handling, installed before anything slow happens.
+
+    In a container the worker is PID 1, for which the kernel drops a signal that has no
+    handler: installing the handlers first keeps a SIGTERM sent during start-up.
+    """
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.received: list[int] = []
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.received:  # a second signal: stop waiting for work in flight
+            os._exit(EXIT_SIGNAL.get(signal.Signals(signum), 143))
+        self.received.append(signum)
+        self.stop.set()
+        from mirror import logs
+
+        logs.get().warning("run.stopping", signal=signal.Signals(signum).name,
+                           detail="finishing or aborting transfers in flight")
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    signals = _Signals()
+    signals.install()
     environ = os.environ if environ is None else environ
     try:
         settings = settings_from(sys.argv[1:] if argv is None else argv, environ)
@@ -98,27 +130,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         for problem in exc.problems:
             print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    from mirror import logs
+    from mirror.report.publish import publish
+    from mirror.run import run
+
     logs.redactor.set(settings.secrets())
     log_format = environ.get("MIRROR_LOG_FORMAT", "auto").strip().lower()
     logs.configure(debug=settings.debug,
                    json={"json": True, "console": False}.get(log_format))
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if received:  # a second signal: stop waiting for work in flight
-            os._exit(EXIT_SIGNAL.get(signal.Signals(signum), 143))
-        received.append(signum)
-        logs.get().warning("run.stopping", signal=signal.Signals(signum).name,
-                           detail="finishing or aborting transfers in flight")
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-    summary = run(settings, stop=stop)
+    summary = run(settings, stop=signals.stop)
     publish(summary, settings, sys.stdout)
-    return exit_code(summary, received[0] if received else None)
+    return exit_code(summary, signals.received[0] if signals.received else None)
 
 
 def entrypoint() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from mirror import logs
-from mirror.report import console, jsonreport, metrics, slack
+from mirror.report import console, jsonreport
 from mirror.settings import Settings
 from mirror.summary import RunSummary
 
@@ -45,13 +45,25 @@ def _guarded(name: str, step: Callable[..., object], *args: Any) -> None:
         logs.get().exception(f"{name}.crashed", error=f"{type(exc).__name__}: {exc}")
 
 
+def _push(run: RunSummary, url: str) -> None:
+    from mirror.report import metrics  # prometheus_client: imported only when used
+
+    metrics.push(run, url)
+
+
+def _post(run: RunSummary, token: str, channel: str, api_url: str | None) -> None:
+    from mirror.report import slack  # slack_sdk: imported only when used
+
+    slack.post(run, token, channel, api_url)
+
+
 def publish(run: RunSummary, settings: Settings, stdout: TextIO) -> None:
     if wants_console(settings, stdout):
         _guarded("console", _print, run, stdout)
     if settings.report_file:
         _guarded("report", _write_report, run, settings.report_file)
     if settings.pushgateway_url:
-        _guarded("metrics", metrics.push, run, settings.pushgateway_url)
+        _guarded("metrics", _push, run, settings.pushgateway_url)
     if settings.slack_token and settings.slack_channel:
-        _guarded("slack", slack.post, run, settings.slack_token, settings.slack_channel,
+        _guarded("slack", _post, run, settings.slack_token, settings.slack_channel,
                  settings.slack_api_url)
