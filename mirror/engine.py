@@ -128,7 +128,8 @@ class PairRun:
             server_side=self.source_alias.identity == self.target_alias.identity,
             source_etags_md5=self.source_alias.etags_are_md5,
             target_etags_md5=self.target_alias.etags_are_md5,
-            target_multipart_etag=self.target_alias.provider.multipart_etag)
+            target_multipart_etag=self.target_alias.provider.multipart_etag,
+            multipart_threshold=settings.multipart_threshold)
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])

@@ -68,7 +68,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MIRROR_SKIP_ERRORS", "continue past a failed object (exit 1 at the end); false "
              "stops the pair at its first failure", "true"),
     Variable("MIRROR_MAX_WORKERS", "transfers in flight for the whole run", "auto"),
-    Variable("MIRROR_PART_SIZE", "multipart part size and single-PUT limit, e.g. 16MiB", "16MiB"),
+    Variable("MIRROR_PART_SIZE", "multipart part size, and the largest object buffered in "
+             "memory for its copy, e.g. 16MiB", "16MiB"),
+    Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this go multipart; smaller "
+             "ones are one streamed PUT", "256MiB"),
     Variable("MIRROR_DEBUG", "log every object's decision", "false"),
     Variable("MIRROR_LOG_FORMAT", "json, console, or auto (console on a terminal)", "auto"),
     Variable("SLACK_BOT_TOKEN", "Slack bot token (chat:write); both Slack variables or neither"),
@@ -135,6 +138,7 @@ class Settings:
     debug: bool = False
     max_workers: int | None = None  # None: sized from the container's CPU and memory
     part_size: int = 16 * 1024 * 1024
+    multipart_threshold: int = 256 * 1024 * 1024
     slack_token: str | None = field(default=None, repr=False)
     slack_channel: str | None = None
     slack_api_url: str | None = None  # None: Slack's own
@@ -431,6 +435,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         debug=reader.boolean("MIRROR_DEBUG", False),
         max_workers=reader.workers("MIRROR_MAX_WORKERS"),
         part_size=reader.size("MIRROR_PART_SIZE", 16 * 1024 * 1024),
+        multipart_threshold=reader.size("MIRROR_MULTIPART_THRESHOLD", 256 * 1024 * 1024),
         slack_token=token or None, slack_channel=channel or None,
         slack_api_url=_web_url(reader, "SLACK_API_URL"),
         report_file=_report_file(reader),

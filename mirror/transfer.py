@@ -3,6 +3,11 @@
 - Up to the part size: one GET, one PUT. The bytes read are checked against the source's
   ETag when that is a plain MD5, before anything is written; the PUT carries their
   Content-MD5, which the target verifies.
+- Up to the multipart threshold: one GET streamed into one PUT, through a small buffer.
+  With a plain-MD5 source ETag, that ETag is the PUT's Content-MD5, so the target checks
+  the bytes against what the source stored, end to end, without hashing here; otherwise
+  the bytes are hashed on the way and the target's ETag must match. A broken stream
+  restarts the object (three tries).
 - Larger: a multipart upload fed from a single streamed GET; parts are read into buffers
   from the memory budget and uploaded by the part pool while the next part is read. A
   broken GET resumes with a ranged GET at the same offset (If-Match keeps it the same
@@ -19,12 +24,12 @@ import contextlib
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from mirror.decision import is_plain_md5
 from mirror.executor import MemoryBudget
@@ -83,6 +88,7 @@ class TransferContext:
     target_etags_md5: bool = True
     target_multipart_etag: str = "composite"
     parts_in_flight: int = 4
+    multipart_threshold: int = 256 * 1024 * 1024
 
 
 class StopFlag(Protocol):
@@ -161,6 +167,68 @@ def _read_whole(ctx: TransferContext, obj: ObjectInfo) -> tuple[bytes, dict[str,
             if attempt == 3:
                 raise
     raise AssertionError("unreachable")
+
+
+PUMP = 256 * 1024  # the buffer a streamed copy moves bytes through
+
+
+def _pump(response: Response, size: int, hasher: Any | None) -> Iterator[memoryview]:
+    """The body of a GET, chunk by chunk, through one reused buffer."""
+    view = memoryview(bytearray(PUMP))
+    remaining = size
+    while remaining:
+        n = response.readinto(view[: min(PUMP, remaining)])
+        if n == 0:
+            raise TransportError("the source body ended early", retryable=True)
+        if hasher is not None:
+            hasher.update(view[:n])
+        remaining -= n
+        yield view[:n]
+
+
+def _can_stream(ctx: TransferContext, obj: ObjectInfo) -> bool:
+    """Streaming needs a way to verify: the source's MD5, or an MD5 ETag from the target."""
+    return (ctx.source_etags_md5 and is_plain_md5(obj.etag)) or ctx.target_etags_md5
+
+
+def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
+    trusted = ctx.source_etags_md5 and is_plain_md5(obj.etag)
+    held = ctx.budget.acquire(PUMP)
+    try:
+        for attempt in (1, 2, 3):
+            response = _source_get(ctx, obj)
+            hasher = None if trusted else md5()
+            try:
+                returned = ctx.target.client.put_object_stream(
+                    ctx.target.bucket, ctx.target.key(obj.key), obj.size,
+                    _pump(response, obj.size, hasher),
+                    content_md5=b64_of_hex(obj.etag) if trusted else None,
+                    headers=metadata_headers(response.headers))
+            except TransportError:
+                if attempt == 3:
+                    raise
+                continue
+            except S3Error as exc:
+                if exc.code in ("BadDigest", "InvalidDigest"):
+                    raise IntegrityError(
+                        f"the bytes read from the source do not match its ETag {obj.etag}: "
+                        "the source object is damaged, or its store's ETags are not MD5s "
+                        "(SSE-KMS, SSE-C: set the source alias's _ETAG_IS_MD5=false); the "
+                        "target refused them") from exc
+                raise
+            finally:
+                response.close()
+            break
+    finally:
+        ctx.budget.release(held)
+    if trusted:
+        _check_returned(ctx, returned, obj.etag)
+        return
+    assert hasher is not None
+    etag = normalize_etag(returned)
+    if etag != hasher.hexdigest():
+        raise IntegrityError(f"the target returned ETag {etag or 'none'} for bytes with MD5 "
+                             f"{hasher.hexdigest()}: it did not confirm what was sent")
 
 
 def _fill(ctx: TransferContext, obj: ObjectInfo, response: Response, view: memoryview,
@@ -299,6 +367,18 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     client.complete_multipart_upload(ctx.target.bucket, key, upload_id, parts)
 
 
+def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
+    """The way to copy this object, by where it goes and how big it is."""
+    if ctx.server_side:
+        _copy_server_side(ctx, obj)
+    elif obj.size <= ctx.part_size:
+        _copy_small(ctx, obj)
+    elif obj.size <= ctx.multipart_threshold and _can_stream(ctx, obj):
+        _copy_streamed(ctx, obj)
+    else:
+        _copy_multipart(ctx, obj)
+
+
 def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     """Copy `obj` (relative key) from source to target; never raises for an S3 failure."""
     started = time.monotonic()
@@ -311,12 +391,7 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     if ctx.stop.is_set():
         return result(Outcome.INTERRUPTED, "stopped before it started")
     try:
-        if ctx.server_side:
-            _copy_server_side(ctx, obj)
-        elif obj.size <= ctx.part_size:
-            _copy_small(ctx, obj)
-        else:
-            _copy_multipart(ctx, obj)
+        _copy(ctx, obj)
     except SourceChanged as exc:
         return result(Outcome.SOURCE_CHANGED, f"changed during the run: {exc}")
     except Interrupted as exc:

@@ -43,12 +43,13 @@ def _seed_large(server: LocalS3, bucket: str) -> dict[str, bytes]:
 @pytest.mark.parametrize("target_name", ["aws_side", "rclone_side"])
 def test_large_objects_stream_through_multipart_and_arrive_intact(
         request: pytest.FixtureRequest, minio_side: LocalS3, target_name: str) -> None:
-    """Objects above MIRROR_PART_SIZE go multipart; bytes and metadata arrive unchanged."""
+    """Objects above the multipart threshold go multipart; bytes and metadata arrive intact."""
     target: LocalS3 = request.getfixturevalue(target_name)
     src, dst = new_bucket(minio_side, "src"), new_bucket(target, "dst")
     objects = _seed_large(minio_side, src)
 
     run = run_mirror({**base_env(minio=minio_side, aws=target), "MIRROR_PART_SIZE": "5MiB",
+                      "MIRROR_MULTIPART_THRESHOLD": "5MiB",
                       "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
 
     assert run.code == 0, run.stderr[-2000:]
@@ -72,6 +73,7 @@ def test_no_incomplete_multipart_upload_is_left_behind(minio_side: LocalS3,
     _seed_large(minio_side, src)
 
     run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+                      "MIRROR_MULTIPART_THRESHOLD": "5MiB",
                       "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
 
     assert run.code == 0
@@ -94,3 +96,26 @@ def test_same_endpoint_and_credentials_copy_server_side(minio_side: LocalS3) -> 
     assert run.requests("source") == {"LIST": 1}
     head = minio_side.boto3().head_object(Bucket=dst, Key="b/c.txt")
     assert (head["ContentType"], head["Metadata"]) == ("text/x-kept", {"k": "v"})
+
+
+@pytest.mark.parametrize("target_name", ["aws_side", "rclone_side"])
+def test_objects_below_the_threshold_stream_in_one_put(
+        request: pytest.FixtureRequest, minio_side: LocalS3, target_name: str) -> None:
+    """Between the part size and the threshold: one streamed PUT each, from either kind of
+    source object (MD5 ETag or multipart ETag), bytes and metadata intact."""
+    target: LocalS3 = request.getfixturevalue(target_name)
+    src, dst = new_bucket(minio_side, "src"), new_bucket(target, "dst")
+    objects = _seed_large(minio_side, src)
+
+    run = run_mirror({**base_env(minio=minio_side, aws=target), "MIRROR_PART_SIZE": "5MiB",
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(target, dst) == objects
+    assert run.requests("target") == {"LIST": 1, "PUT": 4}
+    assert run.requests("source") == {"LIST": 1, "GET": 4}
+    s3 = target.boto3()
+    for key in objects:
+        head = s3.head_object(Bucket=dst, Key=key)
+        metadata = {k.lower(): v for k, v in head["Metadata"].items()}
+        assert (head["ContentType"], metadata) == ("application/x-model", {"epoch": "7"})

@@ -16,7 +16,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from html import unescape
@@ -147,7 +147,13 @@ class S3Client:
     def _send(self, op: Op, method: str, bucket: str, key: str | None = None, *,
               query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
               body: bytes | bytearray | memoryview | None = None,
-              ok: tuple[int, ...] = (200,)) -> Response:
+              ok: tuple[int, ...] = (200,),
+              stream: tuple[int, Iterable[bytes | memoryview]] | None = None) -> Response:
+        """One signed, counted request, retried while it is transient.
+
+        `stream` is (length, chunks) for a body that cannot be replayed: such a request is
+        sent once, and its failure is the caller's to handle.
+        """
         host, path = self._address(bucket, key)
         pool, host_header = self._pool(host)
         qs = canonical_query(query) if query else ""
@@ -160,13 +166,17 @@ class S3Client:
                 send_headers.update(headers)
             if body is not None:
                 send_headers["content-length"] = str(len(body))
+            if stream is not None:
+                send_headers["content-length"] = str(stream[0])
+            has_body = body is not None or stream is not None
             self._signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
-                              UNSIGNED_PAYLOAD if body is not None else EMPTY_SHA256)
+                              UNSIGNED_PAYLOAD if has_body else EMPTY_SHA256)
             self.counter.add(op)
             try:
-                response = pool.request(method, target, send_headers, body)
+                response = pool.request(method, target, send_headers, body,
+                                        stream[1] if stream is not None else None)
             except TransportError as exc:
-                if exc.retryable and attempt < self._retry.attempts:
+                if exc.retryable and attempt < self._retry.attempts and stream is None:
                     self._sleep(self._retry.delay(attempt))
                     continue
                 raise
@@ -175,7 +185,8 @@ class S3Client:
             error_body = response.read() if method != "HEAD" else b""
             error = S3Error.from_response(response.status, response.headers, error_body,
                                           operation=op.value, bucket=bucket, key=key)
-            if error.severity is Severity.RETRY and attempt < self._retry.attempts:
+            if (error.severity is Severity.RETRY and attempt < self._retry.attempts
+                    and stream is None):
                 self._sleep(self._retry.delay(attempt))
                 continue
             raise error
@@ -226,6 +237,17 @@ class S3Client:
         sent = dict(headers)
         sent["content-md5"] = content_md5
         response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
+        response.read()
+        return response.headers.get("etag", "")
+
+    def put_object_stream(self, bucket: str, key: str, length: int,
+                          chunks: Iterable[bytes | memoryview], *, content_md5: str | None,
+                          headers: dict[str, str]) -> str:
+        """PUT a body streamed from `chunks` (sent once: a failure is not retried here)."""
+        sent = dict(headers)
+        if content_md5:
+            sent["content-md5"] = content_md5
+        response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, stream=(length, chunks))
         response.read()
         return response.headers.get("etag", "")
 

@@ -19,6 +19,7 @@ import select
 import socket
 import ssl
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _CRLF2 = b"\r\n\r\n"
@@ -363,11 +364,14 @@ class ConnectionPool:
             conn.close()
 
     def request(self, method: str, target: str, headers: dict[str, str],
-                body: bytes | bytearray | memoryview | None = None) -> Response:
+                body: bytes | bytearray | memoryview | None = None,
+                chunks: Iterable[bytes | memoryview] | None = None) -> Response:
         """Send one request and read the response head; the body is left to the caller.
 
-        A reused keep-alive connection that turns out to be dead before any response byte
-        arrives is replaced once, transparently: the request never reached the server.
+        `body` is sent whole; `chunks` streams a body whose content-length is in `headers`,
+        pulling each chunk only once the previous one is sent (a stream is sent once: it
+        cannot be replayed). A reused keep-alive connection found dead before any response
+        byte arrived is replaced once, transparently, for a request with a whole body.
         """
         head = [f"{method} {target} HTTP/1.1"]
         head.extend(f"{k}: {v}" for k, v in headers.items())
@@ -377,18 +381,15 @@ class ConnectionPool:
         for attempt in (0, 1):
             conn = self._acquire()
             try:
-                if body is not None and len(body) <= 64 * 1024:
-                    conn.sock.sendall(raw_head + bytes(body))
-                else:
-                    conn.sock.sendall(raw_head)
-                    if body is not None:
-                        conn.sock.sendall(body)
+                early = self._write(conn, raw_head, body, chunks)
+                if early is not None:
+                    return early
                 status, reason, resp_headers = _parse_head(conn.read_head())
                 while status == 100:
                     status, reason, resp_headers = _parse_head(conn.read_head())
             except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
                 conn.close()
-                if conn.reused and attempt == 0:
+                if conn.reused and attempt == 0 and chunks is None:
                     continue
                 raise TransportError(f"connection to {self.host}:{self.port} lost: {exc}",
                                      retryable=True) from exc
@@ -400,6 +401,40 @@ class ConnectionPool:
                 conn.close()
                 raise TransportError(f"request to {self.host}:{self.port} failed: {exc}",
                                      retryable=True) from exc
+            except BaseException:  # the chunks' producer failed (e.g. the source GET broke)
+                conn.close()
+                raise
             body_allowed = method != "HEAD" and status not in (204, 304)
             return Response(self, conn, status, reason, resp_headers, body_allowed)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(self, conn: _Connection, raw_head: bytes,
+               body: bytes | bytearray | memoryview | None,
+               chunks: Iterable[bytes | memoryview] | None) -> Response | None:
+        if chunks is not None:
+            conn.sock.sendall(raw_head)
+            return self._stream(conn, chunks)
+        if body is not None and len(body) <= 64 * 1024:
+            conn.sock.sendall(raw_head + bytes(body))
+            return None
+        conn.sock.sendall(raw_head)
+        if body is not None:
+            conn.sock.sendall(body)
+        return None
+
+    def _stream(self, conn: _Connection, chunks: Iterable[bytes | memoryview],
+                ) -> Response | None:
+        """Send the chunks; if the server answers and hangs up mid-body (an early error),
+        return that answer instead of losing it."""
+        try:
+            for chunk in chunks:
+                conn.sock.sendall(chunk)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            try:
+                status, reason, headers = _parse_head(conn.read_head())
+            except OSError:
+                raise exc from None
+            response = Response(self, conn, status, reason, headers, True)
+            response._keep_alive = False
+            return response
+        return None

@@ -1,0 +1,78 @@
+"""A streamed copy is verified: a target that refuses or misreports the bytes fails it.
+
+The source is a real SeaweedFS; the target is a scripted HTTP server (tests/test_transport)
+answering as a store that refuses the Content-MD5 or returns an ETag that does not match,
+which real stores do only when something is broken.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import new_bucket
+from test_transport import ScriptedServer, ok
+
+from mirror.executor import MemoryBudget
+from mirror.s3.accounting import RequestCounter
+from mirror.s3.client import EndpointConfig, PoolRegistry, RetryPolicy, S3Client
+from mirror.s3.sigv4 import Credentials, CredentialSource
+from mirror.sandbox import LocalS3
+from mirror.scan import Scope, flat
+from mirror.transfer import Outcome, Side, TransferContext, transfer
+
+MIB = 1024 * 1024
+BAD_DIGEST = (b"HTTP/1.1 400 Bad Request\r\ncontent-length: 73\r\n\r\n"
+              b"<Error><Code>BadDigest</Code><Message>Content-MD5 mismatch</Message></Error>")
+
+
+def _client(url: str, key: str, secret: str) -> S3Client:
+    return S3Client(EndpointConfig(url, "us-east-1", CredentialSource(Credentials(key, secret))),
+                    PoolRegistry(), RequestCounter(), RetryPolicy(attempts=1))
+
+
+def _copy_through(source: LocalS3, bucket: str, target: ScriptedServer) -> tuple[str, str]:
+    src = _client(source.url, source.access_key, source.secret_key)
+    obj = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch)
+    ctx = TransferContext(
+        source=Side(src, bucket, ""),
+        target=Side(_client(f"http://127.0.0.1:{target.port}", "ak", "sk"), "dst", ""),
+        part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
+        stop=threading.Event())
+    result = transfer(obj, ctx)
+    assert result.outcome is Outcome.FAILED
+    return obj.etag, result.error or ""
+
+
+def test_a_stream_the_target_refuses_by_digest_is_a_failure(minio_side: LocalS3) -> None:
+    """The source's MD5 goes as Content-MD5; a BadDigest answer fails the object."""
+    bucket = new_bucket(minio_side, "src")
+    minio_side.boto3().put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(6 * MIB))
+    target = ScriptedServer([BAD_DIGEST])
+    etag, error = _copy_through(minio_side, bucket, target)
+
+    assert "do not match its ETag" in error
+    assert "the target refused them" in error
+    sent = target.requests[0].decode("latin-1").lower()
+    assert f"content-md5: {base64.b64encode(bytes.fromhex(etag)).decode().lower()}" in sent
+
+
+def test_a_stream_whose_etag_the_target_misreports_is_a_failure(minio_side: LocalS3) -> None:
+    """A multipart source has no MD5 to send: the bytes are hashed, the target's ETag must
+    match them."""
+    bucket = new_bucket(minio_side, "src")
+    s3 = minio_side.boto3()
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")
+    part = s3.upload_part(Bucket=bucket, Key="big.bin", PartNumber=1,
+                          UploadId=upload["UploadId"], Body=io.BytesIO(os.urandom(6 * MIB)))
+    s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1,
+                                                             "ETag": part["ETag"]}]})
+    target = ScriptedServer([ok(b"", 'etag: "00000000000000000000000000000000"\r\n')])
+    _, error = _copy_through(minio_side, bucket, target)
+
+    assert "did not confirm what was sent" in error
+    assert "content-md5" not in target.requests[0].decode("latin-1").lower()[:2000]
