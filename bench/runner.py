@@ -96,6 +96,7 @@ class Bench:
         self.dst_proxy.close()
         self.source_server.stop()
         self.target_server.stop()
+        shutil.rmtree(self.config.workdir, ignore_errors=True)  # gigabytes of test data
 
     def bucket(self, server: LocalS3, stem: str) -> str:
         self._bucket_ids += 1

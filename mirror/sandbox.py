@@ -196,8 +196,12 @@ def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
             ports["metricsPort"] = free_port()
         cmd = [weed, "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1",
                "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.config={workdir / 's3.json'}",
-               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=1024",
-               "-volume.max=0", *(f"-{name}={port}" for name, port in ports.items())]
+               "-s3.port.iceberg=0", "-s3.port.lance=0",
+               # Every bucket is a collection with volumes of its own; "auto" would size the
+               # volume count from free disk (1 per GiB) and run out after a few dozen
+               # buckets on a small disk. Volumes are sparse files: the count costs nothing.
+               "-master.volumeSizeLimitMB=256", "-volume.max=2000",
+               *(f"-{name}={port}" for name, port in ports.items())]
         process = _spawn(cmd, workdir)
         server = LocalS3("seaweedfs", f"http://127.0.0.1:{ports['s3.port']}", access_key,
                          secret_key, "seaweedfs", workdir, _process=process,
