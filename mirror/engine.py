@@ -35,6 +35,7 @@ from mirror.transfer import Outcome, Side, TransferContext, TransferResult, tran
 NOT_MIRRORED = frozenset({Action.UNSUPPORTED, Action.ARCHIVED})
 TRANSPORT_FAILURES_TO_GIVE_UP = 10
 MAX_RANGES = 8  # key ranges of one prefix listed and merged side by side
+PAGES_BEFORE_SPLIT = 3  # a listing that ends within these pages is never split
 _SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
 
 
@@ -44,7 +45,7 @@ class Range:
 
     after: str | None
     until: str | None
-    first: ListPage | None = None
+    first: tuple[ListPage, ...] = ()
 
 
 class ScanError(Exception):
@@ -160,7 +161,7 @@ class PairRun:
         _, client, alias, scope = self._where(side, prefix)
         if alias.provider.listing_order is self.order:
             return ranged(client, scope, part.after, part.until, self.order,
-                          part.first if side == "source" else None)
+                          part.first if side == "source" else ())
         assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
         return walk(client, scope)
 
@@ -171,11 +172,12 @@ class PairRun:
             raise ScanError(side, self._where(side, prefix)[0], exc) from exc
 
     def _plan(self, prefix: str) -> list[Range]:
-        """One range, or up to MAX_RANGES when the source holds more than one page of keys.
+        """One range, or up to MAX_RANGES when the source holds more than a few pages of keys.
 
-        Splitting costs a few delimiter LISTs on the source and one LIST per range on each
-        side, so it is done only when the first page shows a listing that is not small,
-        and only where both sides list flat in the merge order.
+        The source's first pages are listed before deciding (and reused, not listed again);
+        only what lies beyond them is split. Splitting costs a few delimiter LISTs on the
+        source and about one LIST per range on each side, so it is done only for a listing
+        that is not small, and only where both sides list flat in the merge order.
         """
         loc, client, alias, scope = self._where("source", prefix)
         walked = (alias.provider.listing_order is not self.order
@@ -183,16 +185,20 @@ class PairRun:
         if walked:
             return [Range(None, None)]
         try:
-            first = client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip)
-            if first.next_token is None or not first.objects:
-                return [Range(None, None, first)]
-            bounds = split_points(client, scope, first.objects[-1].key, self.order, MAX_RANGES)
+            first = [client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip)]
+            while first[-1].next_token and len(first) < PAGES_BEFORE_SPLIT:
+                first.append(client.list_page(scope.bucket, scope.prefix, first[-1].next_token,
+                                              strip=scope.strip))
+            last = next((p.objects[-1].key for p in reversed(first) if p.objects), None)
+            if first[-1].next_token is None or last is None:
+                return [Range(None, None, tuple(first))]
+            bounds = split_points(client, scope, last, self.order, MAX_RANGES)
         except _SCAN_ERRORS as exc:
             raise ScanError("source", loc, exc) from exc
         edges: list[str | None] = [None, *bounds, None]
         if bounds:
             self.log.info("pair.ranges", prefix=prefix, ranges=len(bounds) + 1)
-        return [Range(edges[i], edges[i + 1], first if i == 0 else None)
+        return [Range(edges[i], edges[i + 1], tuple(first) if i == 0 else ())
                 for i in range(len(edges) - 1)]
 
     # -- copies ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import heapq
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mirror.order import sort_key
@@ -36,17 +37,18 @@ def flat(client: S3Client, scope: Scope) -> Iterator[list[ObjectInfo]]:
 
 
 def ranged(client: S3Client, scope: Scope, after: str | None, until: str | None,
-           order: ListingOrder, first: ListPage | None = None) -> Iterator[list[ObjectInfo]]:
+           order: ListingOrder, first: tuple[ListPage, ...] = ()) -> Iterator[list[ObjectInfo]]:
     """Flat pages of the keys in (after, until], relative keys compared in `order`.
 
     `after` becomes ListObjectsV2's start-after; the listing stops at the first key past
-    `until` (the rest of that page is dropped). `first`, if given, is this range's first
-    page already fetched (by the planner), so it is not requested twice.
+    `until` (the rest of that page is dropped). `first` are this range's first pages,
+    already fetched (by the planner), so they are not requested twice.
     """
     key_of = sort_key(order)
     limit = key_of(until) if until is not None else None
     start_after = scope.prefix[: scope.strip] + after if after is not None else None
-    page = first
+    fetched = list(first)
+    page = fetched.pop(0) if fetched else None
     while True:
         if page is None:
             page = client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip,
@@ -58,6 +60,9 @@ def ranged(client: S3Client, scope: Scope, after: str | None, until: str | None,
         yield objects
         if page.next_token is None:
             return
+        if fetched:
+            page = fetched.pop(0)
+            continue
         page = client.list_page(scope.bucket, scope.prefix, page.next_token, strip=scope.strip)
 
 
@@ -86,13 +91,14 @@ def split_points(client: S3Client, scope: Scope, beyond: str, order: ListingOrde
         if not open_:
             break
         frontier = [f for f in frontier if f not in open_]
-        for folder in open_:
-            if requests >= max_requests:
-                frontier.append(folder)
-                continue
-            page = client.list_page(scope.bucket, scope.prefix[: scope.strip] + folder, None,
-                                    delimiter="/", strip=scope.strip)
-            requests += 1
+        expand, keep = open_[: max_requests - requests], open_[max_requests - requests :]
+        frontier += keep
+        with ThreadPoolExecutor(min(len(expand), 8), thread_name_prefix="split") as pool:
+            pages = list(pool.map(lambda f: client.list_page(
+                scope.bucket, scope.prefix[: scope.strip] + f, None, delimiter="/",
+                strip=scope.strip), expand))
+        requests += len(expand)
+        for folder, page in zip(expand, pages, strict=True):
             frontier += page.prefixes
             if not page.prefixes and folder != root:
                 frontier.append(folder)
