@@ -47,7 +47,14 @@ def endpoint_for(alias: Alias) -> EndpointConfig:
                                                    alias.session_token))
     context = ssl.create_default_context(cafile=alias.ca_file) if alias.ca_file else None
     return EndpointConfig(alias.url, alias.region, credentials,
-                          virtual_host=alias.provider.virtual_host, ssl_context=context)
+                          virtual_host=alias.provider.virtual_host, ssl_context=context,
+                          proxy=alias.proxy)
+
+
+def _proxies(settings: Settings) -> dict[str, dict[str, str]]:
+    """The proxy each alias goes through, by host and port only (never its credentials)."""
+    found = {name: a.proxy.address for name, a in settings.aliases.items() if a.proxy}
+    return {"proxies": found} if found else {}
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None,
@@ -67,7 +74,8 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
              exclude=list(settings.exclude.patterns), workers=sizing.workers,
              memory_budget_mib=sizing.memory_budget // (1024 * 1024),
              part_size_mib=sizing.part_size // (1024 * 1024), limits=limits.source,
-             cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024))
+             cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024),
+             **_proxies(settings))
     pools = PoolRegistry(max_idle=sizing.workers * 2)
     executor = executor or BoundedExecutor(sizing.workers, name="copy")
     parts = ThreadPoolExecutor(max_workers=sizing.workers, thread_name_prefix="part")

@@ -20,6 +20,7 @@ from mirror.exclude import Exclude, PatternError, parse_exclude
 from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
 from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
+from mirror.s3.proxy import Proxy, choose, parse_proxy
 from mirror.templates import TemplateError, expand
 
 
@@ -74,6 +75,11 @@ VARIABLES: tuple[Variable, ...] = (
              "ones are one streamed PUT", "256MiB"),
     Variable("MIRROR_DEBUG", "log every object's decision", "false"),
     Variable("MIRROR_LOG_FORMAT", "json, console, or auto (console on a terminal)", "auto"),
+    Variable("HTTPS_PROXY", "http://[user:password@]host:port of the proxy for https "
+             "endpoints (also https_proxy; Slack and the Pushgateway use it too)"),
+    Variable("HTTP_PROXY", "the proxy for http endpoints (also http_proxy)"),
+    Variable("NO_PROXY", "comma-separated hosts, domains (.svc), IPs and CIDR ranges reached "
+             "directly; * for all (also no_proxy)"),
     Variable("SLACK_BOT_TOKEN", "Slack bot token (chat:write); both Slack variables or neither"),
     Variable("SLACK_CHANNEL_ID", "Slack channel to post the run summary to (its ID, C0123...)"),
     Variable("SLACK_API_URL", "Slack Web API base URL (a proxy or a Slack-compatible server)",
@@ -118,6 +124,7 @@ class Alias:
     etags_are_md5: bool = True
     credential_chain: bool = False  # use the standard AWS chain instead of keys
     pricing: Pricing = TABLES["unknown"]  # request prices, for the cost estimate
+    proxy: Proxy | None = None  # from HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY names it
 
     @property
     def identity(self) -> tuple[str, str | None]:
@@ -151,6 +158,7 @@ class Settings:
         values = [self.slack_token]
         for alias in self.aliases.values():
             values += [alias.secret_key, alias.session_token, alias.access_key]
+            values += alias.proxy.secrets() if alias.proxy else []
         return [v for v in values if v]
 
 
@@ -282,8 +290,22 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
         ca_file=reader.text(f"{env}_CA_FILE") or None,
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
-        credential_chain=chain,
+        credential_chain=chain, proxy=_proxy(reader, clean),
     )
+
+
+def _proxy(reader: _Reader, url: str) -> Proxy | None:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    chosen = choose(parts.scheme, parts.hostname or "", port, reader.env)
+    if chosen is None:
+        return None
+    name, value = chosen
+    try:
+        return parse_proxy(value)
+    except ValueError as exc:
+        reader.fail(name, str(exc))  # never the value: it may hold the proxy's password
+        return None
 
 
 def _pricing(reader: _Reader, env: str, name: str, provider: Provider) -> Pricing:

@@ -27,6 +27,7 @@ from mirror.s3.checksum import md5
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
 from mirror.s3.listing import ListPage, parse_list_page
+from mirror.s3.proxy import Proxy
 from mirror.s3.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
@@ -62,6 +63,7 @@ class EndpointConfig:
     virtual_host: bool = False
     timeouts: Timeouts = Timeouts()
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+    proxy: Proxy | None = None
 
     @cached_property
     def scheme(self) -> str:
@@ -92,7 +94,8 @@ class PoolRegistry:
             if pool is None:
                 pool = ConnectionPool(endpoint.scheme, host, endpoint.port,
                                       timeouts=endpoint.timeouts,
-                                      ssl_context=endpoint.ssl_context, max_idle=self._max_idle)
+                                      ssl_context=endpoint.ssl_context, max_idle=self._max_idle,
+                                      proxy=endpoint.proxy)
                 self._pools[key] = pool
             return pool
 

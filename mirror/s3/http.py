@@ -7,8 +7,9 @@ package. Measured on the project's 2-core machine, a GET of a 1-16 KiB object co
 (`bench/`) and the README's performance section carry the numbers.
 
 What it does: one request at a time per connection, Content-Length and chunked bodies,
-keep-alive with a LIFO pool per endpoint, TLS through the standard `ssl` module, explicit
-connect and read timeouts, and bodies either read whole or streamed into caller buffers.
+keep-alive with a LIFO pool per endpoint, TLS through the standard `ssl` module, HTTP
+proxies (mirror/s3/proxy.py), explicit connect and read timeouts, and bodies either read
+whole or streamed into caller buffers.
 It never decodes Content-Encoding: the bytes of a gzip object are copied as stored.
 """
 
@@ -21,6 +22,8 @@ import ssl
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from mirror.s3.proxy import Proxy, ProxyError, authority, proxy_auth_message, tunnel
 
 _CRLF2 = b"\r\n\r\n"
 _RECV = 256 * 1024
@@ -295,11 +298,17 @@ class ConnectionPool:
     """Persistent connections to one scheme://host:port, shared by all threads."""
 
     def __init__(self, scheme: str, host: str, port: int, *, timeouts: Timeouts = Timeouts(),
-                 ssl_context: ssl.SSLContext | None = None, max_idle: int = 64) -> None:
+                 ssl_context: ssl.SSLContext | None = None, max_idle: int = 64,
+                 proxy: Proxy | None = None) -> None:
         self.scheme = scheme
         self.host = host
         self.port = port
         self.timeouts = timeouts
+        self.proxy = proxy
+        # Through a proxy, http requests name their target in full (absolute form) and
+        # carry the proxy's credentials; https ones go through a CONNECT tunnel instead.
+        self._absolute = proxy is not None and scheme == "http"
+        self._prefix = f"http://{authority(host, port)}" if self._absolute else ""
         self._ssl = ssl_context if scheme == "https" else None
         if scheme == "https" and self._ssl is None:
             self._ssl = ssl.create_default_context()
@@ -309,22 +318,33 @@ class ConnectionPool:
         self._closed = False
 
     def _connect(self) -> _Connection:
+        host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
+        where = f"proxy {host}:{port}" if self.proxy else f"{host}:{port}"
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeouts.connect)
+            sock = socket.create_connection((host, port), timeout=self.timeouts.connect)
         except socket.gaierror as exc:
-            raise TransportError(f"cannot resolve host {self.host!r}: {exc.strerror}",
-                                 retryable=False) from exc
+            raise TransportError(f"cannot resolve {'proxy' if self.proxy else 'host'} "
+                                 f"{host!r}: {exc.strerror}", retryable=False) from exc
         except ConnectionRefusedError as exc:
-            raise TransportError(f"connection refused by {self.host}:{self.port}",
-                                 retryable=True) from exc
+            raise TransportError(f"connection refused by {where}", retryable=True) from exc
         except TimeoutError as exc:
-            raise TransportError(f"connecting to {self.host}:{self.port} timed out after "
+            raise TransportError(f"connecting to {where} timed out after "
                                  f"{self.timeouts.connect:g}s", retryable=True) from exc
         except OSError as exc:
-            raise TransportError(f"cannot connect to {self.host}:{self.port}: "
-                                 f"{exc.strerror or exc}", retryable=True) from exc
+            raise TransportError(f"cannot connect to {where}: {exc.strerror or exc}",
+                                 retryable=True) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeouts.read)
+        if self.proxy is not None and self.scheme == "https":
+            try:
+                tunnel(sock, self.proxy, self.host, self.port)
+            except ProxyError as exc:
+                sock.close()
+                raise TransportError(str(exc), retryable=exc.retryable) from exc
+            except OSError as exc:
+                sock.close()
+                raise TransportError(f"CONNECT through proxy {self.proxy.address} failed: "
+                                     f"{exc}", retryable=True) from exc
         if self._ssl is not None:
             try:
                 sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
@@ -373,8 +393,10 @@ class ConnectionPool:
         cannot be replayed). A reused keep-alive connection found dead before any response
         byte arrived is replaced once, transparently, for a request with a whole body.
         """
-        head = [f"{method} {target} HTTP/1.1"]
+        head = [f"{method} {self._prefix}{target} HTTP/1.1"]
         head.extend(f"{k}: {v}" for k, v in headers.items())
+        if self._absolute and self.proxy and self.proxy.authorization:
+            head.append(f"proxy-authorization: {self.proxy.authorization}")
         if body is not None and "content-length" not in headers:
             head.append(f"content-length: {len(body)}")
         raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
@@ -404,6 +426,9 @@ class ConnectionPool:
             except BaseException:  # the chunks' producer failed (e.g. the source GET broke)
                 conn.close()
                 raise
+            if status == 407 and self.proxy is not None:
+                conn.close()
+                raise TransportError(proxy_auth_message(self.proxy), retryable=False)
             body_allowed = method != "HEAD" and status not in (204, 304)
             return Response(self, conn, status, reason, resp_headers, body_allowed)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,160 @@
+"""HTTP proxies, as HTTPS_PROXY / HTTP_PROXY / NO_PROXY describe them (curl's conventions).
+
+An https endpoint is reached through a CONNECT tunnel, so TLS runs end to end between the
+mirror and the store and the proxy sees no request; an http endpoint gets requests in
+absolute form (`GET http://host:port/bucket/key HTTP/1.1`). Proxy credentials
+(`http://user:password@proxy:3128`) become a Proxy-Authorization header and never appear
+in a log line or an error message: a proxy is always named by its host and port only.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    authorization: str | None = field(default=None, repr=False)  # "Basic ..."
+    password: str | None = field(default=None, repr=False)
+
+    def secrets(self) -> list[str]:
+        return [v for v in (self.password, self.authorization and self.authorization[6:]) if v]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_proxy(text: str) -> Proxy:
+    """`http://[user:password@]host[:port]`; a bare `host:port` means http, as for curl."""
+    url = text.strip()
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise ValueError(f"must be an http:// proxy URL (TLS to the proxy itself is not "
+                         f"supported), got scheme {parts.scheme!r}")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if not parts.hostname:
+        raise ValueError("must look like http://[user:password@]host[:port]")
+    authorization = password = None
+    if parts.username is not None:
+        password = unquote(parts.password or "") or None
+        pair = f"{unquote(parts.username)}:{password or ''}"
+        authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return Proxy(parts.hostname, port, authorization, password)
+
+
+def variables(scheme: str) -> tuple[str, str]:
+    """The variables naming the proxy for an endpoint's scheme, lower case first (curl)."""
+    return ("https_proxy", "HTTPS_PROXY") if scheme == "https" else ("http_proxy", "HTTP_PROXY")
+
+
+def bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """NO_PROXY: `*`, host names (a leading dot optional) matching the host and its
+    subdomains, IP addresses, CIDR ranges, each optionally with `:port`."""
+    host = host.strip("[]").lower()
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.strip("[]")
+        if _ip_match(host, name):
+            return True
+        name = name.lstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def _has_port(entry: str) -> bool:
+    if entry.startswith("["):  # [::1]:9000
+        return "]:" in entry
+    return entry.count(":") == 1
+
+
+def _ip_match(host: str, entry: str) -> bool:
+    import ipaddress  # only when NO_PROXY is set: start-up time counts
+
+    try:
+        address = ipaddress.ip_address(host)
+        return address in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+
+
+def choose(scheme: str, host: str, port: int, environ: Mapping[str, str],
+           ) -> tuple[str, str] | None:
+    """(variable, value) of the proxy an endpoint must go through, or None."""
+    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
+    if bypassed(host, port, no_proxy):
+        return None
+    for name in variables(scheme):
+        value = environ.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+class ProxyError(OSError):
+    """The proxy refused or failed the tunnel; `retryable` as for any transport error."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def proxy_auth_message(proxy: Proxy) -> str:
+    hint = ("it rejected the credentials in the proxy URL" if proxy.authorization else
+            "put them in the proxy URL: http://user:password@host:port")
+    return f"proxy {proxy.address} requires authentication (407): {hint}"
+
+
+def authority(host: str, port: int) -> str:
+    """host:port as a request line writes it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def tunnel(sock: socket.socket, proxy: Proxy, host: str, port: int) -> None:
+    """Open a CONNECT tunnel to host:port on a socket connected to the proxy."""
+    target = authority(host, port)
+    lines = [f"CONNECT {target} HTTP/1.1", f"host: {target}"]
+    if proxy.authorization:
+        lines.append(f"proxy-authorization: {proxy.authorization}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ProxyError(f"proxy {proxy.address} closed the connection before answering "
+                             f"CONNECT {host}:{port}", retryable=True)
+        head += chunk
+        if len(head) > 65536:
+            raise ProxyError(f"proxy {proxy.address} sent an oversized answer", retryable=False)
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    if 200 <= status < 300:
+        if not head.endswith(b"\r\n\r\n"):
+            raise ProxyError(f"proxy {proxy.address} sent data after its CONNECT answer",
+                             retryable=False)
+        return
+    reason = parts[2] if len(parts) > 2 else ""
+    if status == 407:
+        raise ProxyError(proxy_auth_message(proxy), retryable=False)
+    raise ProxyError(f"proxy {proxy.address} refused the tunnel to {host}:{port}: "
+                     f"{status} {reason}".rstrip(), retryable=status >= 500 or status == 0)
