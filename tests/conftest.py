@@ -137,7 +137,8 @@ class Run:
 def base_env(**servers: LocalS3) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell leaks into a run."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MIRROR_", "BUCKET_PAIR", "MINIO_", "AWS_", "SLACK_"))}
+           if not k.startswith(("MIRROR_", "BUCKET_PAIR", "MINIO_", "AWS_", "SLACK_"))
+           and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
     env["MIRROR_LOG_FORMAT"] = "json"
     for alias, server in servers.items():
         env.update(server.env(alias))

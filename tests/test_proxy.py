@@ -1,0 +1,210 @@
+"""HTTPS_PROXY / HTTP_PROXY / NO_PROXY: a cluster whose egress goes through a proxy.
+
+The proxy is a real forwarding proxy (tests/proxy_server.py); the endpoints are the real
+SeaweedFS servers over http and `rclone serve s3` over https with a certificate from a
+private CA (so the CONNECT tunnel and <ALIAS>_CA_FILE are exercised together).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import base_env, contents, new_bucket, put, run_mirror
+from proxy_server import ForwardProxy
+
+from mirror import sandbox
+from mirror.s3.proxy import bypassed, parse_proxy
+from mirror.sandbox import LocalS3
+
+PASSWORD = "pr0xy-s3cret"
+
+
+@pytest.fixture
+def proxy() -> Iterator[ForwardProxy]:
+    server = ForwardProxy(credentials=("mirror", PASSWORD))
+    yield server
+    server.close()
+
+
+def _private_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for 127.0.0.1 that it signed: (ca, certificate, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mirror test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(minutes=5))
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                       crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(leaf.public_bytes(pem))
+    paths[2].write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tls_rclone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    folder = tmp_path_factory.mktemp("tls-rclone")
+    ca, cert, key = _private_ca(folder)
+    server = sandbox.start_rclone(folder / "server", tls=(cert, key), ca_file=ca)
+    yield server
+    server.stop()
+
+
+def _objects() -> dict[str, bytes]:
+    return {f"day/{i:02d}.bin": bytes([i]) * (1000 + i) for i in range(12)}
+
+
+def test_http_endpoints_go_through_the_proxy_with_its_credentials(
+        minio_side: LocalS3, aws_side: LocalS3, proxy: ForwardProxy) -> None:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, _objects())
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+                      "HTTP_PROXY": proxy.url("mirror", PASSWORD)})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == _objects()
+    targets = {s.target.split("/")[2] for s in proxy.seen}
+    assert targets == {minio_side.url.split("/")[2], aws_side.url.split("/")[2]}
+    assert all(s.target.startswith("http://") for s in proxy.seen)  # absolute form
+    assert proxy.refused == 0
+    assert run.named("run.start")[0]["proxies"] == {"minio": f"127.0.0.1:{proxy.port}",
+                                                    "aws": f"127.0.0.1:{proxy.port}"}
+    assert PASSWORD not in run.stderr + run.stdout
+
+
+def test_no_proxy_reaches_the_named_hosts_directly(
+        minio_side: LocalS3, aws_side: LocalS3, proxy: ForwardProxy) -> None:
+    """The usual cluster setup: the in-cluster store is in NO_PROXY, the cloud is not."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, _objects())
+    source_port = minio_side.url.rsplit(":", 1)[1]
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+                      "http_proxy": proxy.url("mirror", PASSWORD),
+                      "no_proxy": f"example.com, 127.0.0.1:{source_port}"})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == _objects()
+    assert {s.target.split("/")[2] for s in proxy.seen} == {aws_side.url.split("/")[2]}
+
+
+def test_a_proxy_that_wants_credentials_fails_the_pair_with_the_fix(
+        minio_side: LocalS3, aws_side: LocalS3, proxy: ForwardProxy) -> None:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, _objects())
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+                      "HTTP_PROXY": proxy.url(), "NO_PROXY": ""})
+
+    assert run.code == 1
+    assert proxy.refused >= 1
+    assert run.pair()["status"] == "failed"
+    assert (f"proxy 127.0.0.1:{proxy.port} requires authentication (407): put them in the "
+            "proxy URL: http://user:password@host:port") in run.pair()["error"]
+    assert contents(aws_side, dst) == {}
+    assert "Traceback" not in run.stderr
+
+
+def test_https_goes_through_a_connect_tunnel_verified_by_the_private_ca(
+        minio_side: LocalS3, tls_rclone: LocalS3, proxy: ForwardProxy) -> None:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(tls_rclone, "dst")
+    put(minio_side, src, _objects())
+    assert tls_rclone.url.startswith("https://")
+
+    run = run_mirror({**base_env(minio=minio_side, r2=tls_rclone),
+                      "BUCKET_PAIR": f"minio/{src}:r2/{dst}",
+                      "HTTPS_PROXY": proxy.url("mirror", PASSWORD)})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(tls_rclone, dst) == _objects()
+    # only the https endpoint used the proxy (HTTPS_PROXY), through a tunnel: the proxy
+    # saw no request, only where to connect
+    assert {(s.method, s.target) for s in proxy.seen} == {
+        ("CONNECT", tls_rclone.url.split("/")[2])}
+    assert PASSWORD not in run.stderr + run.stdout
+
+
+def test_an_untrusted_certificate_is_refused_through_the_tunnel(
+        minio_side: LocalS3, tls_rclone: LocalS3, proxy: ForwardProxy) -> None:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(tls_rclone, "dst")
+    put(minio_side, src, _objects())
+    env = {**base_env(minio=minio_side, r2=tls_rclone), "BUCKET_PAIR": f"minio/{src}:r2/{dst}",
+           "HTTPS_PROXY": proxy.url("mirror", PASSWORD)}
+    del env["R2_CA_FILE"]
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    assert "TLS certificate of 127.0.0.1 does not verify" in run.pair()["error"]
+    assert contents(tls_rclone, dst) == {}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("https://mirror:pr0xy-s3cret@proxy:3128", "must be an http:// proxy URL"),
+    ("socks5://mirror:pr0xy-s3cret@proxy:1080", "must be an http:// proxy URL"),
+    ("http://mirror:pr0xy-s3cret@proxy:99999", "has an invalid port"),
+])
+def test_a_bad_proxy_url_is_a_configuration_error_that_hides_the_password(
+        minio_side: LocalS3, aws_side: LocalS3, value: str, expected: str) -> None:
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": "minio/a:aws/b", "HTTP_PROXY": value})
+
+    assert run.code == 2
+    assert f"HTTP_PROXY {expected}" in run.stderr
+    assert PASSWORD not in run.stderr + run.stdout
+
+
+def test_proxy_urls_and_no_proxy_rules() -> None:
+    proxy = parse_proxy("http://us%40er:p%3Ass@proxy.corp:3128")
+    assert (proxy.address, proxy.password) == ("proxy.corp:3128", "p:ss")
+    assert proxy.authorization == "Basic dXNAZXI6cDpzcw=="  # base64("us@er:p:ss")
+    assert PASSWORD not in repr(parse_proxy(f"http://u:{PASSWORD}@p:1"))
+    assert parse_proxy("proxy:8080").address == "proxy:8080"
+    rules = ".svc.cluster.local, 10.0.0.0/8, s3.local:9000, [::1]"
+    assert bypassed("minio.minio.svc.cluster.local", 9000, rules)
+    assert bypassed("10.43.0.7", 9000, rules)
+    assert bypassed("s3.local", 9000, rules)
+    assert not bypassed("s3.local", 9001, rules)
+    assert bypassed("::1", 9000, rules)
+    assert not bypassed("s3.ap-northeast-2.amazonaws.com", 443, rules)
+    assert not bypassed("evilsvc.cluster.local.example", 443, rules)
+    assert bypassed("anything", 1, "*")
