@@ -38,10 +38,8 @@ def main() -> None:
             wanted = [w.strip() for w in args.only.split(",")]
             tools = [t for t in tools if t.name == "minio-s3-mirror"
                      or any(t.name.startswith(w) for w in wanted)]
-        results = []
-        for tool in tools:
-            print(f"measuring {tool.name}")
-            results.append(bench.measure(tool))
+        print(f"measuring {', '.join(t.name for t in tools)}")
+        results = bench.measure(tools)
         print("references")
         floor = bench.list_floor()
         raw = bench.raw_transfers()

@@ -60,14 +60,19 @@ class Mirror(Contender):
 
     name = "minio-s3-mirror"
 
+    @staticmethod
+    def environment(src: Endpoint, src_bucket: str, dst: Endpoint,
+                    dst_bucket: str) -> dict[str, str]:
+        return {**os.environ, "MIRROR_LOG_FORMAT": "json", "MIRROR_OVERWRITE": "true",
+                "MINIO_URL": src.url, "MINIO_ACCESS_KEY": src.access_key,
+                "MINIO_SECRET_KEY": src.secret_key, "MINIO_PROVIDER": src.provider,
+                "AWS_URL": dst.url, "AWS_ACCESS_KEY": dst.access_key,
+                "AWS_SECRET_KEY": dst.secret_key, "AWS_PROVIDER": dst.provider,
+                "BUCKET_PAIR": f"minio/{src_bucket}:aws/{dst_bucket}"}
+
     def sync(self, src: Endpoint, src_bucket: str, dst: Endpoint, dst_bucket: str) -> None:
-        env = {**os.environ, "MIRROR_LOG_FORMAT": "json", "MIRROR_OVERWRITE": "true",
-               "MINIO_URL": src.url, "MINIO_ACCESS_KEY": src.access_key,
-               "MINIO_SECRET_KEY": src.secret_key, "MINIO_PROVIDER": src.provider,
-               "AWS_URL": dst.url, "AWS_ACCESS_KEY": dst.access_key,
-               "AWS_SECRET_KEY": dst.secret_key, "AWS_PROVIDER": dst.provider,
-               "BUCKET_PAIR": f"minio/{src_bucket}:aws/{dst_bucket}"}
-        _run([sys.executable, "-m", "mirror"], env)
+        _run([sys.executable, "-m", "mirror"],
+             self.environment(src, src_bucket, dst, dst_bucket))
 
     def version(self) -> str:
         return mirror.__version__

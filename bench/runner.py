@@ -1,11 +1,11 @@
 """Run every contender through W1-W4 on the same servers and data, timed and counted.
 
-For each contender and each repetition: a fresh target (and staging directory), then
-W1 (initial copy), W2 (no-op rerun), W3 (1% rewritten, half with the same size, 1% added;
-reverted afterwards) and W4 (large objects). Timed passes talk to the servers directly; one
-extra pass per contender goes through counting proxies to record every request and every
-key written, exactly. References: listing both buckets (the floor of a no-op) and raw
-transfers from/to local disk (the ceilings of W1 and W4).
+Contenders take turns, run after run. For each contender and repetition: a fresh target
+(and staging directory), then W1 (initial copy), W2 (no-op rerun), W3 (1% rewritten, half
+with the same size, 1% added; reverted afterwards) and W4 (large objects). Timed passes
+talk to the servers directly; one extra pass per contender goes through counting proxies
+to record every request and every key written, exactly. References: listing both buckets
+(the floor of a no-op) and raw transfers from/to local disk (the ceilings of W1 and W4).
 """
 
 from __future__ import annotations
@@ -111,19 +111,32 @@ class Bench:
         fn()
         return time.perf_counter() - started
 
-    def measure(self, tool: Contender) -> Measured:
-        result = Measured(tool.name, tool.version())
+    def measure(self, tools: list[Contender]) -> list[Measured]:
+        """Every contender, run after run in turn (round robin): a noisy minute of the
+        machine, or the servers settling after the seeding, falls on all of them alike."""
+        results = [Measured(tool.name, tool.version()) for tool in tools]
+        for run in range(1, self.config.runs + 1):
+            for tool, result in zip(tools, results, strict=True):
+                if result.error:
+                    continue
+                self.log(f"  run {run}/{self.config.runs}: {tool.name}")
+                self._guarded(tool, result, timed=True)
+        for tool, result in zip(tools, results, strict=True):
+            if not result.error:
+                self.log(f"  counting requests: {tool.name}")
+                self._guarded(tool, result, timed=False)
+        return results
+
+    def _guarded(self, tool: Contender, result: Measured, timed: bool) -> None:
+        src, dst = self.src, self.dst
+        if not timed:
+            src = endpoint(self.source_server, self.src_proxy.url)
+            dst = endpoint(self.target_server, self.dst_proxy.url)
         try:
-            for run in range(1, self.config.runs + 1):
-                self.log(f"  {tool.name}: run {run}/{self.config.runs}")
-                self._cycle(tool, result, self.src, self.dst, timed=True)
-            self.log(f"  {tool.name}: counting requests")
-            self._cycle(tool, result, endpoint(self.source_server, self.src_proxy.url),
-                        endpoint(self.target_server, self.dst_proxy.url), timed=False)
+            self._cycle(tool, result, src, dst, timed=timed)
         except ToolFailed as exc:
             result.error = str(exc)
             self.log(f"  {tool.name} FAILED: {exc}")
-        return result
 
     def _cycle(self, tool: Contender, result: Measured, src: Endpoint, dst: Endpoint,
                timed: bool) -> None:
