@@ -4,7 +4,8 @@ Put in front of a server for a separate, untimed pass (a Python proxy adds laten
 timed runs go direct). It forwards bytes unchanged and classifies each request the way S3
 bills it: LIST, HEAD, GET, PUT, COPY, the multipart steps, DELETE. It also records the
 keys written (PUT, COPY, completed multipart uploads), so a benchmark can check that a tool
-wrote exactly the keys that changed.
+wrote exactly the keys that changed, and the most requests of each operation that were in
+flight at once (from a request's head to its response's head).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class CountingProxy:
         self.upstream = (upstream_host, upstream_port)
         self.counts: Counter[str] = Counter()
         self.written: list[str] = []
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -70,6 +73,7 @@ class CountingProxy:
         with self._lock:
             self.counts.clear()
             self.written.clear()
+            self.peak.clear()
 
     def snapshot(self) -> tuple[dict[str, int], list[str]]:
         with self._lock:
@@ -110,6 +114,9 @@ class CountingProxy:
             return False
         method, target, headers = _parse_request(head)
         op, key = classify(method, target, headers)
+        with self._lock:
+            self.in_flight[op] += 1
+            self.peak[op] = max(self.peak[op], self.in_flight[op])
         up_writer.write(head)
         if headers.get("expect", "").lower() == "100-continue":
             await up_writer.drain()
@@ -133,6 +140,7 @@ class CountingProxy:
     def _count(self, op: str, key: str | None, response: bytes) -> None:
         status = _status(response)
         with self._lock:
+            self.in_flight[op] -= 1
             self.counts[op] += 1
             if op in WRITES and key is not None and status < 300:
                 self.written.append(key)

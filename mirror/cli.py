@@ -30,6 +30,7 @@ _SWITCHES = {"dry_run": ("MIRROR_DRY_RUN", "true"), "overwrite": ("MIRROR_OVERWR
              "stop_on_error": ("MIRROR_SKIP_ERRORS", "false"), "debug": ("MIRROR_DEBUG", "true")}
 _VALUES = {"prefix": "MIRROR_PREFIX", "exclude": "MIRROR_EXCLUDE",
            "max_workers": "MIRROR_MAX_WORKERS", "part_size": "MIRROR_PART_SIZE",
+           "large_transfers": "MIRROR_LARGE_TRANSFERS",
            "service": "SERVICE"}
 
 
@@ -59,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-on-error", action="store_true",
                    help="stop a pair at its first failed object (MIRROR_SKIP_ERRORS=false)")
     p.add_argument("--max-workers", help="transfers in flight for the run, or 'auto'")
+    p.add_argument("--large-transfers",
+                   help="objects above the part size streamed at the same time")
     p.add_argument("--part-size", help="multipart part size, e.g. 16MiB")
     p.add_argument("--debug", action="store_true", help="log every object's decision")
     p.add_argument("--service", help="service name shown in logs and the summary")

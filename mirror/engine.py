@@ -67,6 +67,7 @@ class RunResources:
     parts: Any  # ThreadPoolExecutor for part uploads
     budget: MemoryBudget
     part_size: int
+    streams: threading.Semaphore  # large objects in flight, run-wide
     stop: threading.Event
 
 
@@ -130,7 +131,7 @@ class PairRun:
             source_etags_md5=self.source_alias.etags_are_md5,
             target_etags_md5=self.target_alias.etags_are_md5,
             target_multipart_etag=self.target_alias.provider.multipart_etag,
-            multipart_threshold=settings.multipart_threshold)
+            multipart_threshold=settings.multipart_threshold, streams=res.streams)
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])

@@ -28,6 +28,7 @@ class Sizing:
     workers: int
     memory_budget: int  # bytes all transfer buffers together may hold
     part_size: int
+    large_transfers: int = 4  # objects above the part size in flight at once
 
 
 def _read(path: Path) -> str | None:
@@ -84,7 +85,8 @@ def read_limits(cgroup: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc"
             or Limits(cpus, memory, "host"))
 
 
-def size_run(limits: Limits, part_size: int, workers: int | None = None) -> Sizing:
+def size_run(limits: Limits, part_size: int, workers: int | None = None,
+             large_transfers: int = 4) -> Sizing:
     """Workers and the buffer budget for the run.
 
     Workers wait on the network far more than they compute, so "auto" is 16 per CPU
@@ -95,4 +97,5 @@ def size_run(limits: Limits, part_size: int, workers: int | None = None) -> Sizi
         workers = max(8, min(64, math.ceil(limits.cpus * 16)))
     available = max(limits.memory - BASELINE_MEMORY, 0) // 2
     budget = max(5 * MIB, min(available, workers * part_size * 2))
-    return Sizing(workers=workers, memory_budget=budget, part_size=min(part_size, budget))
+    return Sizing(workers=workers, memory_budget=budget, part_size=min(part_size, budget),
+                  large_transfers=min(large_transfers, workers))

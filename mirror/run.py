@@ -67,11 +67,13 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     stop = stop or threading.Event()
     log = logs.get().bind(service=settings.service) if settings.service else logs.get()
     limits = limits or read_limits()
-    sizing = size_run(limits, settings.part_size, settings.max_workers)
+    sizing = size_run(limits, settings.part_size, settings.max_workers,
+                      settings.large_transfers)
     started, started_at = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
     log.info("run.start", pairs=[str(p) for p in settings.pairs], dry_run=settings.dry_run,
              overwrite=settings.overwrite, prefixes=[p for p in settings.prefixes if p],
              exclude=list(settings.exclude.patterns), workers=sizing.workers,
+             large_transfers=sizing.large_transfers,
              memory_budget_mib=sizing.memory_budget // (1024 * 1024),
              part_size_mib=sizing.part_size // (1024 * 1024), limits=limits.source,
              cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024),
@@ -82,7 +84,8 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     resources = RunResources(
         settings=settings, endpoints={n: endpoint_for(a) for n, a in settings.aliases.items()},
         pools=pools, executor=executor, parts=parts, budget=MemoryBudget(sizing.memory_budget),
-        part_size=sizing.part_size, stop=stop)
+        part_size=sizing.part_size, streams=threading.Semaphore(sizing.large_transfers),
+        stop=stop)
     try:
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PAIRS,
                                 thread_name_prefix="pair") as pair_pool:

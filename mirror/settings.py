@@ -69,6 +69,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MIRROR_SKIP_ERRORS", "continue past a failed object (exit 1 at the end); false "
              "stops the pair at its first failure", "true"),
     Variable("MIRROR_MAX_WORKERS", "transfers in flight for the whole run", "auto"),
+    Variable("MIRROR_LARGE_TRANSFERS", "of those, objects larger than the part size streamed at "
+             "the same time (each one connection per side; more can help over long links)", "4"),
     Variable("MIRROR_PART_SIZE", "multipart part size, and the largest object buffered in "
              "memory for its copy, e.g. 16MiB", "16MiB"),
     Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this go multipart; smaller "
@@ -144,6 +146,7 @@ class Settings:
     skip_errors: bool = True
     debug: bool = False
     max_workers: int | None = None  # None: sized from the container's CPU and memory
+    large_transfers: int = 4  # objects above the part size in flight at once (run-wide)
     part_size: int = 16 * 1024 * 1024
     multipart_threshold: int = 256 * 1024 * 1024
     slack_token: str | None = field(default=None, repr=False)
@@ -199,6 +202,15 @@ class _Reader:
             return int(value)
         self.fail(name, f"must be 'auto' or a whole number from 1 to 512, got {self.text(name)!r}")
         return None
+
+    def count(self, name: str, default: int) -> int:
+        value = self.text(name)
+        if not value:
+            return default
+        if value.isdigit() and 1 <= int(value) <= 512:
+            return int(value)
+        self.fail(name, f"must be a whole number from 1 to 512, got {value!r}")
+        return default
 
     def price(self, name: str) -> Decimal | None:
         value = self.text(name)
@@ -456,6 +468,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         skip_errors=reader.boolean("MIRROR_SKIP_ERRORS", True),
         debug=reader.boolean("MIRROR_DEBUG", False),
         max_workers=reader.workers("MIRROR_MAX_WORKERS"),
+        large_transfers=reader.count("MIRROR_LARGE_TRANSFERS", 4),
         part_size=reader.size("MIRROR_PART_SIZE", 16 * 1024 * 1024),
         multipart_threshold=reader.size("MIRROR_MULTIPART_THRESHOLD", 256 * 1024 * 1024),
         slack_token=token or None, slack_channel=channel or None,

@@ -22,11 +22,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
@@ -89,6 +90,10 @@ class TransferContext:
     target_multipart_etag: str = "composite"
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
+    # Objects above the part size streamed at once, run-wide. Small objects are bound by
+    # latency and want many workers; large ones by bandwidth, and a few streams fill the
+    # link: more only make the servers' disks and the sockets contend (bench/README).
+    streams: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(4))
 
 
 class StopFlag(Protocol):
@@ -373,10 +378,14 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
         _copy_server_side(ctx, obj)
     elif obj.size <= ctx.part_size:
         _copy_small(ctx, obj)
-    elif obj.size <= ctx.multipart_threshold and _can_stream(ctx, obj):
-        _copy_streamed(ctx, obj)
     else:
-        _copy_multipart(ctx, obj)
+        with ctx.streams:
+            if ctx.stop.is_set():
+                raise Interrupted("stopped before it started")
+            if obj.size <= ctx.multipart_threshold and _can_stream(ctx, obj):
+                _copy_streamed(ctx, obj)
+            else:
+                _copy_multipart(ctx, obj)
 
 
 def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:

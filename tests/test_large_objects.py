@@ -6,8 +6,9 @@ import io
 import os
 
 import pytest
-from conftest import base_env, contents, new_bucket, run_mirror
+from conftest import base_env, contents, new_bucket, put, run_mirror
 
+from bench.proxy import CountingProxy
 from mirror.sandbox import LocalS3
 
 MIB = 1024 * 1024
@@ -119,3 +120,27 @@ def test_objects_below_the_threshold_stream_in_one_put(
         head = s3.head_object(Bucket=dst, Key=key)
         metadata = {k.lower(): v for k, v in head["Metadata"].items()}
         assert (head["ContentType"], metadata) == ("application/x-model", {"epoch": "7"})
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_large_objects_stream_a_few_at_a_time_while_workers_are_many(
+        minio_side: LocalS3, aws_side: LocalS3, limit: int) -> None:
+    """MIRROR_LARGE_TRANSFERS bounds the large PUTs the target sees at once, whatever the
+    workers; every object still arrives intact. Counted at the target, through a proxy."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {f"model-{i}.bin": os.urandom(6 * MIB) for i in range(6)}
+    put(minio_side, src, objects)
+    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
+    proxy = CountingProxy(host, int(port))
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "MIRROR_PART_SIZE": "5MiB", "MIRROR_MAX_WORKERS": "8",
+                          "MIRROR_LARGE_TRANSFERS": str(limit),
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+        peak = proxy.peak["PUT"]
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    assert peak == limit

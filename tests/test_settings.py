@@ -87,6 +87,7 @@ BAD_INPUTS = [
     ({"MIRROR_DEBUG": "verbose"}, "MIRROR_DEBUG must be true or false"),
     ({"MIRROR_MAX_WORKERS": "0"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
     ({"MIRROR_MAX_WORKERS": "ten"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
+    ({"MIRROR_LARGE_TRANSFERS": "0"}, "MIRROR_LARGE_TRANSFERS must be a whole number from 1"),
     ({"MIRROR_PART_SIZE": "1MiB"}, "MIRROR_PART_SIZE must be between 5MiB and 5GiB"),
     ({"MIRROR_PART_SIZE": "big"}, "MIRROR_PART_SIZE must be a size such as 16MiB"),
     ({"MIRROR_EXCLUDE": "*.tmp,[abc"}, "MIRROR_EXCLUDE has an invalid pattern '[abc': '[' "
@@ -139,8 +140,8 @@ def test_help_explains_every_setting() -> None:
     assert run.code == 0
     for name in ("BUCKET_PAIR", "BUCKET_PAIRS", "MINIO_URL", "AWS_SECRET_KEY", "MIRROR_PREFIX",
                  "MIRROR_EXCLUDE", "MIRROR_DRY_RUN", "MIRROR_SKIP_ERRORS", "MIRROR_MAX_WORKERS",
-                 "MIRROR_DEBUG", "MIRROR_OVERWRITE", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID",
-                 "SERVICE", "<ALIAS>_URL", "<ALIAS>_REGION"):
+                 "MIRROR_LARGE_TRANSFERS", "MIRROR_DEBUG", "MIRROR_OVERWRITE", "SLACK_BOT_TOKEN",
+                 "SLACK_CHANNEL_ID", "SERVICE", "<ALIAS>_URL", "<ALIAS>_REGION"):
         assert name in run.stdout
     assert "exit codes" in run.stdout
 
