@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,9 @@ class Measured:
     w2: list[float] = field(default_factory=list)
     w3: list[float] = field(default_factory=list)
     w4: list[float] = field(default_factory=list)
+    # CPU seconds (user + system) the tool's processes spent, per run: on a machine whose
+    # cores the servers share, a tool's CPU is taken from the servers.
+    cpu: dict[str, list[float]] = field(default_factory=dict)
     requests: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     w3_exact: bool | None = None
     w3_detail: str = ""
@@ -106,10 +110,15 @@ class Bench:
 
     # -- one contender -------------------------------------------------------------------
 
-    def _timed(self, fn: Callable[[], None]) -> float:
+    def _timed(self, fn: Callable[[], None], cpu: list[float] | None = None) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         fn()
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if cpu is not None:
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        return seconds
 
     def measure(self, tools: list[Contender]) -> list[Measured]:
         """Every contender, run after run in turn (round robin): a noisy minute of the
@@ -146,7 +155,8 @@ class Bench:
         def step(name: str) -> None:
             self.src_proxy.reset()
             self.dst_proxy.reset()
-            seconds = self._timed(lambda: tool.sync(src, self.small_bucket, dst, target))
+            seconds = self._timed(lambda: tool.sync(src, self.small_bucket, dst, target),
+                                  result.cpu.setdefault(name, []) if timed else None)
             if timed:
                 getattr(result, name).append(seconds)
             else:
@@ -175,7 +185,8 @@ class Bench:
         large_target = self.bucket(self.target_server, "large-target")
         tool.reset()
         result.w4.append(self._timed(
-            lambda: tool.sync(src, self.large_bucket, dst, large_target)))
+            lambda: tool.sync(src, self.large_bucket, dst, large_target),
+            result.cpu.setdefault("w4", [])))
 
     # -- references ----------------------------------------------------------------------
 
