@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mirror.exclude import Exclude, PatternError, parse_exclude
@@ -89,7 +89,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MIRROR_REPORT_FILE", "write the run summary as JSON to this file "
              "(schema minio-s3-mirror/report/v1)"),
     Variable("MIRROR_PUSHGATEWAY_URL", "push the run's metrics to this Prometheus Pushgateway, "
-             "e.g. http://pushgateway.monitoring:9091"),
+             "e.g. http://pushgateway.monitoring:9091; basic auth as https://user:password@host"),
     Variable("MIRROR_PRINT_SUMMARY", "print a readable summary on stdout: true, false, or auto "
              "(in a dry run or on a terminal)", "auto"),
 )
@@ -159,6 +159,8 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
         values = [self.slack_token]
+        password = urlsplit(self.pushgateway_url or "").password
+        values += [password, unquote(password)] if password else []
         for alias in self.aliases.values():
             values += [alias.secret_key, alias.session_token, alias.access_key]
             values += alias.proxy.secrets() if alias.proxy else []
@@ -334,7 +336,8 @@ def _web_url(reader: _Reader, name: str) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.fail(name, f"must look like http(s)://host[:port][/path], got {url!r}")
+        shown = url.replace(parts.password, "***") if parts.password else url
+        reader.fail(name, f"must look like http(s)://host[:port][/path], got {shown!r}")
         return None
     return url
 

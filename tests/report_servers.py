@@ -180,6 +180,12 @@ class Group:
 class _PushHandler(_Handler):
     def _push(self) -> None:
         owner: Pushgateway = self.owner
+        owner.authorizations.append(self.headers.get("Authorization"))
+        if owner.expected and self.headers.get("Authorization") != owner.expected:
+            self._body()
+            self._reply(401, b"Unauthorized\n",
+                        {"WWW-Authenticate": 'Basic realm="pushgateway"'})
+            return
         job, grouping = _decode_path(self.path)
         push = Push(self.command, job, grouping, self._body().decode())
         owner.record(push)
@@ -191,7 +197,13 @@ class _PushHandler(_Handler):
 class Pushgateway(_Server):
     handler = _PushHandler
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        """With `credentials`, a push without their basic auth gets 401 (nginx in front)."""
+        self.expected = None
+        if credentials:
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            self.expected = f"Basic {token}"
+        self.authorizations: list[str | None] = []
         self.pushes: list[Push] = []
         self.groups: dict[tuple[str, tuple[tuple[str, str], ...]], Group] = {}
         self._lock = threading.Lock()

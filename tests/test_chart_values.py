@@ -50,6 +50,9 @@ SCHEMA_ERRORS = {
                          "at '/jobs/0': missing property 'name'"),
     "negative-deadline": (job(activeDeadlineSeconds=-1), "at '/jobs/0/activeDeadlineSeconds'"),
     "pairs-as-string": (job(pairs="minio/a:aws/b"), "at '/jobs/0/pairs': got string, want array"),
+    "pushgateway-password-in-values": (
+        {**GOOD, "metrics": {"pushgatewayUrl": "https://mirror:pw@pushgateway.example"}},
+        "at '/metrics/pushgatewayUrl'"),
 }
 
 
@@ -111,6 +114,10 @@ GUARDS = {
     "extra-env-overrides-the-chart": (
         job(extraEnv=[{"name": "MIRROR_PREFIX", "value": "2025/"}]),
         "jobs[0] (nightly): extraEnv sets MIRROR_PREFIX, which the chart sets from its values"),
+    "extra-env-overrides-the-pushgateway-url": (
+        {**job(extraEnv=[{"name": "MIRROR_PUSHGATEWAY_URL", "value": "http://other:9091"}]),
+         "metrics": {"pushgatewayUrl": "http://pushgateway:9091"}},
+        "extraEnv sets MIRROR_PUSHGATEWAY_URL, which the chart sets from its values"),
     "extra-env-overrides-an-endpoint": (
         job(extraEnv=[{"name": "AWS_URL", "value": "https://elsewhere"}]),
         "extraEnv sets AWS_URL"),
@@ -138,3 +145,15 @@ def test_an_existing_secret_or_the_credential_chain_replaces_the_keys() -> None:
     assert [o["kind"] for o in with_secret] == ["CronJob", "ServiceAccount"]
     assert {k for s in of_kind(with_chain, "Secret") for k in s["data"]} == {
         "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+
+
+def test_a_pushgateway_url_with_credentials_comes_from_a_secret_of_ones_own() -> None:
+    """With metrics.pushgatewayUrl empty, a job's extraEnv may take the URL (and its basic
+    auth password) from the user's Secret; the chart renders it as given."""
+    source = {"secretKeyRef": {"name": "pushgateway-auth", "key": "url"}}
+    rendered = manifests(job(extraEnv=[{"name": "MIRROR_PUSHGATEWAY_URL", "valueFrom": source}]))
+
+    (cronjob,) = of_kind(rendered, "CronJob")
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MIRROR_PUSHGATEWAY_URL"]["valueFrom"] == source

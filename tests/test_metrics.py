@@ -138,3 +138,36 @@ def test_an_unreachable_pushgateway_is_logged_and_the_run_still_succeeds(
     assert len(failed) == 1
     assert "Connection refused" in failed[0]["error"]
     assert "MIRROR_PUSHGATEWAY_URL" in failed[0]["fix"]
+
+
+def test_a_pushgateway_behind_basic_auth_gets_the_credentials_of_the_url(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """user:password in the URL become basic auth; the password never reaches a log line."""
+    gateway = Pushgateway(credentials=("mirror", "s3cr3t-pw:x"))
+    try:
+        src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+        put(minio_side, src, {"a": b"1"})
+        authed = gateway.url.replace("http://", "http://mirror:s3cr3t-pw%3Ax@")
+        env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PUSHGATEWAY_URL": authed,
+               "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+        run = run_mirror(env)
+
+        assert run.code == 0
+        assert [p.job for p in gateway.pushes] == [JOB]
+        pushed = run.named("metrics.pushed")
+        assert len(pushed) == 1
+        assert pushed[0]["pushgateway"] == gateway.url
+        assert "s3cr3t-pw" not in run.stdout + run.stderr
+
+        wrong = {**env, "MIRROR_PUSHGATEWAY_URL": authed.replace("s3cr3t-pw", "guess")}
+        refused = run_mirror(wrong)
+
+        assert refused.code == 0  # the mirror's exit code does not depend on the Pushgateway
+        assert len(gateway.pushes) == 1
+        failed = refused.named("metrics.failed")
+        assert failed[0]["error"].startswith("HTTP 401")
+        assert "user:password@" in failed[0]["fix"]
+        assert "guess" not in refused.stdout + refused.stderr
+    finally:
+        gateway.close()

@@ -95,6 +95,9 @@ BAD_INPUTS = [
     ({"BUCKET_PAIR": "minio/src:minio/src/copy"}, "the target overlaps the source"),
     ({"SLACK_BOT_TOKEN": "xoxb-secret-token"}, "SLACK_CHANNEL_ID is not set; Slack needs both"),
     ({"SLACK_CHANNEL_ID": "C123"}, "SLACK_BOT_TOKEN is not set"),
+    ({"MIRROR_PUSHGATEWAY_URL": "pushgateway://mirror:secret-value@host:9091"},
+     "MIRROR_PUSHGATEWAY_URL must look like http(s)://host[:port][/path], got "
+     "'pushgateway://mirror:***@host:9091'"),
 ]
 
 

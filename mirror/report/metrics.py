@@ -7,15 +7,22 @@ when the pair succeeded. So a failed night leaves the last success where it was,
 `time() - minio_s3_mirror_last_success_timestamp_seconds > 26 * 3600` alerts on a backup
 that has not completed for a day. (A PUT would replace the whole group and lose it.)
 
-A dry run pushes nothing: its numbers would replace those of the real runs.
+A dry run pushes nothing: its numbers would replace those of the real runs. A Pushgateway
+behind basic auth takes its credentials in the URL (`https://user:password@host`); they
+are sent as an Authorization header, never logged.
 """
 
 from __future__ import annotations
 
 import time
 import urllib.error
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from mirror import logs
 from mirror.decision import Action
@@ -89,9 +96,22 @@ def grouping_key(run: RunSummary, pair: PairSummary) -> dict[str, str]:
     return key
 
 
+def credentials(url: str) -> tuple[str, Callable[..., Any]]:
+    """The URL without user:password, and the handler that sends them (basic auth)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, default_handler
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return bare, partial(basic_auth_handler, username=unquote(parts.username),
+                         password=unquote(parts.password or ""))
+
+
 def push(run: RunSummary, url: str) -> bool:
     """Push every pair's group; log the outcome; True if all were accepted."""
-    url = url.rstrip("/")
+    url, handler = credentials(url.rstrip("/"))
     log = logs.get().bind(pushgateway=url)
     if run.dry_run:
         log.info("metrics.skipped", reason="a dry run pushes no metrics; they would replace "
@@ -101,10 +121,14 @@ def push(run: RunSummary, url: str) -> bool:
     for pair in run.pairs:
         try:
             pushadd_to_gateway(url, job=JOB, registry=registry(run, pair, now),
-                               grouping_key=grouping_key(run, pair), timeout=TIMEOUT)
+                               grouping_key=grouping_key(run, pair), timeout=TIMEOUT,
+                               handler=handler)
         except (urllib.error.URLError, OSError, ValueError) as exc:
+            unauthorized = isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403)
             log.error("metrics.failed", pair=pair.pair, error=_reason(exc),
-                      fix="check MIRROR_PUSHGATEWAY_URL (http://host:9091) and that the "
+                      fix="the Pushgateway wants credentials: put them in MIRROR_PUSHGATEWAY_URL "
+                          "as https://user:password@host (basic auth)" if unauthorized else
+                          "check MIRROR_PUSHGATEWAY_URL (http://host:9091) and that the "
                           "Pushgateway is reachable from the pod",
                       detail="the mirror's exit code does not depend on the Pushgateway")
             return False
