@@ -44,6 +44,7 @@ SCHEMA_ERRORS = {
                         "invalid propertyName 'R2'"),
     "dry-run-as-string": (job(dryRun="yes"), "at '/jobs/0/dryRun': got string, want boolean"),
     "too-many-workers": (job(maxWorkers=1000), "at '/jobs/0/maxWorkers'"),
+    "no-large-transfers": (job(largeTransfers=0), "at '/jobs/0/largeTransfers'"),
     "policy-lowercase": (job(concurrencyPolicy="forbid"), "at '/jobs/0/concurrencyPolicy'"),
     "job-name-uppercase": (job(name="Nightly"), "at '/jobs/0/name'"),
     "job-without-name": ({**GOOD, "jobs": [{"pairs": ["minio/a:aws/b"]}]},
