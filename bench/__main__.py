@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import report
+from bench import report, run_main
 from bench.contenders import all_contenders
 from bench.runner import Bench, Config, scale
 
@@ -60,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import data
+from bench import data, run_main
 from bench.contenders import Endpoint
 from mirror.s3.checksum import b64_of_hex, md5
 from mirror.sandbox import LocalS3, start_seaweedfs
@@ -101,4 +101,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
