@@ -27,7 +27,7 @@ from mirror.s3.errors import S3Error
 from mirror.s3.http import TransportError
 from mirror.s3.listing import ListingParseError, ListPage, ObjectInfo
 from mirror.s3.sigv4 import CredentialsUnavailable
-from mirror.scan import Prefetch, Scope, ranged, split_points, walk
+from mirror.scan import Prefetch, Scope, keyspace_points, ranged, split_points, walk
 from mirror.settings import Alias, Settings
 from mirror.summary import PairSummary, PairTally, Status
 from mirror.transfer import Outcome, Side, TransferContext, TransferResult, transfer
@@ -176,9 +176,11 @@ class PairRun:
         """One range, or up to MAX_RANGES when the source holds more than a few pages of keys.
 
         The source's first pages are listed before deciding (and reused, not listed again);
-        only what lies beyond them is split. Splitting costs a few delimiter LISTs on the
-        source and about one LIST per range on each side, so it is done only for a listing
-        that is not small, and only where both sides list flat in the merge order.
+        only what lies beyond them is split, at folder boundaries, or by key where there
+        are no folders (UTF-8 order only). Splitting costs a few delimiter LISTs (or up to
+        32 one-key probes) on the source and about one LIST per range on each side, so it
+        is done only for a listing that is not small, and only where both sides list flat
+        in the merge order.
         """
         loc, client, alias, scope = self._where("source", prefix)
         walked = (alias.provider.listing_order is not self.order
@@ -194,6 +196,9 @@ class PairRun:
             if first[-1].next_token is None or last is None:
                 return [Range(None, None, tuple(first))]
             bounds = split_points(client, scope, last, self.order, MAX_RANGES)
+            if not bounds and self.order is ListingOrder.UTF8:  # no folders: cut by key
+                seen = [o.key for page in first for o in page.objects]
+                bounds = keyspace_points(client, scope, seen, MAX_RANGES)
         except _SCAN_ERRORS as exc:
             raise ScanError("source", loc, exc) from exc
         edges: list[str | None] = [None, *bounds, None]

@@ -7,6 +7,7 @@ could have had, while memory stays at a few pages per side whatever the bucket's
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import queue
 import threading
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from mirror.order import sort_key
 from mirror.providers import ListingOrder
 from mirror.s3.client import S3Client
+from mirror.s3.errors import S3Error
+from mirror.s3.http import TransportError
 from mirror.s3.listing import ListPage, ObjectInfo
 
 _DONE = object()
@@ -108,6 +111,133 @@ def split_points(client: S3Client, scope: Scope, beyond: str, order: ListingOrde
         return []
     step = len(past) / min(ranges, len(past))
     return sorted({past[int(i * step)] for i in range(1, min(ranges, len(past)))}, key=key_of)
+
+
+_TOP = 0x10FFFF  # the greatest code point; UTF-8 byte order is code point order
+
+
+class _Budget(Exception):
+    pass
+
+
+def _shared(a: str, b: str) -> int:
+    """The length of the longest common prefix of a and b."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class _Prober:
+    """Finds the first characters of a listing's greatest key, M, with one-key LISTs."""
+
+    def __init__(self, client: S3Client, scope: Scope, max_requests: int) -> None:
+        self.client, self.scope, self.left = client, scope, max_requests
+
+    def beyond(self, relative: str) -> bool:
+        """Is there a key after `relative`, i.e. is M > relative?"""
+        scope = self.scope
+        if self.left <= 0 or len((scope.prefix[: scope.strip] + relative).encode()) > 1024:
+            raise _Budget  # out of probes, or past S3's longest key
+        self.left -= 1
+        page = self.client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip,
+                                     start_after=scope.prefix[: scope.strip] + relative,
+                                     max_keys=1)
+        return bool(page.objects)
+
+    def greatest(self, known: str, lo: int) -> int:
+        """The greatest c >= lo with M > known + chr(c), or lo - 1 if there is none."""
+        hi = 0x7E if not self.beyond(known + chr(0x7F)) else _TOP
+        lo = max(lo, 0x7F) - 1 if hi == _TOP else lo - 1  # M > known + chr(lo), or none
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if 0xD800 <= mid <= 0xDFFF:  # surrogates are no characters: ask about U+E000
+                mid = 0xE000
+                if not self.beyond(known + chr(mid)):
+                    hi = 0xD7FF
+                    continue
+            elif not self.beyond(known + chr(mid)):
+                hi = mid - 1
+                continue
+            lo = mid
+        return lo
+
+    def greatest_key(self, seen: list[str]) -> str:
+        """M's characters while they equal the last seen key's, then two more."""
+        last = seen[-1]
+        j = _shared(seen[0], last)
+        if self.beyond(last[:j] + chr(_TOP)):  # M leaves the seen keys' common prefix
+            lo, hi = 0, j - 1  # M starts with last[:lo], and not with last[:hi + 1]
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if self.beyond(last[:mid] + chr(_TOP)):
+                    hi = mid - 1
+                else:
+                    lo = mid
+            j = lo
+        known = last[:j]
+        extra = 0
+        while extra < 2:
+            i = len(known)
+            lo = 1
+            if extra == 0 and i < len(last):
+                if not self.beyond(known + last[i] + chr(_TOP)):
+                    known += last[i]  # M continues like the last key seen
+                    continue
+                lo = ord(last[i]) + 1
+            try:
+                c = self.greatest(known, lo)
+            except _Budget:
+                if extra == 0:
+                    raise
+                break  # one character where M differs is enough to cut by
+            if c < lo:
+                break  # M ends here
+            known += chr(c)
+            extra += 1
+        return known
+
+
+def keyspace_points(client: S3Client, scope: Scope, seen: list[str], ranges: int,
+                    max_requests: int = 32) -> list[str]:
+    """Boundaries after `seen[-1]` for a listing without folders to cut at (UTF-8 order).
+
+    Probes (LISTs of one key with start-after, at most `max_requests`) find the first
+    characters of the greatest key M; the keys between the last one seen and M are then
+    cut evenly, counting in the alphabet the seen keys use where they differ from M.
+    Only the balance of the ranges is a guess: any boundaries give an exact listing.
+    """
+    last = seen[-1]
+    try:
+        greatest = _Prober(client, scope, max_requests).greatest_key(seen)
+    except (_Budget, S3Error, TransportError):
+        return []  # one range, as without probes: a store that refuses one is not an error
+    d = _shared(last, greatest)
+    if d >= len(greatest):
+        return []
+    chars = {ch for key in seen for ch in key[d : d + 2]} | set(greatest[d : d + 2])
+    if d < len(last) and not any(last[d] < ch < greatest[d] for ch in chars):
+        # The seen keys say nothing about the characters between: space a few evenly.
+        low, high = ord(last[d]), ord(greatest[d])
+        step = max(1, (high - low) // ranges)
+        chars |= {chr(c) for c in range(low + step, high, step) if not 0xD800 <= c <= 0xDFFF}
+    alphabet = sorted(chars)
+    width = len(alphabet)
+
+    def value(key: str) -> int:
+        digits = [bisect.bisect_left(alphabet, ch) for ch in key[d : d + 2]] + [0, 0]
+        return digits[0] * width + digits[1]
+
+    lo, hi = value(last), value(greatest)
+    points: list[str] = []
+    for k in range(1, ranges):
+        v = lo + (hi - lo) * k // ranges
+        point = greatest[:d] + alphabet[min(v // width, width - 1)] + alphabet[v % width]
+        if last < point < greatest and (not points or point > points[-1]):
+            points.append(point)
+    return points
 
 
 def _level(client: S3Client, scope: Scope, prefix: str,

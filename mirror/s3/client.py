@@ -206,8 +206,9 @@ class S3Client:
 
     def list_page(self, bucket: str, prefix: str, token: str | None = None, *,
                   delimiter: str | None = None, start_after: str | None = None,
-                  strip: int = 0) -> ListPage:
-        query = {"list-type": "2", "encoding-type": "url", "max-keys": "1000", "prefix": prefix}
+                  strip: int = 0, max_keys: int = 1000) -> ListPage:
+        query = {"list-type": "2", "encoding-type": "url", "max-keys": str(max_keys),
+                 "prefix": prefix}
         if token:
             query["continuation-token"] = token
         if delimiter:
