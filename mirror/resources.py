@@ -14,6 +14,7 @@ from pathlib import Path
 MIB = 1024 * 1024
 BASELINE_MEMORY = 96 * MIB  # interpreter, listings in flight, connection buffers
 UNLIMITED = 1 << 60
+LARGE_TRANSFERS = 4  # objects above the part size streamed at once, by default (bench/README)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Sizing:
     workers: int
     memory_budget: int  # bytes all transfer buffers together may hold
     part_size: int
-    large_transfers: int = 4  # objects above the part size in flight at once
+    large_transfers: int = LARGE_TRANSFERS  # objects above the part size in flight at once
 
 
 def _read(path: Path) -> str | None:
@@ -86,7 +87,7 @@ def read_limits(cgroup: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc"
 
 
 def size_run(limits: Limits, part_size: int, workers: int | None = None,
-             large_transfers: int = 4) -> Sizing:
+             large_transfers: int = LARGE_TRANSFERS) -> Sizing:
     """Workers and the buffer budget for the run.
 
     Workers wait on the network far more than they compute, so "auto" is 16 per CPU

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,8 +21,11 @@ from mirror.exclude import Exclude, PatternError, parse_exclude
 from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
 from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
+from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.proxy import Proxy, choose, parse_proxy
 from mirror.templates import TemplateError, expand
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ VARIABLES: tuple[Variable, ...] = (
              "stops the pair at its first failure", "true"),
     Variable("MIRROR_MAX_WORKERS", "transfers in flight for the whole run", "auto"),
     Variable("MIRROR_LARGE_TRANSFERS", "of those, objects larger than the part size streamed at "
-             "the same time (each one connection per side; more can help over long links)", "4"),
+             "the same time (each one connection per side; more can help over long links)",
+             str(LARGE_TRANSFERS)),
     Variable("MIRROR_PART_SIZE", "multipart part size, and the largest object buffered in "
              "memory for its copy, e.g. 16MiB", "16MiB"),
     Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this go multipart; smaller "
@@ -146,7 +151,7 @@ class Settings:
     skip_errors: bool = True
     debug: bool = False
     max_workers: int | None = None  # None: sized from the container's CPU and memory
-    large_transfers: int = 4  # objects above the part size in flight at once (run-wide)
+    large_transfers: int = LARGE_TRANSFERS  # objects above the part size at once (run-wide)
     part_size: int = 16 * 1024 * 1024
     multipart_threshold: int = 256 * 1024 * 1024
     slack_token: str | None = field(default=None, repr=False)
@@ -197,21 +202,19 @@ class _Reader:
         return default
 
     def workers(self, name: str) -> int | None:
-        value = self.text(name).lower()
-        if value in ("", "auto"):
+        if self.text(name).lower() in ("", "auto"):
             return None
-        if value.isdigit() and 1 <= int(value) <= 512:
-            return int(value)
-        self.fail(name, f"must be 'auto' or a whole number from 1 to 512, got {self.text(name)!r}")
-        return None
+        return self._count(name, None, "'auto' or ")
 
     def count(self, name: str, default: int) -> int:
+        return self._count(name, default) if self.text(name) else default
+
+    def _count(self, name: str, default: T, also: str = "") -> int | T:
+        """A whole number from 1 to 512 (threads, streams), else a problem and `default`."""
         value = self.text(name)
-        if not value:
-            return default
         if value.isdigit() and 1 <= int(value) <= 512:
             return int(value)
-        self.fail(name, f"must be a whole number from 1 to 512, got {value!r}")
+        self.fail(name, f"must be {also}a whole number from 1 to 512, got {value!r}")
         return default
 
     def price(self, name: str) -> Decimal | None:
@@ -471,7 +474,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         skip_errors=reader.boolean("MIRROR_SKIP_ERRORS", True),
         debug=reader.boolean("MIRROR_DEBUG", False),
         max_workers=reader.workers("MIRROR_MAX_WORKERS"),
-        large_transfers=reader.count("MIRROR_LARGE_TRANSFERS", 4),
+        large_transfers=reader.count("MIRROR_LARGE_TRANSFERS", LARGE_TRANSFERS),
         part_size=reader.size("MIRROR_PART_SIZE", 16 * 1024 * 1024),
         multipart_threshold=reader.size("MIRROR_MULTIPART_THRESHOLD", 256 * 1024 * 1024),
         slack_token=token or None, slack_channel=channel or None,

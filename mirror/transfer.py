@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from mirror.decision import is_plain_md5
 from mirror.executor import MemoryBudget
+from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.checksum import b64_of_hex, md5
 from mirror.s3.client import Part, S3Client
 from mirror.s3.errors import S3Error, Severity
@@ -93,7 +94,8 @@ class TransferContext:
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
     # latency and want many workers; large ones by bandwidth, and a few streams fill the
     # link: more only make the servers' disks and the sockets contend (bench/README).
-    streams: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(4))
+    streams: threading.Semaphore = field(
+        default_factory=lambda: threading.Semaphore(LARGE_TRANSFERS))
 
 
 class StopFlag(Protocol):
