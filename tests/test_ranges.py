@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import base_env, contents, listing, new_bucket, put, run_mirror
+from conftest import Run, base_env, contents, listing, new_bucket, put, run_mirror
 
 from mirror.sandbox import LocalS3
 
@@ -21,35 +21,46 @@ def _objects(markers: bool) -> dict[str, bytes]:
     return objects
 
 
+def _mirror_twice(source: LocalS3, target: LocalS3, objects: dict[str, bytes],
+                  every: int) -> tuple[Run, Run]:
+    """Seed `objects` (every `every`-th one already on the target), mirror, mirror again.
+
+    Checks what both runs must show: the first copies exactly what was missing and the
+    target then holds every key byte for byte; the rerun finds everything unchanged."""
+    src, dst = new_bucket(source, "src"), new_bucket(target, "dst")
+    put(source, src, objects)
+    existing = dict(list(sorted(objects.items()))[::every])
+    put(target, dst, existing)
+    env = {**base_env(src=source, dst=target), "MIRROR_MAX_WORKERS": "16",
+           "BUCKET_PAIR": f"src/{src}:dst/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.decisions() == {"copy-new": len(objects) - len(existing),
+                               "unchanged": len(existing)}
+    assert contents(target, dst) == objects
+    rerun = run_mirror(env)
+    assert rerun.decisions() == {"unchanged": len(objects)}
+    assert len(listing(target, dst)) == len(objects)
+    return run, rerun
+
+
 @pytest.mark.parametrize("server_name", ["minio_side", "rclone_side"])
 def test_a_large_listing_is_split_into_ranges_and_stays_exact(
         request: pytest.FixtureRequest, server_name: str, aws_side: LocalS3) -> None:
     """3,630 keys over 30 folders: several ranges, every key decided once, bytes equal."""
     server: LocalS3 = request.getfixturevalue(server_name)
     target = aws_side if server_name == "minio_side" else server
-    markers = server_name == "minio_side"  # rclone cannot hold folder markers
-    src, dst = new_bucket(server, "src"), new_bucket(target, "dst")
-    objects = _objects(markers)
-    put(server, src, objects)
-    existing = dict(list(sorted(objects.items()))[::7])
-    put(target, dst, existing)
-    env = {**base_env(src=server, dst=target), "MIRROR_MAX_WORKERS": "16",
-           "BUCKET_PAIR": f"src/{src}:dst/{dst}"}
+    objects = _objects(markers=server_name == "minio_side")  # rclone cannot hold markers
 
-    run = run_mirror(env)
+    run, rerun = _mirror_twice(server, target, objects, every=7)
 
-    assert run.code == 0, run.stderr[-2000:]
     assert run.named("pair.ranges")[0]["ranges"] > 2
-    assert run.decisions() == {"copy-new": len(objects) - len(existing),
-                               "unchanged": len(existing)}
-    assert contents(target, dst) == objects
-    rerun = run_mirror(env)
-    assert rerun.decisions() == {"unchanged": len(objects)}
     ranges = rerun.named("pair.ranges")[0]["ranges"]
     pages = -(-len(objects) // 1000)
     assert rerun.requests("target")["LIST"] <= pages + ranges
     assert set(rerun.requests("target")) == {"LIST"}
-    assert len(listing(target, dst)) == len(objects)
 
 
 FLAT_KEYS = {
@@ -65,22 +76,10 @@ def test_a_flat_listing_without_folders_is_cut_by_key_and_stays_exact(
     key; every key decided once, bytes equal, and the rerun lists only."""
     rng = random.Random(7)
     objects = {FLAT_KEYS[shape](i, rng): bytes([i % 251]) * (i % 7) for i in range(3600)}
-    src, dst = new_bucket(rclone_side, "src"), new_bucket(rclone_side, "dst")
-    put(rclone_side, src, objects)
-    existing = dict(list(sorted(objects.items()))[::5])
-    put(rclone_side, dst, existing)
-    env = {**base_env(src=rclone_side, dst=rclone_side), "MIRROR_MAX_WORKERS": "16",
-           "BUCKET_PAIR": f"src/{src}:dst/{dst}"}
 
-    run = run_mirror(env)
+    run, rerun = _mirror_twice(rclone_side, rclone_side, objects, every=5)
 
-    assert run.code == 0, run.stderr[-2000:]
     assert run.named("pair.ranges")[0]["ranges"] > 4
-    assert run.decisions() == {"copy-new": len(objects) - len(existing),
-                               "unchanged": len(existing)}
-    assert contents(rclone_side, dst) == objects
-    rerun = run_mirror(env)
-    assert rerun.decisions() == {"unchanged": len(objects)}
     assert set(rerun.requests("source")) == set(rerun.requests("target")) == {"LIST"}
     pages = -(-len(objects) // 1000)
     assert rerun.requests("source")["LIST"] <= pages + 8 + 32 + 8  # pages, folder look,
