@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -305,10 +306,29 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         region=region or region_for_host(host) or provider.default_region,
         access_key=access, secret_key=secret,
         session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
-        ca_file=reader.text(f"{env}_CA_FILE") or None,
+        ca_file=_ca_file(reader, f"{env}_CA_FILE"),
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain, proxy=_proxy(reader, clean),
     )
+
+
+def _ca_file(reader: _Reader, name: str) -> str | None:
+    """A PEM bundle of CA certificates to trust: loaded now, so a wrong path is exit 2."""
+    path = reader.text(name)
+    if not path:
+        return None
+    try:
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        reader.fail(name, f"names a file that does not exist: {path!r}")
+    except IsADirectoryError:
+        reader.fail(name, f"is a directory, not a PEM file: {path!r}")
+    except PermissionError:
+        reader.fail(name, f"cannot be read (permission denied): {path!r}")
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reader.fail(name, f"is not a PEM file of CA certificates ({type(exc).__name__}): "
+                    f"{path!r}")
+    return path
 
 
 def _proxy(reader: _Reader, url: str) -> Proxy | None:
@@ -350,9 +370,14 @@ def _report_file(reader: _Reader) -> str | None:
     if not path:
         return None
     folder = Path(path).parent
-    if Path(path).is_dir():
+    try:
+        is_dir, folder_exists = Path(path).is_dir(), folder.is_dir()
+    except OSError as exc:  # e.g. a parent directory that cannot be entered
+        reader.fail("MIRROR_REPORT_FILE", f"cannot be checked ({exc.strerror}): {path!r}")
+        return path
+    if is_dir:
         reader.fail("MIRROR_REPORT_FILE", f"is a directory, not a file: {path!r}")
-    elif not folder.is_dir():
+    elif not folder_exists:
         reader.fail("MIRROR_REPORT_FILE", f"is in a directory that does not exist: {str(folder)!r}")
     elif not os.access(folder, os.W_OK | os.X_OK):
         reader.fail("MIRROR_REPORT_FILE", f"cannot be written: no write permission on "
@@ -416,7 +441,7 @@ def _now(reader: _Reader, clock: datetime | None) -> datetime:
     name = reader.text("MIRROR_TIMEZONE") or "UTC"
     try:
         zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'US', a tzdata folder
         reader.fail("MIRROR_TIMEZONE", f"must be an IANA time zone such as UTC or Asia/Seoul, "
                     f"got {name!r}")
         zone = ZoneInfo("UTC")

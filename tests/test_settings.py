@@ -95,6 +95,12 @@ BAD_INPUTS = [
     ({"BUCKET_PAIR": "minio/src:minio/src/copy"}, "the target overlaps the source"),
     ({"SLACK_BOT_TOKEN": "xoxb-secret-token"}, "SLACK_CHANNEL_ID is not set; Slack needs both"),
     ({"SLACK_CHANNEL_ID": "C123"}, "SLACK_BOT_TOKEN is not set"),
+    ({"MINIO_CA_FILE": "/nonexistent/ca.pem"},
+     "MINIO_CA_FILE names a file that does not exist: '/nonexistent/ca.pem'"),
+    ({"MINIO_CA_FILE": "/"}, "MINIO_CA_FILE is a directory, not a PEM file: '/'"),
+    ({"MINIO_CA_FILE": __file__}, "MINIO_CA_FILE is not a PEM file of CA certificates"),
+    ({"MIRROR_TIMEZONE": "Mars/Olympus"}, "MIRROR_TIMEZONE must be an IANA time zone"),
+    ({"MIRROR_TIMEZONE": "US"}, "MIRROR_TIMEZONE must be an IANA time zone"),  # a tzdata folder
     ({"MIRROR_PUSHGATEWAY_URL": "pushgateway://mirror:secret-value@host:9091"},
      "MIRROR_PUSHGATEWAY_URL must look like http(s)://host[:port][/path], got "
      "'pushgateway://mirror:***@host:9091'"),
