@@ -179,11 +179,18 @@ def _read_whole(ctx: TransferContext, obj: ObjectInfo) -> tuple[bytes, dict[str,
 PUMP = 256 * 1024  # the buffer a streamed copy moves bytes through
 
 
-def _pump(response: Response, size: int, hasher: Any | None) -> Iterator[memoryview]:
-    """The body of a GET, chunk by chunk, through one reused buffer."""
+def _pump(response: Response, size: int, hasher: Any | None,
+          stop: StopFlag) -> Iterator[memoryview]:
+    """The body of a GET, chunk by chunk, through one reused buffer.
+
+    A stop (SIGTERM, the pair halted) abandons the PUT mid-body: the connection is closed
+    before the announced length is sent, so the target stores nothing.
+    """
     view = memoryview(bytearray(PUMP))
     remaining = size
     while remaining:
+        if stop.is_set():
+            raise Interrupted("stopped during the upload; nothing was written")
         n = response.readinto(view[: min(PUMP, remaining)])
         if n == 0:
             raise TransportError("the source body ended early", retryable=True)
@@ -208,7 +215,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
             try:
                 returned = ctx.target.client.put_object_stream(
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
-                    _pump(response, obj.size, hasher),
+                    _pump(response, obj.size, hasher, ctx.stop),
                     content_md5=b64_of_hex(obj.etag) if trusted else None,
                     headers=metadata_headers(response.headers))
             except TransportError:

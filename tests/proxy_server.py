@@ -15,6 +15,7 @@ import contextlib
 import select
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -107,3 +108,45 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
             if not data:
                 return
             peers[sock].sendall(data)
+
+
+class SlowRelay:
+    """A TCP relay in front of a server that sends the server's answers at `rate` bytes/s:
+    a slow link, so a transfer is reliably still in flight when a test acts on it."""
+
+    def __init__(self, port: int, rate: int) -> None:
+        self.target, self.rate = port, rate
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed = True
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._copy, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._copy, args=(server, client, self.rate),
+                             daemon=True).start()
+
+    @staticmethod
+    def _copy(src: socket.socket, dst: socket.socket, rate: int | None) -> None:
+        chunk = min(65536, rate // 10) if rate else 262144
+        try:
+            while data := src.recv(chunk):
+                dst.sendall(data)
+                if rate:
+                    time.sleep(len(data) / rate)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

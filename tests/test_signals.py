@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from conftest import ROOT, base_env, contents, new_bucket, put, run_mirror
+from proxy_server import SlowRelay
 
 from mirror.sandbox import LocalS3
 
@@ -19,13 +20,15 @@ MIB = 1024 * 1024
 
 def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
                                                           aws_side: LocalS3) -> None:
-    """Exit 143 with a summary, nothing half-written on the target, then a rerun completes."""
+    """Exit 143 with a summary, nothing half-written on the target (multipart uploads in
+    flight aborted), then a rerun completes."""
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     objects = {f"a-big-{i}.bin": os.urandom(24 * MIB) for i in range(4)}
     objects.update({f"small/{i:04d}.txt": os.urandom(2048) for i in range(300)})
     put(minio_side, src, objects)
     env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_MAX_WORKERS": "2",
-           "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+           "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
 
     process = subprocess.Popen([sys.executable, "-m", "mirror"], env=env, cwd=ROOT,
                                stderr=subprocess.PIPE, text=True)
@@ -47,6 +50,8 @@ def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
     done = next(e for e in events if e["event"] == "run.done")
     assert done["status"] == "interrupted"
     assert done["pairs"][0]["status"] == "interrupted"
+    target_requests = done["pairs"][0]["requests"]["target"]
+    assert target_requests.get("MPU_CREATE", 0) >= 1  # the big objects went multipart
     copied = contents(aws_side, dst)
     assert 0 < len(copied) < len(objects)
     assert all(objects[key] == body for key, body in copied.items())
@@ -57,3 +62,44 @@ def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
     assert rerun.code == 0
     assert contents(aws_side, dst) == objects
     assert rerun.decisions() == {"unchanged": len(copied), "copy-new": len(objects) - len(copied)}
+
+
+def test_sigterm_abandons_a_streamed_upload_without_waiting_for_it(minio_side: LocalS3,
+                                                                   aws_side: LocalS3) -> None:
+    """An object between the part size and the multipart threshold is one GET streamed into
+    one PUT. Over a slow link that stream would outlast a pod's grace period: SIGTERM
+    abandons it mid-body, so the target stores nothing of it, and the next run copies it."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"streamed.bin": os.urandom(24 * MIB)}
+    put(minio_side, src, objects)
+    slow = SlowRelay(int(minio_side.url.rsplit(":", 1)[1]), rate=2 * MIB)  # a 12 s stream
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "mirror"],
+                                   env={**env, "MINIO_URL": slow.url}, cwd=ROOT,
+                                   stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        events: list[dict[str, Any]] = []
+        for line in process.stderr:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "pair.start":
+                break
+        time.sleep(2)  # the LIST is a few hundred bytes; the GET is then well under way
+        process.send_signal(signal.SIGTERM)
+        events += [json.loads(line) for line in process.stderr]
+        code = process.wait(timeout=60)
+    finally:
+        slow.close()
+
+    assert code == 143
+    interrupted = [e for e in events if e["event"] == "object.interrupted"]
+    assert [e["key"] for e in interrupted] == ["streamed.bin"]
+    assert "during the upload" in interrupted[0]["reason"]
+    assert not [e for e in events if e["event"] == "object.copied"]
+    assert contents(aws_side, dst) == {}
+
+    rerun = run_mirror(env)
+
+    assert rerun.code == 0
+    assert contents(aws_side, dst) == objects
