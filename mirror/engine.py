@@ -211,7 +211,12 @@ class PairRun:
 
     def _copy(self, obj: ObjectInfo, action: Action) -> None:
         try:
-            result = transfer(obj, self.ctx)
+            try:
+                result = transfer(obj, self.ctx)
+            except Exception as exc:  # a defect, not an S3 answer: still a failed object
+                self.log.exception("object.crashed", key=obj.key)
+                result = TransferResult(obj.key, Outcome.FAILED, obj.size, 0.0,
+                                        f"unexpected error: {type(exc).__name__}: {exc}")
             self._record(action, result)
         finally:
             self._inflight.down()

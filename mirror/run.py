@@ -24,14 +24,22 @@ def _credential_chain(alias: Alias) -> CredentialSource:
     """The standard AWS chain (env, IRSA web identity, profiles, instance metadata)."""
 
     def fetch() -> Credentials:
+        import botocore.exceptions
         import botocore.session
 
-        found = botocore.session.get_session().get_credentials()
-        if found is None:
+        try:
+            found = botocore.session.get_session().get_credentials()
+            frozen = found.get_frozen_credentials() if found is not None else None
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            # e.g. STS refusing AssumeRoleWithWebIdentity: a bad trust policy, an expired
+            # service account token. botocore's message names no secret.
+            raise CredentialsUnavailable(
+                f"the standard AWS credential chain for the alias {alias.name!r} failed: "
+                f"{type(exc).__name__}: {exc}") from exc
+        if frozen is None:
             raise CredentialsUnavailable(
                 f"the alias {alias.name!r} has no {alias.name.upper()}_ACCESS_KEY/_SECRET_KEY "
                 "and the standard AWS credential chain found no credentials (no IAM role?)")
-        frozen = found.get_frozen_credentials()
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
     return CredentialSource(fetch=fetch, refresh_every=60.0)

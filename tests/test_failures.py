@@ -171,3 +171,58 @@ def test_a_source_object_changed_during_the_run_is_skipped_not_failed(
         rerun = run(load_settings(env), limits=Limits(2, 1 << 30, "test"))
         assert rerun.pairs[0].copied_new.objects == 1
         assert contents(aws_side, dst)["volatile"] == b"second version, longer"
+
+
+def test_a_defect_in_one_copy_is_a_failed_object_not_a_silent_success(
+        minio_side: LocalS3, aws_side: LocalS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception no S3 answer explains (a bug, a library surprise) fails that object,
+    visibly: it must never vanish from the summary and leave the run 'success'."""
+    import mirror.engine
+
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    good = {f"good/{i:02d}.txt": f"object {i}".encode() for i in range(10)}
+    put(minio_side, src, {**good, "cursed.txt": b"this copy hits a defect"})
+    real_transfer = mirror.engine.transfer
+
+    def transfer(obj: Any, ctx: Any) -> Any:
+        if obj.key == "cursed.txt":
+            raise RuntimeError("a defect nobody anticipated")
+        return real_transfer(obj, ctx)
+
+    monkeypatch.setattr(mirror.engine, "transfer", transfer)
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    with capture_logs() as events:
+        summary = run(load_settings(env), limits=Limits(2, 1 << 30, "test"))
+
+    pair = summary.pairs[0]
+    assert (pair.status.value, pair.failed.objects, pair.copied_new.objects) == ("partial", 1, 10)
+    assert summary.status.value == "partial"
+    assert contents(aws_side, dst) == good
+    failed = [e for e in events if e["event"] == "object.failed"]
+    assert [e["key"] for e in failed] == ["cursed.txt"]
+    assert "unexpected error: RuntimeError: a defect nobody anticipated" in failed[0]["error"]
+
+
+def test_a_failing_aws_credential_chain_fails_the_pair_with_a_clear_line(
+        minio_side: LocalS3, aws_side: LocalS3, tmp_path: Any) -> None:
+    """The chain itself failing (STS refusing or unreachable for a pod's IAM role) is named
+    for the pair, like a chain that finds nothing, not an 'unexpected error' traceback."""
+    src = new_bucket(minio_side, "src")
+    put(minio_side, src, {"a": b"a"})
+    token = tmp_path / "token"
+    token.write_text("a-service-account-token")
+    env = base_env(minio=minio_side)
+    env.update({"AWS_URL": aws_side.url, "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/mirror",
+                "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+                "AWS_ENDPOINT_URL_STS": f"http://127.0.0.1:{free_port()}",  # nothing listens
+                "BUCKET_PAIR": f"minio/{src}:aws/whatever"})
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    assert ("the standard AWS credential chain for the alias 'aws' failed: "
+            "EndpointConnectionError") in run.pair()["error"]
+    assert "Traceback" not in run.stderr
+    assert "a-service-account-token" not in run.stderr + run.stdout
