@@ -114,7 +114,8 @@ def test_weekly_full_and_nightly_prefix_jobs_share_connections_and_pairs() -> No
     full_env, nightly_env = container_env(full, objects), container_env(nightly, objects)
 
     assert len(of_kind(objects, "CronJob")) == 2
-    assert (full["spec"]["schedule"], nightly["spec"]["schedule"]) == ("0 3 * * 0", "0 2 * * *")
+    assert (full["spec"]["schedule"], nightly["spec"]["schedule"]) == (
+        "0 3 * * 0", "0 2 * * 1-6")
     assert full["spec"]["timeZone"] == nightly["spec"]["timeZone"] == "Asia/Seoul"
     assert nightly_env["MIRROR_TIMEZONE"] == "Asia/Seoul"
     assert nightly_env["MIRROR_PREFIX"] == "{yesterday:%Y/%m/%d}/"
@@ -128,6 +129,51 @@ def test_weekly_full_and_nightly_prefix_jobs_share_connections_and_pairs() -> No
     assert container(full)["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"}
     assert container(nightly)["resources"]["limits"] == {"memory": "512Mi"}
     assert full["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 43200
+
+
+def _days_of_week(schedule: str) -> set[int]:
+    """The days (0 = Sunday) of a five-field cron schedule's day-of-week field: `*`, lists,
+    ranges and steps; 7 is Sunday too."""
+    days: set[int] = set()
+    for part in schedule.split()[4].split(","):
+        span, _, step = part.partition("/")
+        first, _, last = ("0-6" if span == "*" else span).partition("-")
+        end = last or ("6" if step else first)
+        days |= {day % 7 for day in range(int(first), int(end) + 1, int(step or 1))}
+    return days
+
+
+def test_the_nightly_example_job_never_runs_on_the_full_syncs_day() -> None:
+    """Two runs on the same pairs must never overlap: the nightly job skips the day of the full
+    sync, which copies every missing key (the folder the nightly run would have copied too)."""
+    jobs = {job["name"]: job for job in example("weekly-and-nightly.yaml")["jobs"]}
+    full, nightly = jobs["full"]["schedule"], jobs["nightly"]["schedule"]
+
+    assert full.split()[2:4] == nightly.split()[2:4] == ["*", "*"]  # day of week only
+    assert _days_of_week(full) == {0}
+    assert _days_of_week(nightly) == {1, 2, 3, 4, 5, 6}
+    assert _days_of_week("0 2 * * *") & _days_of_week(full)  # the helper sees the old overlap
+
+
+def test_failed_objects_wait_for_the_next_run_and_a_stuck_run_is_stopped() -> None:
+    """Exit 1 (failed objects or pair) and 2 (configuration) fail the Job at once: a retry would
+    list every key and post to Slack again. A pod evicted by a drain is retried without counting.
+    The default deadline stops a run that hangs (or a pod that never starts) within a day, so
+    with Forbid it cannot block every later run; null means no deadline."""
+    values = merged(KEYS, {"endpoints": {"aws": {"region": "eu-west-1"}},
+                           "jobs": [{"name": "nightly", "pairs": ["minio/photos:aws/photos"]}]})
+    job = cronjob(manifests(values), "nightly")["spec"]["jobTemplate"]["spec"]
+    in_defaults = merged(values, {"jobDefaults": {"activeDeadlineSeconds": None}})
+    in_the_job = merged(values, {"jobs": [{**values["jobs"][0], "activeDeadlineSeconds": None}]})
+
+    assert job["podFailurePolicy"]["rules"] == [
+        {"action": "FailJob",
+         "onExitCodes": {"containerName": "mirror", "operator": "In", "values": [1, 2]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+    assert job["activeDeadlineSeconds"] == 82800
+    for no_deadline in (in_defaults, in_the_job):
+        spec = cronjob(manifests(no_deadline), "nightly")["spec"]["jobTemplate"]["spec"]
+        assert "activeDeadlineSeconds" not in spec
 
 
 def test_pods_run_locked_down_by_default() -> None:
@@ -213,7 +259,7 @@ def test_every_cronjob_and_pod_field_reaches_the_manifest() -> None:
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (1, 5)
     assert (job["backoffLimit"], job["activeDeadlineSeconds"]) == (6, 3300)
     assert job["ttlSecondsAfterFinished"] == 1000000
-    assert job["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2]
+    assert job["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [1, 2]
     assert pod["terminationGracePeriodSeconds"] == 120
     assert pod["serviceAccountName"] == "mirror-runner"
     assert of_kind(objects, "ServiceAccount") == []
@@ -269,8 +315,22 @@ def test_notes_say_how_to_run_a_job_now_and_read_its_logs() -> None:
 
     assert f"kubectl create job -n {NAMESPACE} \"$JOB\" --from=cronjob/{name}" in text
     assert f"kubectl logs -n {NAMESPACE} -f \"job/$JOB\"" in text
-    assert f"{RELEASE}-minio-s3-mirror-nightly: \"0 2 * * *\" (Asia/Seoul)" in text
+    assert f"{RELEASE}-minio-s3-mirror-nightly: \"0 2 * * 1-6\" (Asia/Seoul)" in text
     assert "prefix: {yesterday:%Y/%m/%d}/" in text
+
+
+@pytest.mark.parametrize(("values", "secret"), [(WEEKLY_AND_NIGHTLY, f"{RELEASE}-minio-s3-mirror"),
+                                                (IRSA_R2_SLACK, "mirror-credentials")],
+                         ids=["chart-secret", "existing-secret"])
+def test_notes_explain_a_pod_stuck_in_create_container_config_error(
+        values: dict[str, Any], secret: str) -> None:
+    """A Secret without one of the keys leaves the pod unstarted: NOTES.txt says which Secret
+    and how to see the missing key."""
+    text = " ".join(notes(values).split())
+
+    assert (f"CreateContainerConfigError usually means that the Secret the pods read, {secret}, "
+            "lacks one of their keys") in text
+    assert f"kubectl describe pod -n {NAMESPACE} -l app.kubernetes.io/instance={RELEASE}" in text
 
 
 def test_chart_versions_providers_and_prices_follow_the_worker() -> None:
@@ -339,3 +399,5 @@ def test_the_readme_values_install_the_weekly_and_nightly_jobs_it_names(readme: 
         assert name in names
     assert container_env(cronjob(objects, "nightly"), objects)["MIRROR_PREFIX"] == (
         "{yesterday:%Y/%m/%d}/")
+    schedules = {job["name"]: job["schedule"] for job in values["jobs"]}
+    assert not _days_of_week(schedules["full"]) & _days_of_week(schedules["nightly"])

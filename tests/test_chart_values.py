@@ -7,7 +7,9 @@ from typing import Any
 
 import helm_python as helm
 import pytest
-from chart_support import manifests, merged, of_kind, render
+from chart_support import container_env, manifests, merged, of_kind, render
+
+from mirror.settings import ConfigError, load_settings
 
 KEYS = {"minio": {"accessKey": "a", "secretKey": "b"},
         "aws": {"url": "https://s3.eu-west-1.amazonaws.com", "accessKey": "c", "secretKey": "d"}}
@@ -122,6 +124,13 @@ GUARDS = {
     "extra-env-overrides-an-endpoint": (
         job(extraEnv=[{"name": "AWS_URL", "value": "https://elsewhere"}]),
         "extraEnv sets AWS_URL"),
+    "part-size-below-5mib": (
+        job(partSize="1MiB"),
+        'jobs[0] (nightly): partSize "1MiB" is outside the part sizes the worker accepts: '
+        "5MiB to 5GiB"),
+    "part-size-above-5gib": (
+        job(partSize="6GiB"),
+        'jobs[0] (nightly): partSize "6GiB" is outside the part sizes the worker accepts'),
 }
 
 
@@ -133,6 +142,34 @@ def test_invariants_the_schema_cannot_express_fail_with_a_readable_message(
 
     assert "execution error" in error
     assert message in error
+
+
+# The worker's MIRROR_PART_SIZE: 5MiB to 5GiB, K and KiB 1024 bytes, KB 1000 (mirror/settings.py).
+PART_SIZES = {"64MiB": True, "5MiB": True, "5GiB": True, "5120K": True, "5242880": True,
+              "16 mb": True, "1MiB": False, "6GiB": False, "5000KB": False, "5242879": False}
+
+
+@pytest.mark.parametrize(("size", "accepted"), PART_SIZES.items(), ids=PART_SIZES.keys())
+def test_a_part_size_renders_exactly_when_the_worker_accepts_it(size: str,
+                                                                 accepted: bool) -> None:
+    """The chart's partSize check parses sizes as the worker does, so a release that renders
+    never exits 2 on its part size, and one that would is refused at install time."""
+    objects = manifests(GOOD)
+    (cron,) = of_kind(objects, "CronJob")
+    try:
+        load_settings({**container_env(cron, objects), "MIRROR_PART_SIZE": size})
+        worker = True
+    except ConfigError:
+        worker = False
+    try:
+        rendered = manifests(job(partSize=size))
+    except helm.HelmError:
+        rendered = []
+
+    assert (bool(rendered), worker) == (accepted, accepted)
+    if rendered:
+        (cron,) = of_kind(rendered, "CronJob")
+        assert container_env(cron, rendered)["MIRROR_PART_SIZE"] == size
 
 
 def test_an_existing_secret_or_the_credential_chain_replaces_the_keys() -> None:

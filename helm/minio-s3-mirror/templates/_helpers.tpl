@@ -149,6 +149,17 @@ is checked here, so each template that includes this fails with the same readabl
 {{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
 {{- end }}
 {{- end }}
+{{- with $job.partSize }}
+{{- /* parsed as the worker parses MIRROR_PART_SIZE: K and KiB are 1024 bytes, KB 1000; in
+floats, which cannot overflow and are exact near the limits; an unknown unit counts as 0 */}}
+{{- $units := dict "" 1 "b" 1 "k" 1024 "kb" 1000 "kib" 1024 "m" 1048576 "mb" 1000000 "mib" 1048576 "g" 1073741824 "gb" 1000000000 "gib" 1073741824 }}
+{{- $number := regexFind `^\s*[0-9]+` (toString .) | trim }}
+{{- $unit := regexReplaceAll `^\s*[0-9]+\s*` (toString .) "" | trim | lower }}
+{{- $bytes := mulf (float64 $number) (default 0 (get $units $unit)) }}
+{{- if or (lt $bytes (mulf 5 1048576)) (gt $bytes (mulf 5 1073741824)) }}
+{{- fail (printf "%s: partSize %q is outside the part sizes the worker accepts: 5MiB to 5GiB (MIRROR_PART_SIZE, S3's limits; K and KiB are 1024 bytes, KB 1000), e.g. 16MiB" $where (toString .)) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $job "aliases" $aliases }}
 {{- $_ := set $job "fullname" $fullname }}
 {{- $jobs = append $jobs $job }}
