@@ -177,6 +177,7 @@ def _read_whole(ctx: TransferContext, obj: ObjectInfo) -> tuple[bytes, dict[str,
 
 
 PUMP = 256 * 1024  # the buffer a streamed copy moves bytes through
+STREAM_ATTEMPTS = 3  # a streamed PUT is replayed from a new GET: each try moves the object
 
 
 def _pump(response: Response, size: int, hasher: Any | None,
@@ -209,7 +210,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
     trusted = ctx.source_etags_md5 and is_plain_md5(obj.etag)
     held = ctx.budget.acquire(PUMP)
     try:
-        for attempt in (1, 2, 3):
+        for attempt in range(1, STREAM_ATTEMPTS + 1):
             response = _source_get(ctx, obj)
             hasher = None if trusted else md5()
             try:
@@ -218,11 +219,18 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                     _pump(response, obj.size, hasher, ctx.stop),
                     content_md5=b64_of_hex(obj.etag) if trusted else None,
                     headers=metadata_headers(response.headers))
-            except TransportError:
-                if attempt == 3:
+            except TransportError as exc:
+                if attempt == STREAM_ATTEMPTS or not exc.retryable or ctx.stop.is_set():
                     raise
+                ctx.target.client.backoff(attempt)
                 continue
             except S3Error as exc:
+                # A stream cannot be replayed by the client: throttling and 5xx are retried
+                # here, from a new GET, with the same backoff as any other request.
+                if (exc.severity is Severity.RETRY and attempt < STREAM_ATTEMPTS
+                        and not ctx.stop.is_set()):
+                    ctx.target.client.backoff(attempt)
+                    continue
                 if exc.code in ("BadDigest", "InvalidDigest"):
                     raise IntegrityError(
                         f"the bytes read from the source do not match its ETag {obj.etag}: "
@@ -297,11 +305,25 @@ def _run_parts(ctx: TransferContext, key: str, upload_id: str,
     except BaseException:
         for _, future in pending:  # let in-flight parts land before the abort (AWS advice)
             future.exception()
-        # Best effort: a lifecycle rule for incomplete uploads is the backstop (README).
-        with contextlib.suppress(S3Error, TransportError):
-            ctx.target.client.abort_multipart_upload(ctx.target.bucket, key, upload_id)
+        _abort(ctx, key, upload_id)
         raise
     return parts
+
+
+def _abort(ctx: TransferContext, key: str, upload_id: str) -> None:
+    # Best effort: a lifecycle rule for incomplete uploads is the backstop (README).
+    with contextlib.suppress(S3Error, TransportError, CredentialsUnavailable):
+        ctx.target.client.abort_multipart_upload(ctx.target.bucket, key, upload_id)
+
+
+def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part]) -> str:
+    """Complete the upload; if that fails, abort it, so its parts are not left billed."""
+    try:
+        return ctx.target.client.complete_multipart_upload(ctx.target.bucket, key, upload_id,
+                                                           parts)
+    except BaseException:
+        _abort(ctx, key, upload_id)  # after a lost answer to a Complete that did land: a no-op
+        raise
 
 
 def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
@@ -346,8 +368,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
         parts = _run_parts(ctx, key, upload_id, produce)
     finally:
         response.close()
-    returned = ctx.target.client.complete_multipart_upload(ctx.target.bucket, key, upload_id,
-                                                           parts)
+    returned = _complete(ctx, key, upload_id, parts)
     expected = md5(b"".join(digests)).hexdigest() + f"-{len(digests)}"
     etag = normalize_etag(returned)
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(etag) and etag != expected:
@@ -378,7 +399,7 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
                                       if_match=obj.etag or None))
 
     parts = _run_parts(ctx, key, upload_id, produce)
-    client.complete_multipart_upload(ctx.target.bucket, key, upload_id, parts)
+    _complete(ctx, key, upload_id, parts)
 
 
 def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:

@@ -8,13 +8,14 @@ which real stores do only when something is broken.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import new_bucket
-from test_transport import ScriptedServer, ok
+from test_transport import SLOW_DOWN, ScriptedServer, ok
 
 from mirror.executor import MemoryBudget
 from mirror.s3.accounting import RequestCounter
@@ -22,7 +23,7 @@ from mirror.s3.client import EndpointConfig, PoolRegistry, RetryPolicy, S3Client
 from mirror.s3.sigv4 import Credentials, CredentialSource
 from mirror.sandbox import LocalS3
 from mirror.scan import Scope, flat
-from mirror.transfer import Outcome, Side, TransferContext, transfer
+from mirror.transfer import Outcome, Side, TransferContext, TransferResult, transfer
 
 MIB = 1024 * 1024
 BAD_DIGEST = (b"HTTP/1.1 400 Bad Request\r\ncontent-length: 73\r\n\r\n"
@@ -34,17 +35,24 @@ def _client(url: str, key: str, secret: str) -> S3Client:
                     PoolRegistry(), RequestCounter(), RetryPolicy(attempts=1))
 
 
-def _copy_through(source: LocalS3, bucket: str, target: ScriptedServer) -> tuple[str, str]:
+def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
+              multipart_threshold: int = 256 * MIB) -> TransferResult:
     src = _client(source.url, source.access_key, source.secret_key)
     obj = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch)
     ctx = TransferContext(
         source=Side(src, bucket, ""),
         target=Side(_client(f"http://127.0.0.1:{target.port}", "ak", "sk"), "dst", ""),
         part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
-        stop=threading.Event())
-    result = transfer(obj, ctx)
+        stop=threading.Event(), multipart_threshold=multipart_threshold)
+    return transfer(obj, ctx)
+
+
+def _copy_through(source: LocalS3, bucket: str, target: ScriptedServer) -> tuple[str, str]:
+    src = _client(source.url, source.access_key, source.secret_key)
+    etag = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch).etag
+    result = _transfer(source, bucket, target)
     assert result.outcome is Outcome.FAILED
-    return obj.etag, result.error or ""
+    return etag, result.error or ""
 
 
 def test_a_stream_the_target_refuses_by_digest_is_a_failure(minio_side: LocalS3) -> None:
@@ -76,3 +84,42 @@ def test_a_stream_whose_etag_the_target_misreports_is_a_failure(minio_side: Loca
 
     assert "did not confirm what was sent" in error
     assert "content-md5" not in target.requests[0].decode("latin-1").lower()[:2000]
+
+
+def test_a_throttled_stream_is_sent_again_from_a_new_get(minio_side: LocalS3) -> None:
+    """A streamed body cannot be replayed by the HTTP client, so a 503 SlowDown is retried
+    by the copy itself, after a backoff, from a fresh GET: the object is copied, not failed."""
+    bucket = new_bucket(minio_side, "src")
+    body = os.urandom(6 * MIB)
+    minio_side.boto3().put_object(Bucket=bucket, Key="big.bin", Body=body)
+    etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    target = ScriptedServer([SLOW_DOWN, ok(b"", f'etag: "{etag}"\r\n')])
+
+    result = _transfer(minio_side, bucket, target)
+
+    assert result.outcome is Outcome.COPIED, result.error
+    assert len(target.requests) == 2
+    for request in target.requests:  # the whole body, both times
+        assert request.startswith(b"PUT /dst/big.bin")
+        assert request.endswith(body)
+
+
+def test_a_refused_complete_aborts_the_upload(minio_side: LocalS3) -> None:
+    """CompleteMultipartUpload refused: the upload is aborted, so its parts are not left on
+    the target, billed and invisible."""
+    bucket = new_bucket(minio_side, "src")
+    minio_side.boto3().put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(6 * MIB))
+    created = ok(b"<InitiateMultipartUploadResult><UploadId>up-1</UploadId>"
+                 b"</InitiateMultipartUploadResult>")
+    refused = (b"HTTP/1.1 400 Bad Request\r\ncontent-length: 69\r\n\r\n"
+               b"<Error><Code>InvalidPart</Code><Message>no such part</Message></Error>")
+    target = ScriptedServer([created, ok(b""), ok(b""), refused, ok(b"")])
+
+    result = _transfer(minio_side, bucket, target, multipart_threshold=5 * MIB)
+
+    assert result.outcome is Outcome.FAILED
+    assert "InvalidPart" in (result.error or "")
+    lines = [r.split(b"\r\n", 1)[0].decode() for r in target.requests]
+    assert lines[0] == "POST /dst/big.bin?uploads= HTTP/1.1"
+    assert lines[3] == "POST /dst/big.bin?uploadId=up-1 HTTP/1.1"
+    assert lines[4] == "DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1"

@@ -127,6 +127,10 @@ class S3Client:
         self._default_port = endpoint.port == (443 if endpoint.scheme == "https" else 80)
         self._hosts: dict[str, tuple[ConnectionPool, str]] = {}
 
+    def backoff(self, attempt: int) -> None:
+        """Wait before trying again what the caller must replay itself (a streamed body)."""
+        self._sleep(self._retry.delay(attempt))
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _address(self, bucket: str, key: str | None) -> tuple[str, str]:
