@@ -49,6 +49,10 @@ _KEPT_HEADERS = ("content-type", "cache-control", "content-disposition", "conten
                  "content-language", "expires", "x-amz-website-redirect-location")
 
 
+_TARGET_HINT = (" (SSE-KMS or SSE-C on the target: set the target alias's _ETAG_IS_MD5=false, "
+                "and the target then checks each write against its Content-MD5)")
+
+
 class Outcome(StrEnum):
     COPIED = "copied"
     FAILED = "failed"
@@ -132,7 +136,8 @@ def _check_returned(ctx: TransferContext, returned: str, expected_md5: str) -> N
     etag = normalize_etag(returned)
     if ctx.target_etags_md5 and is_plain_md5(etag) and etag != expected_md5:
         raise IntegrityError(f"the target returned ETag {etag} for bytes with MD5 "
-                             f"{expected_md5}: it did not store what was sent")
+                             f"{expected_md5}: it did not store what was sent, or its "
+                             f"ETags are not MD5s{_TARGET_HINT}")
 
 
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
@@ -250,7 +255,8 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
     etag = normalize_etag(returned)
     if etag != hasher.hexdigest():
         raise IntegrityError(f"the target returned ETag {etag or 'none'} for bytes with MD5 "
-                             f"{hasher.hexdigest()}: it did not confirm what was sent")
+                             f"{hasher.hexdigest()}: it did not confirm what was sent, or its "
+                             f"ETags are not MD5s{_TARGET_HINT}")
 
 
 def _fill(ctx: TransferContext, obj: ObjectInfo, response: Response, view: memoryview,
@@ -373,7 +379,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
     etag = normalize_etag(returned)
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(etag) and etag != expected:
         raise IntegrityError(f"the target returned ETag {etag} for a multipart upload whose "
-                             f"parts give {expected}")
+                             f"parts give {expected}{_TARGET_HINT}")
 
 
 def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:

@@ -83,6 +83,7 @@ def test_a_stream_whose_etag_the_target_misreports_is_a_failure(minio_side: Loca
     _, error = _copy_through(minio_side, bucket, target)
 
     assert "did not confirm what was sent" in error
+    assert "set the target alias's _ETAG_IS_MD5=false" in error
     assert "content-md5" not in target.requests[0].decode("latin-1").lower()[:2000]
 
 
