@@ -169,16 +169,17 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         ctx.budget.release(held)
 
 
-def _read_whole(ctx: TransferContext, obj: ObjectInfo) -> tuple[bytes, dict[str, str]]:
-    """GET the whole object; a body cut off mid-way is fetched again (three tries)."""
-    for attempt in (1, 2, 3):
-        response = _source_get(ctx, obj)
-        try:
-            return response.read(), response.headers
-        except TransportError:
-            if attempt == 3:
-                raise
-    raise AssertionError("unreachable")
+def _read_whole(ctx: TransferContext, obj: ObjectInfo) -> tuple[bytearray, dict[str, str]]:
+    """GET the whole object straight into one buffer of its size (held once, as the memory
+    budget counts it); a body cut off mid-way resumes by range."""
+    body = bytearray(obj.size)
+    response = _source_get(ctx, obj)
+    headers = response.headers
+    try:
+        response = _fill(ctx, obj, response, memoryview(body), 0)
+    finally:
+        response.close()
+    return body, headers
 
 
 PUMP = 256 * 1024  # the buffer a streamed copy moves bytes through

@@ -110,12 +110,16 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
             peers[sock].sendall(data)
 
 
-class SlowRelay:
-    """A TCP relay in front of a server that sends the server's answers at `rate` bytes/s:
-    a slow link, so a transfer is reliably still in flight when a test acts on it."""
+class Relay:
+    """A TCP relay in front of a server, playing a poor link. With `rate`, the server's
+    answers go at that many bytes/s, so a transfer is reliably still in flight when a test
+    acts on it. With `cut_after`, the first connection whose answers pass that many bytes
+    is cut there (the link drops mid-body), once."""
 
-    def __init__(self, port: int, rate: int) -> None:
+    def __init__(self, port: int, rate: int = 0, cut_after: int = 0) -> None:
         self.target, self.rate = port, rate
+        self.cut_after, self.cuts = cut_after, 0
+        self._lock = threading.Lock()
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._closed = False
@@ -133,15 +137,23 @@ class SlowRelay:
                 return
             server = socket.create_connection(("127.0.0.1", self.target))
             threading.Thread(target=self._copy, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._copy, args=(server, client, self.rate),
+            threading.Thread(target=self._copy, args=(server, client, self.rate, True),
                              daemon=True).start()
 
-    @staticmethod
-    def _copy(src: socket.socket, dst: socket.socket, rate: int | None) -> None:
-        chunk = min(65536, rate // 10) if rate else 262144
+    def _copy(self, src: socket.socket, dst: socket.socket, rate: int | None,
+              answers: bool = False) -> None:
+        chunk = min(65536, rate // 10) if rate else 65536
+        sent = 0
         try:
             while data := src.recv(chunk):
+                if answers and self.cut_after and sent + len(data) > self.cut_after:
+                    with self._lock:
+                        cut, self.cuts = not self.cuts, 1
+                    if cut:
+                        dst.sendall(data[: self.cut_after - sent])
+                        return
                 dst.sendall(data)
+                sent += len(data)
                 if rate:
                     time.sleep(len(data) / rate)
         except OSError:

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
+from proxy_server import Relay
 
 from bench.proxy import CountingProxy
 from mirror.sandbox import LocalS3
@@ -144,3 +145,29 @@ def test_large_objects_stream_a_few_at_a_time_while_workers_are_many(
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == objects
     assert peak == limit
+
+
+@pytest.mark.parametrize(("size", "extra"), [
+    (1 * MIB, {}),  # one GET into one buffer: resumed by a ranged GET
+    (12 * MIB, {}),  # one GET streamed into one PUT: the PUT is abandoned, both start again
+    (12 * MIB, {"MIRROR_MULTIPART_THRESHOLD": "5MiB"}),  # multipart: resumed by a ranged GET
+], ids=["small", "streamed", "multipart"])
+def test_a_source_link_cut_mid_body_recovers_with_exact_bytes(
+        minio_side: LocalS3, aws_side: LocalS3, size: int, extra: dict[str, str]) -> None:
+    """The source connection drops in the middle of an object's body: the copy recovers
+    (one more GET, If-Match keeping it the same object) and the target gets exact bytes."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"object.bin": os.urandom(size)}
+    put(minio_side, src, objects)
+    link = Relay(int(minio_side.url.rsplit(":", 1)[1]), cut_after=512 * 1024)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": link.url,
+                          "MIRROR_PART_SIZE": "5MiB", **extra,
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    finally:
+        link.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert link.cuts == 1
+    assert run.requests("source")["GET"] == 2
+    assert contents(aws_side, dst) == objects

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from conftest import ROOT, base_env, contents, new_bucket, put, run_mirror
-from proxy_server import SlowRelay
+from proxy_server import Relay
 
 from mirror.sandbox import LocalS3
 
@@ -72,7 +72,7 @@ def test_sigterm_abandons_a_streamed_upload_without_waiting_for_it(minio_side: L
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     objects = {"streamed.bin": os.urandom(24 * MIB)}
     put(minio_side, src, objects)
-    slow = SlowRelay(int(minio_side.url.rsplit(":", 1)[1]), rate=2 * MIB)  # a 12 s stream
+    slow = Relay(int(minio_side.url.rsplit(":", 1)[1]), rate=2 * MIB)  # a 12 s stream
     env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     try:
