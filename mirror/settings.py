@@ -213,7 +213,7 @@ class _Reader:
     def _count(self, name: str, default: T, also: str = "") -> int | T:
         """A whole number from 1 to 512 (threads, streams), else a problem and `default`."""
         value = self.text(name)
-        if value.isdigit() and 1 <= int(value) <= 512:
+        if re.fullmatch(r"[0-9]{1,4}", value) and 1 <= int(value) <= 512:
             return int(value)
         self.fail(name, f"must be {also}a whole number from 1 to 512, got {value!r}")
         return default
@@ -255,19 +255,31 @@ class _Reader:
         return size
 
 
+def _redacted(url: str) -> str:
+    """The URL as it may be shown: a password in it becomes ***."""
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@") if password else url
+
+
 def _check_url(reader: _Reader, name: str, url: str) -> str | None:
     parts = urlsplit(url)
+    shown = _redacted(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.fail(name, f"must look like http(s)://host[:port], got {url!r}"
+        reader.fail(name, f"must look like http(s)://host[:port], got {shown!r}"
                     " (is the http:// or https:// missing?)")
         return None
+    if parts.username is not None or parts.password is not None:
+        env = name.removesuffix("_URL")
+        reader.fail(name, f"must not carry credentials (user:password@), got {shown!r}; set "
+                    f"{env}_ACCESS_KEY and {env}_SECRET_KEY instead")
+        return None
     if parts.path not in ("", "/") or parts.query:
-        reader.fail(name, f"must be only the endpoint, without a path or bucket, got {url!r}")
+        reader.fail(name, f"must be only the endpoint, without a path or bucket, got {shown!r}")
         return None
     try:
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        reader.fail(name, f"has an invalid port: {url!r}")
+        reader.fail(name, f"has an invalid port: {shown!r}")
         return None
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -359,8 +371,8 @@ def _web_url(reader: _Reader, name: str) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = url.replace(parts.password, "***") if parts.password else url
-        reader.fail(name, f"must look like http(s)://host[:port][/path], got {shown!r}")
+        reader.fail(name, f"must look like http(s)://host[:port][/path], got "
+                    f"{_redacted(url)!r}")
         return None
     return url
 
@@ -508,6 +520,10 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         pushgateway_url=_web_url(reader, "MIRROR_PUSHGATEWAY_URL"),
         print_summary=_print_summary(reader),
     )
+    if settings.multipart_threshold < settings.part_size:
+        reader.fail("MIRROR_MULTIPART_THRESHOLD", "must be at least MIRROR_PART_SIZE (objects "
+                    "up to the part size are always one PUT)")
+    reader.choice("MIRROR_LOG_FORMAT", ("json", "console", "auto"))
     if reader.problems:
-        raise ConfigError(reader.problems)
+        raise ConfigError(list(dict.fromkeys(reader.problems)))  # an alias on both sides: once
     return settings

@@ -95,6 +95,12 @@ BAD_INPUTS = [
     ({"BUCKET_PAIR": "minio/src:minio/src/copy"}, "the target overlaps the source"),
     ({"SLACK_BOT_TOKEN": "xoxb-secret-token"}, "SLACK_CHANNEL_ID is not set; Slack needs both"),
     ({"SLACK_CHANNEL_ID": "C123"}, "SLACK_BOT_TOKEN is not set"),
+    ({"MINIO_URL": "http://minio:secret-value@minio:9000"},
+     "MINIO_URL must not carry credentials (user:password@), got 'http://minio:***@minio:9000'"),
+    ({"MIRROR_MAX_WORKERS": "\u00b2"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
+    ({"MIRROR_LOG_FORMAT": "jsnn"}, "MIRROR_LOG_FORMAT must be one of json, console, auto"),
+    ({"MIRROR_MULTIPART_THRESHOLD": "8MiB"}, "MIRROR_MULTIPART_THRESHOLD must be at least "
+                                             "MIRROR_PART_SIZE"),
     ({"MINIO_CA_FILE": "/nonexistent/ca.pem"},
      "MINIO_CA_FILE names a file that does not exist: '/nonexistent/ca.pem'"),
     ({"MINIO_CA_FILE": "/"}, "MINIO_CA_FILE is a directory, not a PEM file: '/'"),
@@ -122,6 +128,13 @@ def test_bad_input_exits_2_with_one_clear_line_and_no_request(
     assert "secret-value" not in run.stderr + run.stdout
     assert "xoxb-secret-token" not in run.stderr + run.stdout
     assert listener.connections == 0
+
+
+def test_an_alias_broken_on_both_sides_of_a_pair_is_reported_once(listener: Listener) -> None:
+    run = run_mirror(_env(listener, BUCKET_PAIR="minio/a:minio/b", MINIO_URL="minio:9000"))
+
+    assert run.code == 2
+    assert run.stderr.count("MINIO_URL must look like") == 1
 
 
 def test_all_problems_are_reported_at_once(listener: Listener) -> None:
