@@ -228,3 +228,20 @@ def test_requests_are_signed_and_carry_no_flexible_checksum(scripted: Start) -> 
     assert "x-amz-sdk-checksum" not in head
     assert "secret-for-signing" not in request
     assert request.endswith("\r\n\r\nhello")
+
+
+def test_a_request_signed_for_the_wrong_region_says_so(scripted: Start) -> None:
+    """AWS answers a wrong signing region with AuthorizationHeaderMalformed and the bucket's
+    region: that is a region to set, not credentials to fix."""
+    body = (b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization "
+            b"header is malformed; the region 'us-east-1' is wrong; expecting 'ap-northeast-2'"
+            b"</Message><Region>ap-northeast-2</Region></Error>")
+    server = scripted([b"HTTP/1.1 400 Bad Request\r\ncontent-length: %d\r\n\r\n%s"
+                       % (len(body), body)])
+    with pytest.raises(S3Error) as error:
+        client_for(server).list_page("bucket", "")
+
+    assert error.value.severity is Severity.PAIR
+    assert "LIST bucket: wrong region or endpoint (HTTP 400 AuthorizationHeaderMalformed" \
+        in str(error.value)
+    assert str(error.value).endswith("; the bucket is in region ap-northeast-2")

@@ -80,6 +80,8 @@ class S3Error(Exception):
     @property
     def kind(self) -> str:
         """A short cause a person can act on, used in logs and the run summary."""
+        if self.code == "AuthorizationHeaderMalformed" and self.region_hint:
+            return "wrong region or endpoint"  # AWS: signed for one region, bucket in another
         if self.code in _AUTH_CODES or self.status == 401:
             return "credentials rejected"
         if self.code in _PERMISSION_CODES or self.status == 403:
