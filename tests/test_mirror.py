@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import time
 
+import pytest
 from conftest import base_env, contents, listing, new_bucket, put, run_mirror
 
 from mirror.sandbox import LocalS3
@@ -103,6 +105,32 @@ def test_overwrite_replaces_changed_objects_and_leaves_target_only_ones(
     assert contents(aws_side, dst) == {"same-size.bin": b"Z" * 100, "grows.bin": b"B" * 150,
                                        "steady.bin": b"C" * 50, "only-on-target.txt": b"keep me"}
     assert run.pair()["copied_changed"]["objects"] == 2
+
+
+@pytest.mark.parametrize("target_name", ["aws_side", "rclone_side"])
+def test_without_md5_etags_a_change_is_seen_by_size_and_time(
+        minio_side: LocalS3, target_name: str, request: pytest.FixtureRequest) -> None:
+    """Where ETags are not MD5s (SSE-KMS, some stores), the rule falls back to size and
+    LastModified, as the real servers write it (SeaweedFS: whole seconds; rclone: its own
+    format): an unchanged object stays unchanged, a same-size rewrite is seen."""
+    target: LocalS3 = request.getfixturevalue(target_name)
+    src, dst = new_bucket(minio_side, "src"), new_bucket(target, "dst")
+    put(minio_side, src, {"same-size.bin": b"A" * 100, "steady.bin": b"C" * 50})
+    env = {**base_env(minio=minio_side, aws=target), "MINIO_ETAG_IS_MD5": "false",
+           "MIRROR_OVERWRITE": "true", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    assert run_mirror(env).code == 0
+
+    unchanged = run_mirror(env)
+    time.sleep(1.1)  # a rewrite in a later second than the copy: whole-second timestamps
+    put(minio_side, src, {"same-size.bin": b"Z" * 100})
+    changed = run_mirror({**env, "MIRROR_DEBUG": "true"})
+
+    assert unchanged.decisions() == {"unchanged": 2}
+    assert changed.code == 0
+    assert changed.decisions() == {"copy-changed": 1, "unchanged": 1}
+    reasons = {e["key"]: e["reason"] for e in changed.named("object.decision")}
+    assert reasons["same-size.bin"] == "source modified after the target copy was written"
+    assert contents(target, dst) == {"same-size.bin": b"Z" * 100, "steady.bin": b"C" * 50}
 
 
 def test_object_metadata_and_encoded_bytes_are_preserved(minio_side: LocalS3,
