@@ -26,3 +26,20 @@ def test_no_secret_appears_in_any_output(minio_side: LocalS3, aws_side: LocalS3)
     for secret in (minio_side.secret_key, aws_side.secret_key, "bad-secret-value-5678",
                    "session-token-9012", "AKIA-BAD-ACCESS-KEY-1234"):
         assert secret not in output
+
+
+def test_a_secret_that_reaches_a_log_line_is_blanked(minio_side: LocalS3,
+                                                     aws_side: LocalS3) -> None:
+    """The last line of defence: whatever carries a secret into an event (here, a key that
+    contains one, copied and logged), the rendered line has it blanked."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    leaky = f"notes/{aws_side.secret_key}.txt"
+    put(minio_side, src, {leaky: b"pasted by mistake"})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {leaky: b"pasted by mistake"}
+    assert [e["key"] for e in run.named("object.copied")] == ["notes/[redacted].txt"]
+    assert aws_side.secret_key not in run.stderr + run.stdout
