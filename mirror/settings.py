@@ -360,8 +360,13 @@ def _proxy(reader: _Reader, url: str) -> Proxy | None:
 def _pricing(reader: _Reader, env: str, name: str, provider: Provider) -> Pricing:
     chosen = reader.choice(f"{env}_PRICING", tuple(TABLES))
     base = TABLES[chosen or default_for(name, provider.name)]
-    return with_overrides(base, reader.price(f"{env}_PRICE_CLASS_A"),
-                          reader.price(f"{env}_PRICE_CLASS_B"))
+    class_a, class_b = reader.price(f"{env}_PRICE_CLASS_A"), reader.price(f"{env}_PRICE_CLASS_B")
+    if not base.known and (class_a is None) != (class_b is None):
+        missing = f"{env}_PRICE_CLASS_B" if class_b is None else f"{env}_PRICE_CLASS_A"
+        reader.fail(missing, f"is not set; the alias {name!r} has no price table to take it "
+                    f"from ({env}_PRICING is {base.name!r}): set both classes, or a "
+                    f"{env}_PRICING table")
+    return with_overrides(base, class_a, class_b)
 
 
 def _web_url(reader: _Reader, name: str) -> str | None:

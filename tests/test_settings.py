@@ -101,6 +101,8 @@ BAD_INPUTS = [
     ({"MIRROR_LOG_FORMAT": "jsnn"}, "MIRROR_LOG_FORMAT must be one of json, console, auto"),
     ({"MIRROR_MULTIPART_THRESHOLD": "8MiB"}, "MIRROR_MULTIPART_THRESHOLD must be at least "
                                              "MIRROR_PART_SIZE"),
+    ({"AWS_URL": "http://storage.example.com", "AWS_PRICE_CLASS_A": "0.005"},
+     "AWS_PRICE_CLASS_B is not set; the alias 'aws' has no price table to take it from"),
     ({"MINIO_CA_FILE": "/nonexistent/ca.pem"},
      "MINIO_CA_FILE names a file that does not exist: '/nonexistent/ca.pem'"),
     ({"MINIO_CA_FILE": "/"}, "MINIO_CA_FILE is a directory, not a PEM file: '/'"),
