@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     logs.configure(debug=settings.debug,
                    json={"json": True, "console": False}.get(log_format))
     summary = run(settings, stop=signals.stop)
-    publish(summary, settings, sys.stdout)
+    publish(summary, settings, sys.stdout, environ)
     return exit_code(summary, signals.received[0] if signals.received else None)
 
 

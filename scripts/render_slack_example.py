@@ -2,7 +2,7 @@
 
     python scripts/render_slack_example.py      # needs chromium-headless-shell (Debian)
 
-1. builds an example run (two pairs, nightly prefix, a failure, a kept difference),
+1. builds an example run (two pairs, nightly prefix, integrity failures, a kept difference),
 2. asks `mirror.report.slack.message` for its Block Kit message and writes it to
    docs/slack-example.json (a test checks that this file is what the code produces now),
 3. draws those blocks as HTML the way Slack lays them out on a phone, and takes a
@@ -33,8 +33,18 @@ DOCS = ROOT / "docs"
 WIDTH = 420  # CSS pixels: a phone
 
 
+def _damaged(read: str, etag: str) -> str:
+    """The error of an object whose bytes do not match its MD5 ETag (mirror/transfer.py,
+    a small object: read whole, checked, and not written). A 403 would not be here: it stops
+    the whole pair (status failed, the reason under "Stopped:"), as mirror/engine.py does."""
+    return (f"the bytes read from the source have MD5 {read} but its ETag is {etag}: the "
+            "source object is damaged, or its store's ETags are not MD5s (SSE-KMS, SSE-C: set "
+            "the source alias's _ETAG_IS_MD5=false); nothing was written")
+
+
 def example_run() -> RunSummary:
-    """A night of two pairs: photos to S3 went fine, datasets to R2 had trouble."""
+    """A night of two pairs: photos to S3 went fine; to R2, three dataset shards on MinIO
+    no longer matched their ETags, so they were not copied (partial)."""
     photos = PairSummary(
         pair="minio/photos:aws/photos-backup", source="minio/photos",
         target="aws/photos-backup", dry_run=False, prefixes=["2026/01/21/"],
@@ -54,12 +64,14 @@ def example_run() -> RunSummary:
         decisions={"copy-new": Count(117, 536_870_912), "unchanged": Count(2_999, 0),
                    "differs-kept": Count(2, 4_096), "excluded": Count(2, 300)},
         copied_new=Count(114, 528_482_304), failed=Count(3, 8_388_608),
-        failures=[Failure("2026/01/21/shard-0042.parquet",
-                          "GET answered 403 AccessDenied: the source key lacks s3:GetObject"),
-                  Failure("2026/01/21/shard-0043.parquet",
-                          "GET answered 403 AccessDenied: the source key lacks s3:GetObject"),
-                  Failure("2026/01/21/tmp//index.json",
-                          "seaweedfs stores '//' in a key as '/'")],
+        failures=[Failure(f"2026/01/21/shard-{n}.parquet", _damaged(read, etag))
+                  for n, read, etag in (
+                      ("0042", "91d75cb0c461ec89655a05ba4a77ef55",
+                       "0b1cc2735b5a3f7cfd8e9fa3cdb73b89"),
+                      ("0043", "6b6804df44c5d2aeb0de7954a953f56b",
+                       "e44df200fb815ecc10b6228db3f58fb3"),
+                      ("0044", "1fbd478715564eff6544693920c763c3",
+                       "ab79aafd3efcbfe3743b32d1a3aea89c"))],
         requests={"source": {"GET": 117, "LIST": 4},
                   "target": {"LIST": 4, "PUT": 114}})
     return RunSummary(service="ml-platform", dry_run=False,

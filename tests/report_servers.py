@@ -1,7 +1,8 @@
 """Local HTTP servers that play the far ends of a run's summary, and count what they see.
 
-- `SlackServer`: the Slack Web API's `chat.postMessage`, recording every call; it answers
-  with Slack's real shapes (`{"ok": false, "error": "not_in_channel"}`, 429 + Retry-After).
+- `SlackServer`: the Slack Web API's `chat.postMessage` under /api/, recording every call;
+  it answers with Slack's real shapes (`{"ok": false, "error": "not_in_channel"}`, 429 +
+  Retry-After), and 404 outside /api/ as slack.com does.
 - `Pushgateway`: PUT/POST/DELETE on /metrics/job/...; keeps groups the way the Prometheus
   Pushgateway does (PUT replaces a group, POST replaces the metrics of the same name).
 - `CountingProxy`: forwards S3 requests to a real server unchanged (the Host header too, so
@@ -69,6 +70,7 @@ class SlackCall:
     authorization: str
     payload: dict[str, Any]
     at: float
+    path: str = ""  # /api/chat.postMessage
 
 
 class _SlackHandler(_Handler):
@@ -78,9 +80,14 @@ class _SlackHandler(_Handler):
         kind = self.headers.get("Content-Type", "")
         payload = (json.loads(body) if "json" in kind
                    else {k: v[0] for k, v in parse_qs(body.decode()).items()})
-        method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        path = urlsplit(self.path).path  # a proxy forwards the absolute form
+        method = path.rsplit("/", 1)[-1]
         owner.calls.append(SlackCall(method, self.headers.get("Authorization", ""), payload,
-                                     time.monotonic()))
+                                     time.monotonic(), path))
+        if not path.startswith("/api/"):
+            self._reply(404, b"<html><body>Not Found</body></html>",
+                        {"Content-Type": "text/html"})
+            return
         status, answer, headers = owner.answer(payload)
         if isinstance(answer, str):  # not Slack: a proxy's error page
             self._reply(status, answer.encode(), {"Content-Type": "text/html", **headers})

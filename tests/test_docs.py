@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 
-from conftest import ROOT
+from conftest import ROOT, base_env, new_bucket, run_mirror
 
 from mirror.report import slack
+from mirror.sandbox import LocalS3
 from mirror.settings import VARIABLES
 
 
@@ -31,6 +33,25 @@ def test_the_slack_picture_is_rendered_from_the_blocks_the_code_sends() -> None:
     assert committed == {"text": message.text, "blocks": message.blocks}, (
         "the Slack message changed: run python scripts/render_slack_example.py")
     assert (ROOT / "docs" / "slack-example.png").stat().st_size > 10_000
+
+
+def test_the_pictures_failed_objects_failed_the_way_a_real_run_fails_them(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """Each failure the example shows is the error a real run logs for a source object whose
+    bytes do not match its ETag (only the MD5s differ). A 403 is never an object's failure
+    next to copied ones: it stops the whole pair."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    minio_side.boto3().put_object(Bucket=src, Key="a-damaged/", Body=b"these bytes are lost")
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    md5 = re.compile(r"\b[0-9a-f]{32}\b")
+    [real] = [md5.sub("<md5>", e["error"]) for e in run.named("object.failed")]
+    example = _generator().example_run()
+    shown = {md5.sub("<md5>", f.error) for pair in example.pairs for f in pair.failures}
+    assert shown == {real}
+    assert all(pair.error is None for pair in example.pairs if pair.failures)
 
 
 def test_every_variable_is_in_the_readme_table() -> None:

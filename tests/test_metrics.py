@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
+from proxy_server import ForwardProxy
 from report_servers import Pushgateway, value
 
 from mirror.sandbox import LocalS3, free_port
@@ -171,3 +174,40 @@ def test_a_pushgateway_behind_basic_auth_gets_the_credentials_of_the_url(
         assert "guess" not in refused.stdout + refused.stderr
     finally:
         gateway.close()
+
+
+def test_the_pushgateway_follows_the_proxy_rules_of_the_s3_endpoints(
+        minio_side: LocalS3, aws_side: LocalS3, gateway: Pushgateway) -> None:
+    """NO_PROXY's CIDR range names the Pushgateway's host: it is reached directly, although
+    HTTP_PROXY names a proxy that is not there. Not named, it is pushed to through the proxy,
+    with the proxy URL's credentials, which no log line shows."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a": b"1"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PUSHGATEWAY_URL": gateway.url,
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    nowhere = f"http://127.0.0.1:{free_port()}"
+
+    direct = run_mirror({**env, "HTTP_PROXY": nowhere, "HTTPS_PROXY": nowhere,
+                         "NO_PROXY": "127.0.0.0/8"})
+
+    assert direct.code == 0
+    assert [p.job for p in gateway.pushes] == [JOB]
+    assert not direct.named("metrics.failed")
+
+    password = "pr0xy-s3cret"
+    proxy = ForwardProxy(credentials=("mirror", password))
+    try:
+        stores = ",".join(urlsplit(side.url).netloc for side in (minio_side, aws_side))
+        proxied = run_mirror({**env, "HTTP_PROXY": proxy.url("mirror", password),
+                              "NO_PROXY": stores})
+
+        assert proxied.code == 0
+        assert len(gateway.pushes) == 2
+        token = base64.b64encode(f"mirror:{password}".encode()).decode()
+        assert [(s.method, s.authorization) for s in proxy.seen] == [("POST", f"Basic {token}")]
+        assert proxy.seen[0].target.startswith(f"{gateway.url}/metrics/job/{JOB}/")
+        pushed = proxied.named("metrics.pushed")
+        assert [e["proxy"] for e in pushed] == [f"127.0.0.1:{proxy.port}"]
+        assert password not in proxied.stdout + proxied.stderr
+    finally:
+        proxy.close()

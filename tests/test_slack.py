@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
+from proxy_server import ForwardProxy, Seen
 from report_servers import SlackServer
 from structlog.testing import capture_logs
 
@@ -214,6 +217,66 @@ def test_without_both_slack_variables_nothing_is_posted(
     assert run.code == 0
     assert slack_api.calls == []
     assert not run.named("slack.failed")
+
+
+def test_an_api_url_without_its_trailing_slash_keeps_its_path(
+        slack_api: SlackServer) -> None:
+    """SLACK_API_URL=.../api: the post goes to /api/chat.postMessage, not /chat.postMessage
+    (slack_sdk before 3.33.5, which the dependency allows, joins the two with urljoin)."""
+    run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[], seconds=1)
+
+    with capture_logs() as events:
+        assert slack.post(run, TOKEN, CHANNEL, slack_api.url + "/api")
+
+    assert [c.path for c in slack_api.calls] == ["/api/chat.postMessage"]
+    assert [e["event"] for e in events] == ["slack.posted"]
+
+
+def test_no_proxy_sends_slack_around_the_proxy(minio_side: LocalS3, aws_side: LocalS3,
+                                                slack_api: SlackServer) -> None:
+    """NO_PROXY's CIDR range names Slack's host: it is reached directly, as the S3 endpoints
+    are, although HTTPS_PROXY and HTTP_PROXY name a proxy that is not there."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = _env(minio_side, aws_side, slack_api.api_url, src, dst, HTTPS_PROXY=nowhere,
+               HTTP_PROXY=nowhere, NO_PROXY="127.0.0.0/8")
+
+    run = run_mirror(env)
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {"a.txt": b"a"}
+    assert [c.path for c in slack_api.calls] == ["/api/chat.postMessage"]
+    assert not run.named("slack.failed")
+    assert [e.get("proxy") for e in run.named("slack.posted")] == [None]
+
+
+def test_slack_goes_through_the_proxy_for_its_scheme_with_its_credentials(
+        minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
+    """An http SLACK_API_URL takes HTTP_PROXY (not HTTPS_PROXY), with the URL's credentials;
+    the logs name the proxy by host and port, never its password."""
+    password = "pr0xy-s3cret"
+    proxy = ForwardProxy(credentials=("mirror", password))
+    try:
+        src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+        put(minio_side, src, {"a.txt": b"a"})
+        stores = ",".join(urlsplit(side.url).netloc for side in (minio_side, aws_side))
+        env = _env(minio_side, aws_side, slack_api.api_url, src, dst,
+                   HTTPS_PROXY=f"http://127.0.0.1:{free_port()}",
+                   HTTP_PROXY=proxy.url("mirror", password), NO_PROXY=stores)
+
+        run = run_mirror(env)
+
+        assert run.code == 0
+        token = base64.b64encode(f"mirror:{password}".encode()).decode()
+        assert proxy.seen == [Seen("POST", slack_api.api_url + "chat.postMessage",
+                                   f"Basic {token}")]
+        assert len(slack_api.posts()) == 1
+        assert [e["proxy"] for e in run.named("slack.posted")] == [f"127.0.0.1:{proxy.port}"]
+        assert password not in run.stdout + run.stderr
+    finally:
+        proxy.close()
 
 
 # -- Slack's limits ----------------------------------------------------------------------

@@ -3,30 +3,34 @@
 One group per pair: job `minio-s3-mirror`, grouping key `service` (when SERVICE is set) and
 `pair`. Each push is a POST (`pushadd`), which replaces only the metrics it carries: every
 metric is sent on every run except `minio_s3_mirror_last_success_timestamp_seconds`, sent only
-when the pair succeeded. So a failed night leaves the last success where it was, and
-`time() - minio_s3_mirror_last_success_timestamp_seconds > 26 * 3600` alerts on a backup
-that has not completed for a day. (A PUT would replace the whole group and lose it.)
+when the pair succeeded. So a failed night leaves the last success where it was (a PUT would
+replace the whole group and lose it), and, as each job (SERVICE) has its own group,
+`time() - max by (pair) (minio_s3_mirror_last_success_timestamp_seconds) > 26 * 3600` alerts
+on a pair no job has completed for a day; `last_run_status{status!="success"} == 1` on a
+job's failed last run, a pair that never succeeded included (README: Prometheus).
 
 A dry run pushes nothing: its numbers would replace those of the real runs. A Pushgateway
 behind basic auth takes its credentials in the URL (`https://user:password@host`); they
-are sent as an Authorization header, never logged.
+are sent as an Authorization header, never logged. The proxy is the one the caller chose
+(`mirror.report.publish.proxy_for`, the S3 clients' rules), or none: never one urllib would
+pick from the environment itself, ignoring NO_PROXY's CIDR ranges.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 import urllib.error
 from collections.abc import Callable
-from functools import partial
-from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import ProxyHandler, Request, build_opener
 
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
-from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from mirror import logs
 from mirror.decision import Action
 from mirror.s3.accounting import Op
+from mirror.s3.proxy import parse_proxy
 from mirror.summary import SIDES, Count, PairSummary, RunSummary, Status
 
 JOB = "minio-s3-mirror"
@@ -96,40 +100,80 @@ def grouping_key(run: RunSummary, pair: PairSummary) -> dict[str, str]:
     return key
 
 
-def credentials(url: str) -> tuple[str, Callable[..., Any]]:
-    """The URL without user:password, and the handler that sends them (basic auth)."""
+def credentials(url: str) -> tuple[str, str | None]:
+    """The URL without user:password, and the Authorization header they make (basic auth)."""
     parts = urlsplit(url)
     if parts.username is None:
-        return url, default_handler
+        return url, None
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
     netloc += f":{parts.port}" if parts.port else ""
     bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return bare, partial(basic_auth_handler, username=unquote(parts.username),
-                         password=unquote(parts.password or ""))
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return bare, "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
 
-def push(run: RunSummary, url: str) -> bool:
-    """Push every pair's group; log the outcome; True if all were accepted."""
-    url, handler = credentials(url.rstrip("/"))
+Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]]
+
+
+def handler(authorization: str | None, proxy: str | None) -> Handler:
+    """prometheus_client's push handler: basic auth if given, and exactly `proxy` (or none;
+    its default handler would let urllib take one from the environment)."""
+    proxies = {"http": proxy, "https": proxy} if proxy else {}
+
+    def make(url: str, method: str, timeout: float | None, headers: list[tuple[str, str]],
+             data: bytes) -> Callable[[], None]:
+        def send() -> None:
+            request = Request(url, data=data, method=method)  # noqa: S310 - http(s) only
+            for name, value in headers:
+                request.add_header(name, value)
+            if authorization:
+                request.add_header("Authorization", authorization)
+            with build_opener(ProxyHandler(proxies)).open(request, timeout=timeout):
+                pass  # an answer of 400 or more is an HTTPError
+
+        return send
+
+    return make
+
+
+def push(run: RunSummary, url: str, proxy: tuple[str, str] | None = None) -> bool:
+    """Push every pair's group; log the outcome; True if all were accepted.
+
+    `proxy`: the (variable, value) to go through, as `mirror.s3.proxy.choose` gives it, or
+    None for a direct connection. Logs name it by host and port only, never its password.
+    """
+    url, authorization = credentials(url.rstrip("/"))
     log = logs.get().bind(pushgateway=url)
     if run.dry_run:
         log.info("metrics.skipped", reason="a dry run pushes no metrics; they would replace "
                                            "those of the real runs")
         return False
+    via = ""
+    if proxy is not None:
+        variable, value = proxy
+        try:
+            address = parse_proxy(value).address
+        except ValueError as exc:  # never the value: it may hold the proxy's password
+            log.error("metrics.failed", error="invalid proxy", fix=f"{variable} {exc}",
+                      detail="the mirror's exit code does not depend on the Pushgateway")
+            return False
+        log = log.bind(proxy=address)
+        via = f" through proxy {address} ({variable}; NO_PROXY lists what is reached directly)"
+    send = handler(authorization, proxy[1] if proxy else None)
     now = time.time()
     for pair in run.pairs:
         try:
             pushadd_to_gateway(url, job=JOB, registry=registry(run, pair, now),
                                grouping_key=grouping_key(run, pair), timeout=TIMEOUT,
-                               handler=handler)
+                               handler=send)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             unauthorized = isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403)
             log.error("metrics.failed", pair=pair.pair, error=_reason(exc),
                       fix="the Pushgateway wants credentials: put them in MIRROR_PUSHGATEWAY_URL "
                           "as https://user:password@host (basic auth)" if unauthorized else
                           "check MIRROR_PUSHGATEWAY_URL (http://host:9091) and that the "
-                          "Pushgateway is reachable from the pod",
+                          f"Pushgateway is reachable from the pod{via}",
                       detail="the mirror's exit code does not depend on the Pushgateway")
             return False
     log.info("metrics.pushed", job=JOB, groups=len(run.pairs))

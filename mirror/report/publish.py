@@ -3,15 +3,22 @@
 Order: the terminal (instant), the report file, the Pushgateway, then Slack (the slowest:
 it may wait out a rate limit). A failure of one is logged and does not stop the others, and
 none of them changes the exit code, which says whether the mirror itself succeeded.
+
+The Pushgateway and Slack go through a proxy by the rules of the S3 clients
+(`mirror.s3.proxy.choose`: HTTPS_PROXY / HTTP_PROXY by the URL's scheme, unless NO_PROXY
+names its host, with CIDR ranges and ports), chosen here from the environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from mirror import logs
 from mirror.report import console, jsonreport
+from mirror.s3.proxy import choose
 from mirror.settings import Settings
 from mirror.summary import RunSummary
 
@@ -45,25 +52,39 @@ def _guarded(name: str, step: Callable[..., object], *args: Any) -> None:
         logs.get().exception(f"{name}.crashed", error=f"{type(exc).__name__}: {exc}")
 
 
-def _push(run: RunSummary, url: str) -> None:
+def proxy_for(url: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(variable, value) of the proxy an output's URL goes through, or None: direct."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # not a port: the request fails on its own, with that reason
+        return None
+    return choose(parts.scheme, parts.hostname or "", port, environ)
+
+
+def _push(run: RunSummary, url: str, environ: Mapping[str, str]) -> None:
     from mirror.report import metrics  # prometheus_client: imported only when used
 
-    metrics.push(run, url)
+    metrics.push(run, url, proxy_for(url, environ))
 
 
-def _post(run: RunSummary, token: str, channel: str, api_url: str | None) -> None:
+def _post(run: RunSummary, token: str, channel: str, api_url: str | None,
+          environ: Mapping[str, str]) -> None:
     from mirror.report import slack  # slack_sdk: imported only when used
 
-    slack.post(run, token, channel, api_url)
+    slack.post(run, token, channel, api_url, proxy_for(api_url or slack.API_URL, environ))
 
 
-def publish(run: RunSummary, settings: Settings, stdout: TextIO) -> None:
+def publish(run: RunSummary, settings: Settings, stdout: TextIO,
+            environ: Mapping[str, str] | None = None) -> None:
+    """`environ`: where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (os.environ)."""
+    env = os.environ if environ is None else environ
     if wants_console(settings, stdout):
         _guarded("console", _print, run, stdout)
     if settings.report_file:
         _guarded("report", _write_report, run, settings.report_file)
     if settings.pushgateway_url:
-        _guarded("metrics", _push, run, settings.pushgateway_url)
+        _guarded("metrics", _push, run, settings.pushgateway_url, env)
     if settings.slack_token and settings.slack_channel:
         _guarded("slack", _post, run, settings.slack_token, settings.slack_channel,
-                 settings.slack_api_url)
+                 settings.slack_api_url, env)

@@ -8,6 +8,10 @@ Slack's limits are respected by truncating with a count, never by failing: 50 bl
 message, 150 characters in a header, 3,000 in a section, 2,000 in a field, 10 fields per
 section. 429 answers are retried after the Retry-After Slack sends. Slack's own errors are
 logged with the fix the user needs; none of them changes the mirror's exit code.
+
+The proxy is the one the caller chose (`mirror.report.publish.proxy_for`: HTTPS_PROXY /
+HTTP_PROXY unless NO_PROXY names Slack's host, the S3 clients' rules), or none: never one
+the SDK or urllib would pick from the environment themselves, ignoring NO_PROXY's ranges.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import urllib.error
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.request import HTTPSHandler, ProxyHandler, Request, build_opener
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     HttpRequest,
@@ -30,8 +35,10 @@ from slack_sdk.http_retry import (
 
 from mirror import __version__, logs
 from mirror.report import text
+from mirror.s3.proxy import parse_proxy
 from mirror.summary import PairSummary, RunSummary
 
+API_URL = WebClient.BASE_URL  # https://slack.com/api/
 MAX_BLOCKS = 50
 MAX_HEADER = 150
 MAX_SECTION = 3000
@@ -227,17 +234,65 @@ _sdk_log.addHandler(logging.NullHandler())
 _sdk_log.propagate = False
 
 
-def client(token: str, api_url: str | None = None) -> WebClient:
-    return WebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=20,
-                     logger=_sdk_log,
-                     retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                                     _RateLimitRetry(max_retry_count=3)])
+class _WebClient(WebClient):
+    """A WebClient that goes through exactly the proxy it is given, or straight to Slack.
+
+    Given no proxy, the SDK takes HTTPS_PROXY (or HTTP_PROXY, whatever the URL's scheme)
+    from the environment, and urllib's default opener would take one again; neither reads
+    NO_PROXY as the S3 clients do (CIDR ranges such as 10.0.0.0/8). The caller chooses.
+    """
+
+    def __init__(self, *, proxy: str | None, **kwargs: Any) -> None:
+        super().__init__(proxy=proxy, **kwargs)
+        self.proxy = proxy  # undo the SDK's fallback to the environment when it is None
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if not url.lower().startswith(("http://", "https://")):
+            raise SlackRequestError(f"Invalid URL detected: {url}")
+        proxies = {"http": self.proxy, "https": self.proxy} if self.proxy else {}
+        opener = build_opener(ProxyHandler(proxies), HTTPSHandler(context=self.ssl))
+        with opener.open(req, timeout=self.timeout) as resp:
+            charset = resp.headers.get_content_charset() or "utf-8"
+            return {"status": resp.code, "headers": resp.headers,
+                    "body": resp.read().decode(charset)}
 
 
-def post(run: RunSummary, token: str, channel: str, api_url: str | None = None) -> bool:
-    """Post the summary; log what happened (and the fix); True if Slack accepted it."""
+def base_url(api_url: str | None) -> str:
+    """SLACK_API_URL with a trailing slash: the method name is joined to it with urljoin,
+    which without one replaces the last path segment (`.../api` + `chat.postMessage` would
+    be `/chat.postMessage`, a 404). slack_sdk adds it too since 3.33.5; older ones did not."""
+    url = api_url or API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def client(token: str, api_url: str | None = None, proxy: str | None = None) -> WebClient:
+    """`proxy`: http://[user:password@]host:port, or None to reach `api_url` directly."""
+    return _WebClient(token=token, base_url=base_url(api_url), timeout=20, proxy=proxy,
+                      logger=_sdk_log,
+                      retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
+                                      _RateLimitRetry(max_retry_count=3)])
+
+
+def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
+         proxy: tuple[str, str] | None = None) -> bool:
+    """Post the summary; log what happened (and the fix); True if Slack accepted it.
+
+    `proxy`: the (variable, value) to go through, as `mirror.s3.proxy.choose` gives it, or
+    None for a direct connection. Logs name it by host and port only, never its password.
+    """
     log = logs.get().bind(channel=channel)
-    slack, built = client(token, api_url), message(run)
+    via = ""
+    if proxy is not None:
+        variable, value = proxy
+        try:
+            address = parse_proxy(value).address
+        except ValueError as exc:  # never the value: it may hold the proxy's password
+            log.error("slack.failed", error="invalid proxy", fix=f"{variable} {exc}",
+                      detail="the mirror's exit code does not depend on Slack")
+            return False
+        log = log.bind(proxy=address)
+        via = f" through proxy {address} ({variable})"
+    slack, built = client(token, api_url, proxy[1] if proxy else None), message(run)
     try:
         try:
             answer = slack.chat_postMessage(channel=channel, text=built.text, blocks=built.blocks,
@@ -264,8 +319,9 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None) 
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         log.error("slack.failed", error="unreachable",
-                  fix=f"cannot reach {api_url or WebClient.BASE_URL}: {reason}; check the URL "
-                      "(SLACK_API_URL), DNS, a proxy, or an egress NetworkPolicy",
+                  fix=f"cannot reach {api_url or API_URL}{via}: {reason}; check the URL "
+                      "(SLACK_API_URL), DNS, the proxy (HTTPS_PROXY, NO_PROXY), or an egress "
+                      "NetworkPolicy",
                   detail="the mirror's exit code does not depend on Slack")
         return False
     log.info("slack.posted", ts=answer.get("ts"), blocks=len(built.blocks))
