@@ -32,7 +32,7 @@ def _seed(server: LocalS3, rng: random.Random) -> dict[str, bytes]:
         for i in range(60):
             objects[f"{day}/IMG_{i:04d}.jpg"] = rng.randbytes(rng.randint(1024, 48 * 1024))
         objects[f"{day}/upload.tmp"] = b"partial upload, excluded"
-    objects["models/resnet50.pth"] = rng.randbytes(40 * 1024 * 1024)  # above the part size: streamed
+    objects["models/resnet50.pth"] = rng.randbytes(40 * 1024 * 1024)  # above the part size
     objects["albums/seoul trip/한강 야경.jpg"] = rng.randbytes(20_000)
     for key, body in objects.items():
         content_type = "image/jpeg" if key.endswith(".jpg") else "application/octet-stream"

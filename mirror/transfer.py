@@ -8,6 +8,9 @@
   the bytes against what the source stored, end to end, without hashing here; otherwise
   the bytes are hashed on the way and the target's ETag must match. A broken stream
   restarts the object (three tries).
+- Above the part size, uploaded multipart at the source: copied part for part as it was
+  uploaded (GET ?partNumber=n streamed into UploadPart n), not hashed here; the parts' MD5s
+  the target returns must give the source's ETag before the upload is completed.
 - Larger: a multipart upload fed from a single streamed GET; parts are read into buffers
   from the memory budget and uploaded by the part pool while the next part is read. A
   broken GET resumes with a ranged GET at the same offset (If-Match keeps it the same
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import re
 import threading
 import time
@@ -100,6 +104,9 @@ class TransferContext:
     # link: more only make the servers' disks and the sockets contend (bench/README).
     streams: threading.Semaphore = field(
         default_factory=lambda: threading.Semaphore(LARGE_TRANSFERS))
+    # Set once the source answered a GET ?partNumber= with the whole object: it does not
+    # serve parts, and the pair copies its multipart objects the other ways from then on.
+    no_part_gets: threading.Event = field(default_factory=threading.Event)
 
 
 class StopFlag(Protocol):
@@ -383,6 +390,129 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
                              f"parts give {expected}{_TARGET_HINT}")
 
 
+class _PartsNotServed(Exception):
+    """The source ignored ?partNumber=: copy the object another way."""
+
+
+_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+def _aligned_parts(ctx: TransferContext, obj: ObjectInfo) -> int | None:
+    """The part count of a multipart source object whose layout can be copied as it is."""
+    if not (ctx.source_etags_md5 and ctx.target_etags_md5) or ctx.no_part_gets.is_set():
+        return None
+    if not _COMPOSITE.match(obj.etag):
+        return None
+    count = int(obj.etag.rsplit("-", 1)[1])
+    return count if 1 <= count <= MAX_PARTS else None
+
+
+def _part_span(response: Response, obj: ObjectInfo, count: int) -> tuple[int, int] | None:
+    """The inclusive byte span a part GET answered with; None if it was not a part."""
+    found = _RANGE.match(response.headers.get("content-range", ""))
+    served = response.headers.get("x-amz-mp-parts-count")
+    if response.status != 206 or not found or (served is not None and served != str(count)):
+        return None
+    start, end, total = (int(g) for g in found.groups())
+    if total != obj.size:
+        raise SourceChanged(f"is {total} bytes now, {obj.size} when listed")
+    return start, end
+
+
+def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload_id: str,
+                         number: int, count: int, response: Response | None,
+                         spans: dict[int, tuple[int, int]]) -> str:
+    """GET part `number` of the source and stream it into the same part of the upload."""
+    for attempt in range(1, STREAM_ATTEMPTS + 1):
+        if response is None:
+            response = ctx.source.client.get_object(
+                ctx.source.bucket, ctx.source.key(obj.key), if_match=obj.etag,
+                part_number=number)
+        try:
+            span = _part_span(response, obj, count)
+            if span is None:
+                raise IntegrityError(f"the source served part {number} as no part of "
+                                     f"{count}, though it served part 1")
+            length = span[1] - span[0] + 1
+            returned = ctx.target.client.upload_part_stream(
+                ctx.target.bucket, key, upload_id, number, length,
+                _pump(response, length, None, ctx.stop))
+        except TransportError as exc:
+            if attempt == STREAM_ATTEMPTS or not exc.retryable or ctx.stop.is_set():
+                raise
+            ctx.target.client.backoff(attempt)
+            continue
+        except S3Error as exc:
+            if (exc.severity is not Severity.RETRY or attempt == STREAM_ATTEMPTS
+                    or ctx.stop.is_set()):
+                raise
+            ctx.target.client.backoff(attempt)
+            continue
+        finally:
+            response.close()
+            response = None
+        etag = normalize_etag(returned)
+        if not is_plain_md5(etag):
+            raise IntegrityError(f"the target returned {etag or 'no ETag'} for part {number}, "
+                                 f"not an MD5: the copy cannot be verified{_TARGET_HINT}")
+        spans[number] = span
+        return returned
+    raise AssertionError("unreachable")
+
+
+def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
+    """A multipart source object copied part for part, as it was uploaded.
+
+    Each part is one GET ?partNumber=n streamed into UploadPart n, a few at a time, through
+    a small buffer. Nothing is hashed here: the target returns each part's MD5, and before
+    the upload is completed, the MD5 of those MD5s must give the source's own ETag
+    (md5-of-part-md5s "-n"), so the bytes are checked end to end against what the source
+    stored, and the target's copy ends with the same ETag. A mismatch aborts the upload.
+    """
+    key = ctx.target.key(obj.key)
+    first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
+                                         if_match=obj.etag, part_number=1)
+    try:
+        if _part_span(first, obj, count) is None:
+            ctx.no_part_gets.set()
+            raise _PartsNotServed
+        upload_id = ctx.target.client.create_multipart_upload(
+            ctx.target.bucket, key, metadata_headers(first.headers))
+    except BaseException:
+        first.close()
+        raise
+    spans: dict[int, tuple[int, int]] = {}
+
+    def produce(submit: Callable[[int, int, Callable[[], str]], None]) -> None:
+        for number in range(1, count + 1):
+            response = first if number == 1 else None
+            if number > 1 and ctx.stop.is_set():
+                raise Interrupted("stopped before the upload was complete")
+            held = ctx.budget.acquire(PUMP)
+            submit(number, held, partial(_upload_aligned_part, ctx, obj, key, upload_id,
+                                         number, count, response, spans))
+
+    parts = _run_parts(ctx, key, upload_id, produce)
+    edges = [spans[n] for n in range(1, count + 1)]
+    tiled = edges[0][0] == 0 and edges[-1][1] == obj.size - 1 and all(
+        a[1] + 1 == b[0] for a, b in itertools.pairwise(edges))
+    expected = md5(b"".join(bytes.fromhex(normalize_etag(p.etag)) for p in parts)).hexdigest()
+    if not tiled or f"{expected}-{count}" != obj.etag:
+        _abort(ctx, key, upload_id)
+        raise IntegrityError(
+            f"the parts the target received give ETag {expected}-{count}, the source's ETag "
+            f"is {obj.etag}: the source object is damaged, or its store's ETags are not MD5s "
+            "(SSE-KMS, SSE-C: set the source alias's _ETAG_IS_MD5=false); the upload was "
+            "aborted, nothing was written" if tiled else
+            "the parts the source served do not cover the object exactly; the upload was "
+            "aborted, nothing was written")
+    returned = normalize_etag(_complete(ctx, key, upload_id, parts))
+    if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(returned) \
+            and returned != obj.etag:
+        raise IntegrityError(f"the target returned ETag {returned} for a multipart upload "
+                             f"whose parts give {obj.etag}{_TARGET_HINT}")
+
+
 def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     src_key, key = ctx.source.key(obj.key), ctx.target.key(obj.key)
     client = ctx.target.client
@@ -419,6 +549,13 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
         with ctx.streams:
             if ctx.stop.is_set():
                 raise Interrupted("stopped before it started")
+            count = _aligned_parts(ctx, obj)
+            if count is not None:
+                try:
+                    _copy_aligned(ctx, obj, count)
+                    return
+                except _PartsNotServed:
+                    pass
             if obj.size <= ctx.multipart_threshold and _can_stream(ctx, obj):
                 _copy_streamed(ctx, obj)
             else:

@@ -20,6 +20,7 @@ from test_transport import SLOW_DOWN, ScriptedServer, ok
 from mirror.executor import MemoryBudget
 from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, PoolRegistry, RetryPolicy, S3Client
+from mirror.s3.listing import ObjectInfo
 from mirror.s3.sigv4 import Credentials, CredentialSource
 from mirror.sandbox import LocalS3
 from mirror.scan import Scope, flat
@@ -36,7 +37,7 @@ def _client(url: str, key: str, secret: str) -> S3Client:
 
 
 def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
-              multipart_threshold: int = 256 * MIB) -> TransferResult:
+              multipart_threshold: int = 256 * MIB, part_gets: bool = True) -> TransferResult:
     src = _client(source.url, source.access_key, source.secret_key)
     obj = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch)
     ctx = TransferContext(
@@ -44,13 +45,16 @@ def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
         target=Side(_client(f"http://127.0.0.1:{target.port}", "ak", "sk"), "dst", ""),
         part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
         stop=threading.Event(), multipart_threshold=multipart_threshold)
+    if not part_gets:  # as if the source had answered a part GET with the whole object
+        ctx.no_part_gets.set()
     return transfer(obj, ctx)
 
 
-def _copy_through(source: LocalS3, bucket: str, target: ScriptedServer) -> tuple[str, str]:
+def _copy_through(source: LocalS3, bucket: str, target: ScriptedServer,
+                  part_gets: bool = True) -> tuple[str, str]:
     src = _client(source.url, source.access_key, source.secret_key)
     etag = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch).etag
-    result = _transfer(source, bucket, target)
+    result = _transfer(source, bucket, target, part_gets=part_gets)
     assert result.outcome is Outcome.FAILED
     return etag, result.error or ""
 
@@ -69,8 +73,8 @@ def test_a_stream_the_target_refuses_by_digest_is_a_failure(minio_side: LocalS3)
 
 
 def test_a_stream_whose_etag_the_target_misreports_is_a_failure(minio_side: LocalS3) -> None:
-    """A multipart source has no MD5 to send: the bytes are hashed, the target's ETag must
-    match them."""
+    """A multipart source that does not serve parts has no MD5 to send: the bytes are
+    hashed, the target's ETag must match them."""
     bucket = new_bucket(minio_side, "src")
     s3 = minio_side.boto3()
     upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")
@@ -80,7 +84,7 @@ def test_a_stream_whose_etag_the_target_misreports_is_a_failure(minio_side: Loca
                                  MultipartUpload={"Parts": [{"PartNumber": 1,
                                                              "ETag": part["ETag"]}]})
     target = ScriptedServer([ok(b"", 'etag: "00000000000000000000000000000000"\r\n')])
-    _, error = _copy_through(minio_side, bucket, target)
+    _, error = _copy_through(minio_side, bucket, target, part_gets=False)
 
     assert "did not confirm what was sent" in error
     assert "set the target alias's _ETAG_IS_MD5=false" in error
@@ -124,3 +128,68 @@ def test_a_refused_complete_aborts_the_upload(minio_side: LocalS3) -> None:
     assert lines[0] == "POST /dst/big.bin?uploads= HTTP/1.1"
     assert lines[3] == "POST /dst/big.bin?uploadId=up-1 HTTP/1.1"
     assert lines[4] == "DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1"
+
+
+def _from_scripted_source(source: ScriptedServer, target: LocalS3, bucket: str,
+                          obj: ObjectInfo) -> TransferResult:
+    """Copy `obj` from a scripted source into a real target bucket."""
+    ctx = TransferContext(
+        source=Side(_client(f"http://127.0.0.1:{source.port}", "ak", "sk"), "src", ""),
+        target=Side(_client(target.url, target.access_key, target.secret_key), bucket, ""),
+        part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
+        stop=threading.Event())
+    return transfer(obj, ctx)
+
+
+def _answer(body: bytes, etag: str, span: tuple[int, int, int] | None = None,
+            parts: int | None = None) -> bytes:
+    head = f'HTTP/1.1 {"206 Partial Content" if span else "200 OK"}\r\netag: "{etag}"\r\n'
+    if span:
+        head += f"content-range: bytes {span[0]}-{span[1]}/{span[2]}\r\n"
+    if parts:
+        head += f"x-amz-mp-parts-count: {parts}\r\n"
+    return f"{head}content-length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _composite(*parts: bytes) -> str:
+    digests = b"".join(hashlib.md5(p, usedforsecurity=False).digest() for p in parts)
+    return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"
+
+
+def test_a_source_that_serves_no_parts_is_copied_the_other_way(aws_side: LocalS3) -> None:
+    """A store that ignores ?partNumber= answers with the whole object: the copy falls back
+    to one streamed GET, hashed on the way and checked against the target's ETag."""
+    body = os.urandom(6 * MIB)
+    etag = _composite(body[: 5 * MIB], body[5 * MIB :])
+    source = ScriptedServer([_answer(body, etag), _answer(body, etag)])
+    bucket = new_bucket(aws_side, "dst")
+
+    result = _from_scripted_source(source, aws_side, bucket,
+                                   ObjectInfo("model.bin", len(body), etag, "2025-01-01"))
+
+    assert result.outcome is Outcome.COPIED, result.error
+    first, second = (r.split(b"\r\n", 1)[0] for r in source.requests)
+    assert first == b"GET /src/model.bin?partNumber=1 HTTP/1.1"
+    assert second == b"GET /src/model.bin HTTP/1.1"
+    assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
+
+
+def test_parts_that_do_not_give_the_source_etag_abort_the_upload(aws_side: LocalS3) -> None:
+    """A damaged source (its parts no longer give the ETag it lists) is caught before the
+    upload is completed: it is aborted, nothing is written, no parts are left behind."""
+    part_1, part_2 = os.urandom(5 * MIB), os.urandom(MIB)
+    size = len(part_1) + len(part_2)
+    etag = _composite(part_1, os.urandom(MIB))  # what the source stored, once
+    source = ScriptedServer([_answer(part_1, etag, (0, 5 * MIB - 1, size), 2),
+                             _answer(part_2, etag, (5 * MIB, size - 1, size), 2)])
+    bucket = new_bucket(aws_side, "dst")
+
+    result = _from_scripted_source(source, aws_side, bucket,
+                                   ObjectInfo("model.bin", size, etag, "2025-01-01"))
+
+    assert result.outcome is Outcome.FAILED
+    assert f"the source's ETag is {etag}: the source object is damaged" in (result.error or "")
+    assert "the upload was aborted, nothing was written" in (result.error or "")
+    s3 = aws_side.boto3()
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

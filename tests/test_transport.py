@@ -68,10 +68,13 @@ class ScriptedServer:
                 buffer = buffer[length:]
                 index = len(self.requests) - 1
                 reply = self.script[min(index, len(self.script) - 1)]
-                if callable(reply):
-                    reply(conn)
-                else:
-                    conn.sendall(reply)
+                try:
+                    if callable(reply):
+                        reply(conn)
+                    else:
+                        conn.sendall(reply)
+                except OSError:  # the client hung up before reading it all: its choice
+                    return
                 if index in self.close_after:
                     return
 

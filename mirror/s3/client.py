@@ -225,14 +225,18 @@ class S3Client:
     # -- reading -------------------------------------------------------------------------
 
     def get_object(self, bucket: str, key: str, *, byte_range: tuple[int, int] | None = None,
-                   if_match: str | None = None) -> Response:
-        """Start a GET; the caller streams the body. `byte_range` is inclusive."""
+                   if_match: str | None = None, part_number: int | None = None) -> Response:
+        """Start a GET; the caller streams the body. `byte_range` is inclusive; `part_number`
+        asks for one part of a multipart object, as it was uploaded (a store that does not
+        know the parameter answers 200 with the whole object)."""
         headers = {}
         if byte_range is not None:
             headers["range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
         if if_match:
             headers["if-match"] = f'"{if_match}"'
-        return self._send(Op.GET, "GET", bucket, key, headers=headers, ok=(200, 206))
+        query = {"partNumber": str(part_number)} if part_number is not None else None
+        return self._send(Op.GET, "GET", bucket, key, query=query, headers=headers,
+                          ok=(200, 206))
 
     def head_object(self, bucket: str, key: str) -> dict[str, str]:
         response = self._send(Op.HEAD, "HEAD", bucket, key)
@@ -256,6 +260,15 @@ class S3Client:
         if content_md5:
             sent["content-md5"] = content_md5
         response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, stream=(length, chunks))
+        response.read()
+        return response.headers.get("etag", "")
+
+    def upload_part_stream(self, bucket: str, key: str, upload_id: str, number: int,
+                           length: int, chunks: Iterable[bytes | memoryview]) -> str:
+        """UploadPart with a body streamed from `chunks` (sent once: not retried here)."""
+        response = self._send(Op.MPU_PART, "PUT", bucket, key,
+                              query={"partNumber": str(number), "uploadId": upload_id},
+                              stream=(length, chunks))
         response.read()
         return response.headers.get("etag", "")
 
