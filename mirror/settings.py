@@ -79,8 +79,8 @@ VARIABLES: tuple[Variable, ...] = (
              str(LARGE_TRANSFERS)),
     Variable("MIRROR_PART_SIZE", "multipart part size, and the largest object buffered in "
              "memory for its copy, e.g. 16MiB", "16MiB"),
-    Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this go multipart; smaller "
-             "ones are one streamed PUT", "256MiB"),
+    Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this (and than the part "
+             "size) go multipart; smaller ones are one streamed PUT", "256MiB"),
     Variable("MIRROR_DEBUG", "log every object's decision", "false"),
     Variable("MIRROR_LOG_FORMAT", "json, console, or auto (console on a terminal)", "auto"),
     Variable("HTTPS_PROXY", "http://[user:password@]host:port of the proxy for https "
@@ -525,9 +525,6 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         pushgateway_url=_web_url(reader, "MIRROR_PUSHGATEWAY_URL"),
         print_summary=_print_summary(reader),
     )
-    if settings.multipart_threshold < settings.part_size:
-        reader.fail("MIRROR_MULTIPART_THRESHOLD", "must be at least MIRROR_PART_SIZE (objects "
-                    "up to the part size are always one PUT)")
     reader.choice("MIRROR_LOG_FORMAT", ("json", "console", "auto"))
     if reader.problems:
         raise ConfigError(list(dict.fromkeys(reader.problems)))  # an alias on both sides: once

@@ -99,8 +99,6 @@ BAD_INPUTS = [
      "MINIO_URL must not carry credentials (user:password@), got 'http://minio:***@minio:9000'"),
     ({"MIRROR_MAX_WORKERS": "\u00b2"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
     ({"MIRROR_LOG_FORMAT": "jsnn"}, "MIRROR_LOG_FORMAT must be one of json, console, auto"),
-    ({"MIRROR_MULTIPART_THRESHOLD": "8MiB"}, "MIRROR_MULTIPART_THRESHOLD must be at least "
-                                             "MIRROR_PART_SIZE"),
     ({"AWS_URL": "http://storage.example.com", "AWS_PRICE_CLASS_A": "0.005"},
      "AWS_PRICE_CLASS_B is not set; the alias 'aws' has no price table to take it from"),
     ({"MINIO_CA_FILE": "/nonexistent/ca.pem"},
