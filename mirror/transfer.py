@@ -390,8 +390,15 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
                              f"parts give {expected}{_TARGET_HINT}")
 
 
-class _PartsNotServed(Exception):
-    """The source ignored ?partNumber=: copy the object another way."""
+class _NotAligned(Exception):
+    """The object cannot be copied part for part: copy it another way."""
+
+
+class _PartsNotServed(_NotAligned):
+    """The source ignored ?partNumber= (and will for the rest of the pair)."""
+
+
+MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last; some stores accept smaller
 
 
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -434,6 +441,8 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
                 raise IntegrityError(f"the source served part {number} as no part of "
                                      f"{count}, though it served part 1")
             length = span[1] - span[0] + 1
+            if number < count and length < MIN_PART:
+                raise _NotAligned  # the upload is aborted, the object copied another way
             returned = ctx.target.client.upload_part_stream(
                 ctx.target.bucket, key, upload_id, number, length,
                 _pump(response, length, None, ctx.stop))
@@ -473,9 +482,12 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
                                          if_match=obj.etag, part_number=1)
     try:
-        if _part_span(first, obj, count) is None:
+        span = _part_span(first, obj, count)
+        if span is None:
             ctx.no_part_gets.set()
             raise _PartsNotServed
+        if count > 1 and span[1] - span[0] + 1 < MIN_PART:
+            raise _NotAligned  # parts the target may refuse (EntityTooSmall) at the end
         upload_id = ctx.target.client.create_multipart_upload(
             ctx.target.bucket, key, metadata_headers(first.headers))
     except BaseException:
@@ -554,7 +566,7 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
                 try:
                     _copy_aligned(ctx, obj, count)
                     return
-                except _PartsNotServed:
+                except _NotAligned:
                     pass
             if obj.size <= ctx.multipart_threshold and _can_stream(ctx, obj):
                 _copy_streamed(ctx, obj)

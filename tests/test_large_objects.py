@@ -178,3 +178,4 @@ def test_a_source_link_cut_mid_body_recovers_with_exact_bytes(
     assert link.cuts == 1
     assert run.requests("source")["GET"] == 2
     assert contents(aws_side, dst) == objects
+

@@ -193,3 +193,24 @@ def test_parts_that_do_not_give_the_source_etag_abort_the_upload(aws_side: Local
     s3 = aws_side.boto3()
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_parts_below_5mib_are_not_copied_as_they_are(aws_side: LocalS3) -> None:
+    """A source that accepted parts below S3's 5 MiB minimum: a target enforcing it would
+    refuse the layout at the end, so the part-for-part copy steps aside at the first small
+    part (nothing uploaded) and the object is streamed whole, hashed and checked."""
+    body = os.urandom(6 * MIB)
+    parts = [body[i : i + MIB] for i in range(0, len(body), MIB)]
+    etag = _composite(*parts)
+    source = ScriptedServer([_answer(parts[0], etag, (0, MIB - 1, len(body)), len(parts)),
+                             _answer(body, etag)])
+    bucket = new_bucket(aws_side, "dst")
+
+    result = _from_scripted_source(source, aws_side, bucket,
+                                   ObjectInfo("model.bin", len(body), etag, "2025-01-01"))
+
+    assert result.outcome is Outcome.COPIED, result.error
+    assert [r.split(b"\r\n", 1)[0] for r in source.requests] == [
+        b"GET /src/model.bin?partNumber=1 HTTP/1.1", b"GET /src/model.bin HTTP/1.1"]
+    assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
+    assert aws_side.boto3().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

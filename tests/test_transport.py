@@ -7,6 +7,7 @@ script, so chunked bodies, dropped keep-alive connections, timeouts, SlowDown an
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -48,6 +49,10 @@ class ScriptedServer:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # a client that hangs up mid-way: its choice
+            self._exchange(conn)
+
+    def _exchange(self, conn: socket.socket) -> None:
         buffer = b""
         with conn:
             while True:
@@ -68,13 +73,10 @@ class ScriptedServer:
                 buffer = buffer[length:]
                 index = len(self.requests) - 1
                 reply = self.script[min(index, len(self.script) - 1)]
-                try:
-                    if callable(reply):
-                        reply(conn)
-                    else:
-                        conn.sendall(reply)
-                except OSError:  # the client hung up before reading it all: its choice
-                    return
+                if callable(reply):
+                    reply(conn)
+                else:
+                    conn.sendall(reply)
                 if index in self.close_after:
                     return
 
