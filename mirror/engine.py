@@ -131,6 +131,7 @@ class PairRun:
             source_etags_md5=self.source_alias.etags_are_md5,
             target_etags_md5=self.target_alias.etags_are_md5,
             target_multipart_etag=self.target_alias.provider.multipart_etag,
+            source_multipart_etag=self.source_alias.provider.multipart_etag,
             multipart_threshold=settings.multipart_threshold, streams=res.streams)
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,

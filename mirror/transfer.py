@@ -97,6 +97,7 @@ class TransferContext:
     source_etags_md5: bool = True
     target_etags_md5: bool = True
     target_multipart_etag: str = "composite"
+    source_multipart_etag: str = "composite"
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
@@ -104,9 +105,10 @@ class TransferContext:
     # link: more only make the servers' disks and the sockets contend (bench/README).
     streams: threading.Semaphore = field(
         default_factory=lambda: threading.Semaphore(LARGE_TRANSFERS))
-    # Set once the source answered a GET ?partNumber= with the whole object: it does not
-    # serve parts, and the pair copies its multipart objects the other ways from then on.
-    no_part_gets: threading.Event = field(default_factory=threading.Event)
+    # Set once part-for-part copies proved impossible for this pair (the source answered a
+    # GET ?partNumber= with the whole object, or the target's part ETags are no MD5s): its
+    # multipart objects are copied the other ways from then on.
+    no_aligned: threading.Event = field(default_factory=threading.Event)
 
 
 class StopFlag(Protocol):
@@ -394,10 +396,6 @@ class _NotAligned(Exception):
     """The object cannot be copied part for part: copy it another way."""
 
 
-class _PartsNotServed(_NotAligned):
-    """The source ignored ?partNumber= (and will for the rest of the pair)."""
-
-
 MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last; some stores accept smaller
 
 
@@ -406,7 +404,8 @@ _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 def _aligned_parts(ctx: TransferContext, obj: ObjectInfo) -> int | None:
     """The part count of a multipart source object whose layout can be copied as it is."""
-    if not (ctx.source_etags_md5 and ctx.target_etags_md5) or ctx.no_part_gets.is_set():
+    if (not (ctx.source_etags_md5 and ctx.target_etags_md5) or ctx.no_aligned.is_set()
+            or ctx.source_multipart_etag != "composite"):  # R2's are not md5-of-part-md5s
         return None
     if not _COMPOSITE.match(obj.etag):
         return None
@@ -460,10 +459,9 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
         finally:
             response.close()
             response = None
-        etag = normalize_etag(returned)
-        if not is_plain_md5(etag):
-            raise IntegrityError(f"the target returned {etag or 'no ETag'} for part {number}, "
-                                 f"not an MD5: the copy cannot be verified{_TARGET_HINT}")
+        if not is_plain_md5(normalize_etag(returned)):  # nothing to check the source's ETag by
+            ctx.no_aligned.set()
+            raise _NotAligned  # the upload is aborted, the object copied another way
         spans[number] = span
         return returned
     raise AssertionError("unreachable")
@@ -484,8 +482,8 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     try:
         span = _part_span(first, obj, count)
         if span is None:
-            ctx.no_part_gets.set()
-            raise _PartsNotServed
+            ctx.no_aligned.set()  # the source ignored ?partNumber=
+            raise _NotAligned
         if count > 1 and span[1] - span[0] + 1 < MIN_PART:
             raise _NotAligned  # parts the target may refuse (EntityTooSmall) at the end
         upload_id = ctx.target.client.create_multipart_upload(

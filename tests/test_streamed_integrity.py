@@ -37,16 +37,18 @@ def _client(url: str, key: str, secret: str) -> S3Client:
 
 
 def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
-              multipart_threshold: int = 256 * MIB, part_gets: bool = True) -> TransferResult:
+              multipart_threshold: int = 256 * MIB, part_gets: bool = True,
+              source_multipart_etag: str = "composite") -> TransferResult:
     src = _client(source.url, source.access_key, source.secret_key)
     obj = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch)
     ctx = TransferContext(
         source=Side(src, bucket, ""),
         target=Side(_client(f"http://127.0.0.1:{target.port}", "ak", "sk"), "dst", ""),
         part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
-        stop=threading.Event(), multipart_threshold=multipart_threshold)
+        stop=threading.Event(), multipart_threshold=multipart_threshold,
+        source_multipart_etag=source_multipart_etag)
     if not part_gets:  # as if the source had answered a part GET with the whole object
-        ctx.no_part_gets.set()
+        ctx.no_aligned.set()
     return transfer(obj, ctx)
 
 
@@ -214,3 +216,56 @@ def test_parts_below_5mib_are_not_copied_as_they_are(aws_side: LocalS3) -> None:
         b"GET /src/model.bin?partNumber=1 HTTP/1.1", b"GET /src/model.bin HTTP/1.1"]
     assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
     assert aws_side.boto3().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def _two_part_object(server: LocalS3, bucket: str) -> bytes:
+    body = os.urandom(6 * MIB)
+    s3 = server.boto3()
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")
+    parts = []
+    for number, start in enumerate((0, 5 * MIB), start=1):
+        part = s3.upload_part(Bucket=bucket, Key="big.bin", PartNumber=number,
+                              UploadId=upload["UploadId"], Body=body[start : start + 5 * MIB])
+        parts.append({"PartNumber": number, "ETag": part["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+    return body
+
+
+def test_a_source_whose_multipart_etags_are_opaque_is_not_copied_part_for_part(
+        minio_side: LocalS3) -> None:
+    """R2's multipart ETags are not md5-of-part-md5s: nothing to check parts against, so
+    such a source's objects are streamed whole, hashed, and checked against the target."""
+    bucket = new_bucket(minio_side, "src")
+    body = _two_part_object(minio_side, bucket)
+    stored = ok(b"", f'etag: "{hashlib.md5(body, usedforsecurity=False).hexdigest()}"\r\n')
+    target = ScriptedServer([stored])
+
+    result = _transfer(minio_side, bucket, target, source_multipart_etag="opaque")
+
+    assert result.outcome is Outcome.COPIED, result.error
+    assert [r.split(b"\r\n", 1)[0] for r in target.requests] == [b"PUT /dst/big.bin HTTP/1.1"]
+
+
+def test_a_target_whose_part_etags_are_no_md5s_gets_the_object_another_way(
+        minio_side: LocalS3) -> None:
+    """Part ETags that are no MD5s leave nothing to check the source's ETag by: the
+    part-for-part upload is aborted and the object streamed whole, hashed, and checked
+    against the target's ETag for it."""
+    bucket = new_bucket(minio_side, "src")
+    body = _two_part_object(minio_side, bucket)
+    created = ok(b"<InitiateMultipartUploadResult><UploadId>up-1</UploadId>"
+                 b"</InitiateMultipartUploadResult>")
+    opaque = ok(b"", 'etag: "part-etag-of-another-kind"\r\n')
+    stored = ok(b"", f'etag: "{hashlib.md5(body, usedforsecurity=False).hexdigest()}"\r\n')
+    target = ScriptedServer([created, opaque, opaque, ok(b""), stored])
+
+    result = _transfer(minio_side, bucket, target)
+
+    assert result.outcome is Outcome.COPIED, result.error
+    lines = [r.split(b"\r\n", 1)[0].decode() for r in target.requests]
+    assert lines[0] == "POST /dst/big.bin?uploads= HTTP/1.1"
+    assert sorted(lines[1:3]) == ["PUT /dst/big.bin?partNumber=1&uploadId=up-1 HTTP/1.1",
+                                  "PUT /dst/big.bin?partNumber=2&uploadId=up-1 HTTP/1.1"]
+    assert lines[3:] == ["DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1", "PUT /dst/big.bin HTTP/1.1"]
+    assert target.requests[4].endswith(body)
