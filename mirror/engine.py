@@ -35,7 +35,7 @@ from mirror.transfer import Outcome, Side, TransferContext, TransferResult, tran
 NOT_MIRRORED = frozenset({Action.UNSUPPORTED, Action.ARCHIVED})
 TRANSPORT_FAILURES_TO_GIVE_UP = 10
 MAX_RANGES = 8  # key ranges of one prefix listed and merged side by side
-PAGES_BEFORE_SPLIT = 2  # a listing that ends within these pages is never split
+PAGES_BEFORE_SPLIT = 3  # a listing that ends within these pages is never split
 _SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
 
 
