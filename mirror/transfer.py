@@ -45,6 +45,7 @@ from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
 from mirror.s3.listing import ObjectInfo, normalize_etag
 from mirror.s3.sigv4 import CredentialsUnavailable
+from mirror.settings import MIN_PART_SIZE  # S3's smallest part but the last
 
 MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit
 MAX_PARTS = 10_000
@@ -221,6 +222,20 @@ def _can_stream(ctx: TransferContext, obj: ObjectInfo) -> bool:
     return (ctx.source_etags_md5 and is_plain_md5(obj.etag)) or ctx.target_etags_md5
 
 
+def _again(ctx: TransferContext, attempt: int, exc: TransportError | S3Error) -> bool:
+    """Whether a streamed transfer that failed is tried again, after the client's backoff.
+
+    A stream cannot be replayed by the HTTP client, so transient failures (a broken
+    connection, throttling, 5xx) are retried by the copy itself, from a new GET.
+    """
+    transient = exc.retryable if isinstance(exc, TransportError) else (
+        exc.severity is Severity.RETRY)
+    if not transient or attempt == STREAM_ATTEMPTS or ctx.stop.is_set():
+        return False
+    ctx.target.client.backoff(attempt)
+    return True
+
+
 def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
     trusted = ctx.source_etags_md5 and is_plain_md5(obj.etag)
     held = ctx.budget.acquire(PUMP)
@@ -234,19 +249,10 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                     _pump(response, obj.size, hasher, ctx.stop),
                     content_md5=b64_of_hex(obj.etag) if trusted else None,
                     headers=metadata_headers(response.headers))
-            except TransportError as exc:
-                if attempt == STREAM_ATTEMPTS or not exc.retryable or ctx.stop.is_set():
-                    raise
-                ctx.target.client.backoff(attempt)
-                continue
-            except S3Error as exc:
-                # A stream cannot be replayed by the client: throttling and 5xx are retried
-                # here, from a new GET, with the same backoff as any other request.
-                if (exc.severity is Severity.RETRY and attempt < STREAM_ATTEMPTS
-                        and not ctx.stop.is_set()):
-                    ctx.target.client.backoff(attempt)
+            except (TransportError, S3Error) as exc:
+                if _again(ctx, attempt, exc):
                     continue
-                if exc.code in ("BadDigest", "InvalidDigest"):
+                if isinstance(exc, S3Error) and exc.code in ("BadDigest", "InvalidDigest"):
                     raise IntegrityError(
                         f"the bytes read from the source do not match its ETag {obj.etag}: "
                         "the source object is damaged, or its store's ETags are not MD5s "
@@ -396,9 +402,6 @@ class _NotAligned(Exception):
     """The object cannot be copied part for part: copy it another way."""
 
 
-MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last; some stores accept smaller
-
-
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
@@ -440,22 +443,15 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
                 raise IntegrityError(f"the source served part {number} as no part of "
                                      f"{count}, though it served part 1")
             length = span[1] - span[0] + 1
-            if number < count and length < MIN_PART:
+            if number < count and length < MIN_PART_SIZE:
                 raise _NotAligned  # the upload is aborted, the object copied another way
             returned = ctx.target.client.upload_part_stream(
                 ctx.target.bucket, key, upload_id, number, length,
                 _pump(response, length, None, ctx.stop))
-        except TransportError as exc:
-            if attempt == STREAM_ATTEMPTS or not exc.retryable or ctx.stop.is_set():
-                raise
-            ctx.target.client.backoff(attempt)
-            continue
-        except S3Error as exc:
-            if (exc.severity is not Severity.RETRY or attempt == STREAM_ATTEMPTS
-                    or ctx.stop.is_set()):
-                raise
-            ctx.target.client.backoff(attempt)
-            continue
+        except (TransportError, S3Error) as exc:
+            if _again(ctx, attempt, exc):
+                continue
+            raise
         finally:
             response.close()
             response = None
@@ -484,7 +480,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
         if span is None:
             ctx.no_aligned.set()  # the source ignored ?partNumber=
             raise _NotAligned
-        if count > 1 and span[1] - span[0] + 1 < MIN_PART:
+        if count > 1 and span[1] - span[0] + 1 < MIN_PART_SIZE:
             raise _NotAligned  # parts the target may refuse (EntityTooSmall) at the end
         upload_id = ctx.target.client.create_multipart_upload(
             ctx.target.bucket, key, metadata_headers(first.headers))
