@@ -10,8 +10,11 @@ import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from proxy_server import ForwardProxy
 from report_servers import Pushgateway, value
+from structlog.testing import capture_logs
 
+from mirror.report import metrics
 from mirror.sandbox import LocalS3, free_port
+from mirror.summary import PairSummary, RunSummary
 
 JOB = "minio-s3-mirror"
 M = "minio_s3_mirror_"
@@ -211,3 +214,23 @@ def test_the_pushgateway_follows_the_proxy_rules_of_the_s3_endpoints(
         assert password not in proxied.stdout + proxied.stderr
     finally:
         proxy.close()
+
+
+def test_a_proxy_the_push_cannot_use_is_named_without_its_password(
+        gateway: Pushgateway) -> None:
+    """A proxy URL the mirror cannot go through (SOCKS): nothing is pushed, one
+    metrics.failed line names the variable and why, never the password in the URL."""
+    run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[PairSummary(pair="minio/a:aws/b", source="minio/a",
+                                        target="aws/b", dry_run=False, prefixes=[])],
+                     seconds=1)
+
+    with capture_logs() as events:
+        pushed = metrics.push(run, gateway.url,
+                              ("HTTP_PROXY", "socks5://mirror:proxy-secret-9@proxy:1080"))
+
+    assert pushed is False
+    assert gateway.pushes == []
+    assert [(e["event"], e["error"]) for e in events] == [("metrics.failed", "invalid proxy")]
+    assert events[0]["fix"].startswith("HTTP_PROXY must be an http:// proxy URL")
+    assert "proxy-secret-9" not in repr(events)

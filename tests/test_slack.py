@@ -360,3 +360,21 @@ def test_an_interrupted_run_says_so_in_the_header() -> None:
     assert built.blocks[0]["text"]["text"] == "⏹️ nightly: interrupted"
     assert built.text == "nightly mirror: interrupted, 3 (30 B) copied"
     assert "*interrupted*\n2\n" in _texts(built.blocks) + "\n"
+
+
+def test_a_proxy_slack_cannot_use_is_named_without_its_password(
+        slack_api: SlackServer) -> None:
+    """A proxy URL the mirror cannot go through (SOCKS): nothing is sent, one slack.failed
+    line names the variable and why, never the password in the URL."""
+    run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[], seconds=1)
+
+    with capture_logs() as events:
+        posted = slack.post(run, TOKEN, CHANNEL, slack_api.api_url,
+                            ("HTTPS_PROXY", "socks5://mirror:proxy-secret-9@proxy:1080"))
+
+    assert posted is False
+    assert slack_api.calls == []
+    assert [(e["event"], e["error"]) for e in events] == [("slack.failed", "invalid proxy")]
+    assert events[0]["fix"].startswith("HTTPS_PROXY must be an http:// proxy URL")
+    assert "proxy-secret-9" not in repr(events)

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 from mirror import logs
 from mirror.decision import Action
 from mirror.s3.accounting import Op
-from mirror.s3.proxy import parse_proxy
+from mirror.s3.proxy import route
 from mirror.summary import SIDES, Count, PairSummary, RunSummary, Status
 
 JOB = "minio-s3-mirror"
@@ -149,18 +149,18 @@ def push(run: RunSummary, url: str, proxy: tuple[str, str] | None = None) -> boo
         log.info("metrics.skipped", reason="a dry run pushes no metrics; they would replace "
                                            "those of the real runs")
         return False
+    try:
+        chosen = route(proxy)
+    except ValueError as exc:
+        log.error("metrics.failed", error="invalid proxy", fix=str(exc),
+                  detail="the mirror's exit code does not depend on the Pushgateway")
+        return False
     via = ""
-    if proxy is not None:
-        variable, value = proxy
-        try:
-            address = parse_proxy(value).address
-        except ValueError as exc:  # never the value: it may hold the proxy's password
-            log.error("metrics.failed", error="invalid proxy", fix=f"{variable} {exc}",
-                      detail="the mirror's exit code does not depend on the Pushgateway")
-            return False
-        log = log.bind(proxy=address)
-        via = f" through proxy {address} ({variable}; NO_PROXY lists what is reached directly)"
-    send = handler(authorization, proxy[1] if proxy else None)
+    if chosen is not None:
+        log = log.bind(proxy=chosen.address)
+        via = (f" through proxy {chosen.address} ({chosen.variable}; NO_PROXY lists what is "
+               "reached directly)")
+    send = handler(authorization, chosen.url if chosen else None)
     now = time.time()
     for pair in run.pairs:
         try:

@@ -35,7 +35,7 @@ from slack_sdk.http_retry import (
 
 from mirror import __version__, logs
 from mirror.report import text
-from mirror.s3.proxy import parse_proxy
+from mirror.s3.proxy import route
 from mirror.summary import PairSummary, RunSummary
 
 API_URL = WebClient.BASE_URL  # https://slack.com/api/
@@ -281,18 +281,17 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
     None for a direct connection. Logs name it by host and port only, never its password.
     """
     log = logs.get().bind(channel=channel)
+    try:
+        chosen = route(proxy)
+    except ValueError as exc:
+        log.error("slack.failed", error="invalid proxy", fix=str(exc),
+                  detail="the mirror's exit code does not depend on Slack")
+        return False
     via = ""
-    if proxy is not None:
-        variable, value = proxy
-        try:
-            address = parse_proxy(value).address
-        except ValueError as exc:  # never the value: it may hold the proxy's password
-            log.error("slack.failed", error="invalid proxy", fix=f"{variable} {exc}",
-                      detail="the mirror's exit code does not depend on Slack")
-            return False
-        log = log.bind(proxy=address)
-        via = f" through proxy {address} ({variable})"
-    slack, built = client(token, api_url, proxy[1] if proxy else None), message(run)
+    if chosen is not None:
+        log = log.bind(proxy=chosen.address)
+        via = f" through proxy {chosen.address} ({chosen.variable})"
+    slack, built = client(token, api_url, chosen.url if chosen else None), message(run)
     try:
         try:
             answer = slack.chat_postMessage(channel=channel, text=built.text, blocks=built.blocks,

@@ -97,6 +97,29 @@ def _ip_match(host: str, entry: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Route:
+    """The proxy an output (Slack, the Pushgateway) goes through: its URL, credentials
+    included, for the HTTP library; the variable that named it and host:port, for logs."""
+
+    variable: str
+    url: str = field(repr=False)
+    address: str
+
+
+def route(chosen: tuple[str, str] | None) -> Route | None:
+    """`choose()`'s (variable, value), checked; a ValueError names the variable, never the
+    value (it may hold the proxy's password)."""
+    if chosen is None:
+        return None
+    variable, value = chosen
+    try:
+        address = parse_proxy(value).address
+    except ValueError as exc:
+        raise ValueError(f"{variable} {exc}") from None
+    return Route(variable, value, address)
+
+
 def choose(scheme: str, host: str, port: int, environ: Mapping[str, str],
            ) -> tuple[str, str] | None:
     """(variable, value) of the proxy an endpoint must go through, or None."""
