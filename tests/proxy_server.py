@@ -27,23 +27,15 @@ class Seen:
     authorization: str | None
 
 
-class ForwardProxy:
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
-        self.expected = None
-        if credentials:
-            token = base64.b64encode(":".join(credentials).encode()).decode()
-            self.expected = f"Basic {token}"
-        self.seen: list[Seen] = []
-        self.refused = 0
+class _Listener:
+    """A port on 127.0.0.1 whose every connection is served by `_serve` in its own thread."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, user: str | None = None, password: str | None = None) -> str:
-        auth = f"{user}:{password}@" if user else ""
-        return f"http://{auth}127.0.0.1:{self.port}"
 
     def close(self) -> None:
         self._closed = True
@@ -56,6 +48,24 @@ class ForwardProxy:
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class ForwardProxy(_Listener):
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        self.expected = None
+        if credentials:
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            self.expected = f"Basic {token}"
+        self.seen: list[Seen] = []
+        self.refused = 0
+        super().__init__()
+
+    def url(self, user: str | None = None, password: str | None = None) -> str:
+        auth = f"{user}:{password}@" if user else ""
+        return f"http://{auth}127.0.0.1:{self.port}"
 
     def _serve(self, client: socket.socket) -> None:
         with contextlib.closing(client):
@@ -110,7 +120,7 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
             peers[sock].sendall(data)
 
 
-class Relay:
+class Relay(_Listener):
     """A TCP relay in front of a server, playing a poor link. With `rate`, the server's
     answers go at that many bytes/s, so a transfer is reliably still in flight when a test
     acts on it. With `cut_after`, the first connection whose answers pass that many bytes
@@ -119,26 +129,14 @@ class Relay:
     def __init__(self, port: int, rate: int = 0, cut_after: int = 0) -> None:
         self.target, self.rate = port, rate
         self.cut_after, self.cuts = cut_after, 0
-        self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
 
-    def close(self) -> None:
-        self._closed = True
-        self._sock.close()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._sock.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._copy, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._copy, args=(server, client, self.rate, True),
-                             daemon=True).start()
+    def _serve(self, client: socket.socket) -> None:
+        server = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self._copy, args=(server, client, self.rate, True),
+                         daemon=True).start()
+        self._copy(client, server, None)
 
     def _copy(self, src: socket.socket, dst: socket.socket, rate: int | None,
               answers: bool = False) -> None:
