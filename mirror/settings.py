@@ -344,9 +344,7 @@ def _ca_file(reader: _Reader, name: str) -> str | None:
 
 
 def _proxy(reader: _Reader, url: str) -> Proxy | None:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    chosen = choose(parts.scheme, parts.hostname or "", port, reader.env)
+    chosen = choose(url, reader.env)
     if chosen is None:
         return None
     name, value = chosen

@@ -12,7 +12,7 @@ job's failed last run, a pair that never succeeded included (README: Prometheus)
 A dry run pushes nothing: its numbers would replace those of the real runs. A Pushgateway
 behind basic auth takes its credentials in the URL (`https://user:password@host`); they
 are sent as an Authorization header, never logged. The proxy is the one the caller chose
-(`mirror.report.publish.proxy_for`, the S3 clients' rules), or none: never one urllib would
+(`mirror.s3.proxy.choose`, the S3 clients' rules), or none: never one urllib would
 pick from the environment itself, ignoring NO_PROXY's CIDR ranges.
 """
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from mirror import logs
 from mirror.report import console, jsonreport
@@ -52,27 +51,17 @@ def _guarded(name: str, step: Callable[..., object], *args: Any) -> None:
         logs.get().exception(f"{name}.crashed", error=f"{type(exc).__name__}: {exc}")
 
 
-def proxy_for(url: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
-    """(variable, value) of the proxy an output's URL goes through, or None: direct."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # not a port: the request fails on its own, with that reason
-        return None
-    return choose(parts.scheme, parts.hostname or "", port, environ)
-
-
 def _push(run: RunSummary, url: str, environ: Mapping[str, str]) -> None:
     from mirror.report import metrics  # prometheus_client: imported only when used
 
-    metrics.push(run, url, proxy_for(url, environ))
+    metrics.push(run, url, choose(url, environ))
 
 
 def _post(run: RunSummary, token: str, channel: str, api_url: str | None,
           environ: Mapping[str, str]) -> None:
     from mirror.report import slack  # slack_sdk: imported only when used
 
-    slack.post(run, token, channel, api_url, proxy_for(api_url or slack.API_URL, environ))
+    slack.post(run, token, channel, api_url, choose(api_url or slack.API_URL, environ))
 
 
 def publish(run: RunSummary, settings: Settings, stdout: TextIO,

@@ -9,7 +9,7 @@ message, 150 characters in a header, 3,000 in a section, 2,000 in a field, 10 fi
 section. 429 answers are retried after the Retry-After Slack sends. Slack's own errors are
 logged with the fix the user needs; none of them changes the mirror's exit code.
 
-The proxy is the one the caller chose (`mirror.report.publish.proxy_for`: HTTPS_PROXY /
+The proxy is the one the caller chose (`mirror.s3.proxy.choose`: HTTPS_PROXY /
 HTTP_PROXY unless NO_PROXY names Slack's host, the S3 clients' rules), or none: never one
 the SDK or urllib would pick from the environment themselves, ignoring NO_PROXY's ranges.
 """

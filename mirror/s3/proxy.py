@@ -120,13 +120,18 @@ def route(chosen: tuple[str, str] | None) -> Route | None:
     return Route(variable, value, address)
 
 
-def choose(scheme: str, host: str, port: int, environ: Mapping[str, str],
-           ) -> tuple[str, str] | None:
-    """(variable, value) of the proxy an endpoint must go through, or None."""
-    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
-    if bypassed(host, port, no_proxy):
+def choose(url: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(variable, value) of the proxy requests to `url` must go through, or None: direct.
+    (A URL whose port is not a number gets None: its request fails on its own, saying so.)"""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
         return None
-    for name in variables(scheme):
+    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
+    if bypassed(parts.hostname or "", port, no_proxy):
+        return None
+    for name in variables(parts.scheme):
         value = environ.get(name, "").strip()
         if value:
             return name, value
