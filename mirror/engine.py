@@ -30,7 +30,14 @@ from mirror.s3.sigv4 import CredentialsUnavailable
 from mirror.scan import Prefetch, Scope, keyspace_points, ranged, split_points, walk
 from mirror.settings import Alias, Settings
 from mirror.summary import PairSummary, PairTally, Status
-from mirror.transfer import Outcome, Side, TransferContext, TransferResult, transfer
+from mirror.transfer import (
+    Outcome,
+    Side,
+    TransferContext,
+    TransferResult,
+    planned_requests,
+    transfer,
+)
 
 NOT_MIRRORED = frozenset({Action.UNSUPPORTED, Action.ARCHIVED})
 TRANSPORT_FAILURES_TO_GIVE_UP = 10
@@ -264,11 +271,17 @@ class PairRun:
             return
         if decision.action not in COPY_ACTIONS:
             return
+        assert source is not None
         if self.res.settings.dry_run:
             self.log.debug("object.would_copy", key=obj.key, bytes=obj.size,
                            change=decision.action.value, reason=decision.reason)
+            planned = planned_requests(self.ctx, source)
+            with self._lock:
+                for side, ops in planned.items():
+                    tally = self.summary.planned.setdefault(side, {})
+                    for op, n in ops.items():
+                        tally[op.value] = tally.get(op.value, 0) + n
             return
-        assert source is not None
         self._inflight.up()
         try:
             self.res.executor.submit(self._copy, source, decision.action)

@@ -65,6 +65,9 @@ class PairSummary:
     failures: list[Failure] = field(default_factory=list)
     failures_not_kept: int = 0
     requests: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> op -> n
+    # dry runs: the requests the copies would add, per side and operation, by the way each
+    # object would be copied (its size, its ETag's part count, same endpoint or not)
+    planned: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def decided(self, action: Action) -> Count:
         return self.decisions.get(action.value, Count())
@@ -89,7 +92,14 @@ class PairSummary:
         data["seconds"] = round(self.seconds, 3)
         data["copied"] = asdict(self.copied)
         data["bytes_per_second"] = round(self.bytes_per_second)
+        del data["planned"]
+        if self.dry_run:
+            data["projected_requests"] = self.projected_requests()
         return data
+
+    def projected_requests(self) -> dict[str, dict[str, int]]:
+        """A dry run's listing plus the requests its copies would take: a real run's."""
+        return _merged(self.requests, self.planned)
 
 
 @dataclass(frozen=True)
@@ -192,9 +202,9 @@ class RunSummary:
                     all(c.usd is not None for c in sides.values()), sides)
 
     def projected_cost(self, pair: PairSummary) -> Cost:
-        """A dry run's estimate of a real run: at least its listing plus one GET and one
-        PUT per object to copy (one COPY within one alias); large objects take a few more."""
-        return self.cost(pair, _projected_requests(pair))
+        """A dry run's estimate of a real run: its listing plus the requests each copy would
+        take (retries, and fallbacks from a part-for-part copy, would add to it)."""
+        return self.cost(pair, pair.projected_requests())
 
     def total_cost(self, projected: bool = False) -> Cost:
         costs = [self.projected_cost(p) if projected else self.cost(p) for p in self.pairs]
@@ -217,13 +227,7 @@ class RunSummary:
 
     def requests(self) -> dict[str, dict[str, int]]:
         """Requests per side and operation over all pairs."""
-        out: dict[str, dict[str, int]] = {}
-        for pair in self.pairs:
-            for side, ops in pair.requests.items():
-                bucket = out.setdefault(side, {})
-                for op, n in ops.items():
-                    bucket[op] = bucket.get(op, 0) + n
-        return out
+        return _merged(*(pair.requests for pair in self.pairs))
 
     def _pair_dict(self, pair: PairSummary) -> dict[str, Any]:
         data = {**pair.to_dict(), "cost": self.cost(pair).to_dict()}
@@ -243,18 +247,18 @@ class RunSummary:
             "pairs": [self._pair_dict(p) for p in self.pairs],
         }
         if self.dry_run:
+            data["projected_requests"] = _merged(*(p.projected_requests() for p in self.pairs))
             data["projected_cost"] = self.total_cost(projected=True).to_dict()
         return data
 
 
-def _projected_requests(pair: PairSummary) -> dict[str, dict[str, int]]:
-    out = {side: dict(pair.requests.get(side, {})) for side in SIDES}
-    n = pair.decided(Action.COPY_NEW).objects + pair.decided(Action.COPY_CHANGED).objects
-    if not n:
-        return out
-    if pair.alias("source") == pair.alias("target"):  # server-side copies
-        out["target"]["COPY"] = out["target"].get("COPY", 0) + n
-    else:
-        out["source"]["GET"] = out["source"].get("GET", 0) + n
-        out["target"]["PUT"] = out["target"].get("PUT", 0) + n
-    return out
+def _merged(*counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """Requests per side and operation, summed."""
+    out: dict[str, dict[str, int]] = {}
+    for count in counts:
+        for side, ops in count.items():
+            tally = out.setdefault(side, {})
+            for op, n in ops.items():
+                tally[op] = tally.get(op, 0) + n
+    return {side: dict(sorted(ops.items())) for side, ops in out.items()}
+

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 from mirror.decision import is_plain_md5
 from mirror.executor import MemoryBudget
 from mirror.resources import LARGE_TRANSFERS
+from mirror.s3.accounting import Op
 from mirror.s3.checksum import b64_of_hex, md5
 from mirror.s3.client import Part, S3Client
 from mirror.s3.errors import S3Error, Severity
@@ -566,6 +567,26 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
                 _copy_streamed(ctx, obj)
             else:
                 _copy_multipart(ctx, obj)
+
+
+def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[Op, int]]:
+    """The requests per side that copying `obj` takes when nothing goes wrong: the way
+    `_copy` would choose, for a dry run's estimate (retries and fallbacks add to it)."""
+    if ctx.server_side:
+        if obj.size <= MAX_SINGLE_COPY:
+            return {"source": {}, "target": {Op.COPY: 1}}
+        parts = -(-obj.size // part_size_for(max(ctx.part_size, 512 * 1024 * 1024), obj.size))
+        return {"source": {}, "target": {Op.HEAD: 1, Op.MPU_CREATE: 1,
+                                         Op.MPU_PART_COPY: parts, Op.MPU_COMPLETE: 1}}
+    if obj.size <= ctx.part_size or (obj.size <= ctx.multipart_threshold
+                                     and _aligned_parts(ctx, obj) is None
+                                     and _can_stream(ctx, obj)):
+        return {"source": {Op.GET: 1}, "target": {Op.PUT: 1}}
+    count = _aligned_parts(ctx, obj)
+    gets = count or 1
+    parts = count or -(-obj.size // part_size_for(ctx.part_size, obj.size))
+    return {"source": {Op.GET: gets},
+            "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 
 def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:

@@ -44,6 +44,7 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
     assert rows["excluded"] == "1"
     assert rows["requests"] == "source LIST 1 / target LIST 1"
     assert rows["est. cost"] == "$0.000005 (source free; target $0.000005 aws-s3-standard)"
+    assert rows["real run requests"] == "source GET 1 · LIST 1 / target LIST 1 · PUT 1"
     assert rows["real run cost"] == (
         "at least $0.00001 (source free; target $0.00001 aws-s3-standard)")
     assert run.summary["dry_run"] is True  # the log still has its JSON run.done

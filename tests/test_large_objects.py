@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+from pathlib import Path
 
+import jsonschema
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from proxy_server import Relay
 
 from bench.proxy import CountingProxy
+from mirror.report import jsonreport
 from mirror.sandbox import LocalS3
 
 MIB = 1024 * 1024
@@ -68,6 +72,35 @@ def test_large_objects_stream_through_multipart_and_arrive_intact(
         assert (head["ContentType"], metadata) == ("application/x-model", {"epoch": "7"})
 
 
+@pytest.mark.parametrize("threshold", ["5MiB", "256MiB"])
+def test_a_dry_run_projects_the_requests_each_copy_takes(
+        minio_side: LocalS3, aws_side: LocalS3, threshold: str, tmp_path: Path) -> None:
+    """The preview counts what the real run then sends, object by object: parts for a
+    multipart upload, one GET per source part for a part-for-part copy, one PUT below."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = _seed_large(minio_side, src)
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+           "MIRROR_MULTIPART_THRESHOLD": threshold, "AWS_PRICING": "aws-s3-standard",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    preview = run_mirror({**env, "MIRROR_REPORT_FILE": str(tmp_path / "preview.json")},
+                         "--dry-run")
+    assert preview.code == 0, preview.stderr[-2000:]
+    assert contents(aws_side, dst) == {}
+    real = run_mirror(env)
+
+    assert real.code == 0, real.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    projected, sent = preview.pair()["projected_requests"], real.pair()["requests"]
+    assert projected == sent
+    assert sent["source"]["GET"] == 6  # one per object, one per part of the 3-part one
+    assert preview.pair()["projected_cost"] == real.pair()["cost"]
+    assert preview.summary["projected_requests"] == real.summary["requests"]
+    assert "projected_requests" not in real.pair()
+    report = json.loads((tmp_path / "preview.json").read_text())
+    jsonschema.Draft202012Validator(jsonreport.schema()).validate(report)
+
+
 def test_no_incomplete_multipart_upload_is_left_behind(minio_side: LocalS3,
                                                        aws_side: LocalS3) -> None:
     """After a run, the target has no multipart upload in progress."""
@@ -90,11 +123,14 @@ def test_same_endpoint_and_credentials_copy_server_side(minio_side: LocalS3) -> 
         minio_side.boto3().put_object(Bucket=src, Key=key, Body=body, ContentType="text/x-kept",
                                       Metadata={"k": "v"})
 
-    run = run_mirror({**base_env(minio=minio_side), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"})
+    env = {**base_env(minio=minio_side), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"}
+    preview = run_mirror(env, "--dry-run")
+    run = run_mirror(env)
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(minio_side, dst) == objects
     assert run.requests("target") == {"LIST": 1, "COPY": 3}
+    assert preview.pair()["projected_requests"] == run.pair()["requests"]
     assert run.requests("source") == {"LIST": 1}
     head = minio_side.boto3().head_object(Bucket=dst, Key="b/c.txt")
     assert (head["ContentType"], head["Metadata"]) == ("text/x-kept", {"k": "v"})

@@ -126,7 +126,10 @@ def pair_lines(run: RunSummary, pair: PairSummary) -> list[Line]:
         Line("est. cost", cost(run.cost(pair))),
     ]
     if pair.dry_run:
-        lines.append(Line("real run cost", "at least " + cost(run.projected_cost(pair))))
+        projected = pair.projected_requests()
+        lines += [Line("real run requests", " / ".join(
+                      f"{side} {requests(projected.get(side, {}))}" for side in SIDES)),
+                  Line("real run cost", "at least " + cost(run.projected_cost(pair)))]
     return lines
 
 
