@@ -86,9 +86,22 @@ class CountingProxy:
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+        server.close()
+        self._loop.close()
 
     def close(self) -> None:
+        """Stop listening, end the connections still open (a client's keep-alive), stop."""
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -117,25 +130,33 @@ class CountingProxy:
         with self._lock:
             self.in_flight[op] += 1
             self.peak[op] = max(self.peak[op], self.in_flight[op])
-        up_writer.write(head)
-        if headers.get("expect", "").lower() == "100-continue":
-            await up_writer.drain()
-            interim = await up_reader.readuntil(b"\r\n\r\n")
-            writer.write(interim)
-            await writer.drain()
-            if not interim.split(b" ", 2)[1].startswith(b"100"):
-                self._count(op, key, interim)
-                return await _forward_body(up_reader, writer, _headers_of(interim), method,
-                                           _status(interim))
-        await _forward_body(reader, up_writer, headers, None)
-        response = await up_reader.readuntil(b"\r\n\r\n")
-        while _status(response) == 100:
-            writer.write(response)
+        answered = False  # the exchange broke before an answer: no longer in flight either
+        try:
+            up_writer.write(head)
+            if headers.get("expect", "").lower() == "100-continue":
+                await up_writer.drain()
+                interim = await up_reader.readuntil(b"\r\n\r\n")
+                writer.write(interim)
+                await writer.drain()
+                if not interim.split(b" ", 2)[1].startswith(b"100"):
+                    answered = True
+                    self._count(op, key, interim)
+                    return await _forward_body(up_reader, writer, _headers_of(interim), method,
+                                               _status(interim))
+            await _forward_body(reader, up_writer, headers, None)
             response = await up_reader.readuntil(b"\r\n\r\n")
-        writer.write(response)
-        self._count(op, key, response)
-        return await _forward_body(up_reader, writer, _headers_of(response), method,
-                                   _status(response))
+            while _status(response) == 100:
+                writer.write(response)
+                response = await up_reader.readuntil(b"\r\n\r\n")
+            writer.write(response)
+            answered = True
+            self._count(op, key, response)
+            return await _forward_body(up_reader, writer, _headers_of(response), method,
+                                       _status(response))
+        finally:
+            if not answered:
+                with self._lock:
+                    self.in_flight[op] -= 1
 
     def _count(self, op: str, key: str | None, response: bytes) -> None:
         status = _status(response)
