@@ -139,7 +139,8 @@ class PairRun:
             target_etags_md5=self.target_alias.etags_are_md5,
             target_multipart_etag=self.target_alias.provider.multipart_etag,
             source_multipart_etag=self.source_alias.provider.multipart_etag,
-            multipart_threshold=settings.multipart_threshold, streams=res.streams)
+            multipart_threshold=settings.multipart_threshold, streams=res.streams,
+            storage_class=self.target_alias.storage_class)
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])

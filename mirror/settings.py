@@ -57,6 +57,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("<ALIAS>_CA_FILE", "PEM bundle to verify the alias's TLS certificate"),
     Variable("<ALIAS>_ETAG_IS_MD5", "false when the store's ETags are not MD5s (SSE-KMS, SSE-C)",
              "from the provider"),
+    Variable("<ALIAS>_STORAGE_CLASS", "storage class of the objects written to the alias as a "
+             "target, e.g. STANDARD_IA, GLACIER_IR, DEEP_ARCHIVE", "the bucket's default"),
     Variable("<ALIAS>_PRICING", "request price table for the cost estimate: "
              + ", ".join(TABLES), "from the provider; none for the minio alias"),
     Variable("<ALIAS>_PRICE_CLASS_A", "custom USD per 1,000 writes and lists (PUT, COPY, LIST, "
@@ -133,6 +135,7 @@ class Alias:
     credential_chain: bool = False  # use the standard AWS chain instead of keys
     pricing: Pricing = TABLES["unknown"]  # request prices, for the cost estimate
     proxy: Proxy | None = None  # from HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY names it
+    storage_class: str | None = None  # of the objects written to it; None: the bucket's default
 
     @property
     def identity(self) -> tuple[str, str | None]:
@@ -321,7 +324,21 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         ca_file=_ca_file(reader, f"{env}_CA_FILE"),
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain, proxy=_proxy(reader, clean),
+        storage_class=_storage_class(reader, f"{env}_STORAGE_CLASS"),
     )
+
+
+_STORAGE_CLASS = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
+def _storage_class(reader: _Reader, name: str) -> str | None:
+    """A storage class name as S3 spells them (STANDARD_IA); the target checks the rest."""
+    value = reader.text(name).upper()
+    if value and not _STORAGE_CLASS.fullmatch(value):
+        reader.fail(name, f"must be a storage class name such as STANDARD_IA, GLACIER_IR or "
+                    f"DEEP_ARCHIVE (letters, digits, '_'), got {value!r}")
+        return None
+    return value or None
 
 
 def _ca_file(reader: _Reader, name: str) -> str | None:

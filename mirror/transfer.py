@@ -102,6 +102,7 @@ class TransferContext:
     source_multipart_etag: str = "composite"
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
+    storage_class: str | None = None  # of the objects written; None: the bucket's default
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
     # latency and want many workers; large ones by bandwidth, and a few streams fill the
     # link: more only make the servers' disks and the sockets contend (bench/README).
@@ -133,6 +134,14 @@ def metadata_headers(headers: dict[str, str]) -> dict[str, str]:
     """The headers that make an object what it is, besides its bytes."""
     kept = {name: headers[name] for name in _KEPT_HEADERS if name in headers}
     kept.update((name, value) for name, value in headers.items() if name.startswith("x-amz-meta-"))
+    return kept
+
+
+def write_headers(ctx: TransferContext, headers: dict[str, str]) -> dict[str, str]:
+    """What a new target object is written with: the source's metadata, the storage class."""
+    kept = metadata_headers(headers)
+    if ctx.storage_class:
+        kept["x-amz-storage-class"] = ctx.storage_class
     return kept
 
 
@@ -174,7 +183,7 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
                 "SSE-C: set the source alias's _ETAG_IS_MD5=false); nothing was written")
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
-            headers=metadata_headers(headers))
+            headers=write_headers(ctx, headers))
         _check_returned(ctx, returned, digest)
     finally:
         ctx.budget.release(held)
@@ -249,7 +258,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
                     _pump(response, obj.size, hasher, ctx.stop),
                     content_md5=b64_of_hex(obj.etag) if trusted else None,
-                    headers=metadata_headers(response.headers))
+                    headers=write_headers(ctx, response.headers))
             except (TransportError, S3Error) as exc:
                 if _again(ctx, attempt, exc):
                     continue
@@ -355,7 +364,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
     response = _source_get(ctx, obj)
     try:
         upload_id = ctx.target.client.create_multipart_upload(
-            ctx.target.bucket, key, metadata_headers(response.headers))
+            ctx.target.bucket, key, write_headers(ctx, response.headers))
     except BaseException:
         response.close()
         raise
@@ -484,7 +493,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
         if count > 1 and span[1] - span[0] + 1 < MIN_PART_SIZE:
             raise _NotAligned  # parts the target may refuse (EntityTooSmall) at the end
         upload_id = ctx.target.client.create_multipart_upload(
-            ctx.target.bucket, key, metadata_headers(first.headers))
+            ctx.target.bucket, key, write_headers(ctx, first.headers))
     except BaseException:
         first.close()
         raise
@@ -525,12 +534,13 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     client = ctx.target.client
     if obj.size <= MAX_SINGLE_COPY:
         returned = client.copy_object(ctx.source.bucket, src_key, ctx.target.bucket, key,
-                                      if_match=obj.etag or None)
+                                      if_match=obj.etag or None,
+                                      storage_class=ctx.storage_class)
         if is_plain_md5(obj.etag):
             _check_returned(ctx, returned, obj.etag)
         return
     part_size = part_size_for(max(ctx.part_size, 512 * 1024 * 1024), obj.size)
-    headers = metadata_headers(client.head_object(ctx.source.bucket, src_key))
+    headers = write_headers(ctx, client.head_object(ctx.source.bucket, src_key))
     upload_id = client.create_multipart_upload(ctx.target.bucket, key, headers)
 
     def produce(submit: Callable[[int, int, Callable[[], str]], None]) -> None:

@@ -101,6 +101,70 @@ def test_a_dry_run_projects_the_requests_each_copy_takes(
     jsonschema.Draft202012Validator(jsonreport.schema()).validate(report)
 
 
+@pytest.mark.parametrize("threshold", ["5MiB", "256MiB"])
+def test_objects_are_written_in_the_target_alias_storage_class(
+        minio_side: LocalS3, aws_side: LocalS3, threshold: str) -> None:
+    """<ALIAS>_STORAGE_CLASS of the target reaches every way of writing an object: one PUT,
+    a streamed PUT, a multipart upload, a part-for-part copy. Bytes intact."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = _seed_large(minio_side, src)
+    put(minio_side, src, {"small.txt": b"tiny"})
+    objects["small.txt"] = b"tiny"
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+                      "MIRROR_MULTIPART_THRESHOLD": threshold,
+                      "AWS_STORAGE_CLASS": "standard_ia",  # spelled as S3 does, or not
+                      "MINIO_STORAGE_CLASS": "GLACIER",  # the source's: never used to write
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    listed = aws_side.boto3().list_objects_v2(Bucket=dst)["Contents"]
+    assert {o["Key"]: o["StorageClass"] for o in listed} == dict.fromkeys(objects,
+                                                                          "STANDARD_IA")
+    source = minio_side.boto3().list_objects_v2(Bucket=src)["Contents"]
+    assert {o["StorageClass"] for o in source} == {"STANDARD"}
+
+
+def test_a_server_side_copy_is_written_in_the_storage_class(minio_side: LocalS3) -> None:
+    """Within one store, the COPY carries the class; the source objects keep theirs."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(minio_side, "dst")
+    objects = {"a.bin": os.urandom(3 * MIB), "b/c.txt": b"hello"}
+    put(minio_side, src, objects)
+
+    run = run_mirror({**base_env(minio=minio_side), "MINIO_STORAGE_CLASS": "ONEZONE_IA",
+                      "BUCKET_PAIR": f"minio/{src}:minio/{dst}"})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.requests("target") == {"LIST": 1, "COPY": 2}
+    assert contents(minio_side, dst) == objects
+    s3 = minio_side.boto3()
+    assert {o["StorageClass"] for o in s3.list_objects_v2(Bucket=dst)["Contents"]} == {
+        "ONEZONE_IA"}
+    assert {o["StorageClass"] for o in s3.list_objects_v2(Bucket=src)["Contents"]} == {
+        "STANDARD"}
+
+
+def test_a_storage_class_the_target_refuses_stops_the_pair_with_its_name(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """A class the target does not know fails every write alike: the pair stops at the
+    first, naming the setting, and the target holds nothing."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {f"k{i}": b"v" * (i + 1) for i in range(40)})
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "AWS_STORAGE_CLASS": "COLDEST_POSSIBLE", "MIRROR_MAX_WORKERS": "2",
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 1
+    assert run.pair()["status"] == "failed"
+    assert "storage class refused (check the target alias's _STORAGE_CLASS)" in (
+        run.pair()["error"])
+    assert "Traceback" not in run.stderr
+    assert run.pair()["requests"]["target"].get("PUT", 0) < 40
+    assert contents(aws_side, dst) == {}
+
+
 def test_no_incomplete_multipart_upload_is_left_behind(minio_side: LocalS3,
                                                        aws_side: LocalS3) -> None:
     """After a run, the target has no multipart upload in progress."""

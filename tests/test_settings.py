@@ -105,6 +105,9 @@ BAD_INPUTS = [
      "MINIO_CA_FILE names a file that does not exist: '/nonexistent/ca.pem'"),
     ({"MINIO_CA_FILE": "/"}, "MINIO_CA_FILE is a directory, not a PEM file: '/'"),
     ({"MINIO_CA_FILE": __file__}, "MINIO_CA_FILE is not a PEM file of CA certificates"),
+    ({"AWS_STORAGE_CLASS": "glacier ir"},
+     "AWS_STORAGE_CLASS must be a storage class name such as STANDARD_IA, GLACIER_IR or "
+     "DEEP_ARCHIVE (letters, digits, '_'), got 'GLACIER IR'"),
     ({"MIRROR_TIMEZONE": "Mars/Olympus"}, "MIRROR_TIMEZONE must be an IANA time zone"),
     ({"MIRROR_TIMEZONE": "US"}, "MIRROR_TIMEZONE must be an IANA time zone"),  # a tzdata folder
     ({"MIRROR_PUSHGATEWAY_URL": "pushgateway://mirror:secret-value@host:9091"},

@@ -273,10 +273,12 @@ class S3Client:
         return response.headers.get("etag", "")
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, *,
-                    if_match: str | None) -> str:
+                    if_match: str | None, storage_class: str | None = None) -> str:
         headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
                                                          keep_slash=True),
                    "x-amz-metadata-directive": "COPY"}
+        if storage_class:
+            headers["x-amz-storage-class"] = storage_class
         if if_match:
             headers["x-amz-copy-source-if-match"] = f'"{if_match}"'
         response = self._send(Op.COPY, "PUT", bucket, key, headers=headers)

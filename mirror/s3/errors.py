@@ -29,6 +29,8 @@ _PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProb
                                "NotSignedUp", "InvalidPayer"})
 _REGION_CODES = frozenset({"PermanentRedirect", "IncorrectEndpoint", "Redirect",
                            "TemporaryRedirect"})
+# The target refuses every write the same way: a setting of the run, not one object.
+_SETTING_CODES = frozenset({"InvalidStorageClass"})
 
 # The IAM permission each operation needs, for "permission denied" messages.
 _PERMISSION = {"LIST": "s3:ListBucket", "HEAD": "s3:GetObject", "GET": "s3:GetObject",
@@ -72,7 +74,8 @@ class S3Error(Exception):
         if self.code in _RETRY_CODES or self.status >= 500 or self.status == 429:
             return Severity.RETRY
         if (self.code in _AUTH_CODES or self.code in _PERMISSION_CODES
-                or self.code in _REGION_CODES or self.code == "NoSuchBucket"
+                or self.code in _REGION_CODES or self.code in _SETTING_CODES
+                or self.code == "NoSuchBucket"
                 or self.status in (301, 307, 401, 403)):
             return Severity.PAIR
         return Severity.OBJECT
@@ -96,6 +99,8 @@ class S3Error(Exception):
             return "object changed during the run"
         if self.code in ("BadDigest", "InvalidDigest"):
             return "content does not match its checksum"
+        if self.code == "InvalidStorageClass":
+            return "storage class refused (check the target alias's _STORAGE_CLASS)"
         if self.code == "InvalidObjectState":
             return "object is archived (restore it first)"
         if self.severity is Severity.RETRY:
