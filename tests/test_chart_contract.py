@@ -74,12 +74,14 @@ def test_the_weekly_and_nightly_example_mirrors_yesterday_then_everything(
 
 
 def test_existing_secret_dry_run_then_apply(minio_side: LocalS3, aws_side: LocalS3) -> None:
-    """Keys from a Secret made outside the chart; a dry-run job writes nothing, its twin copies."""
+    """Keys from a Secret made outside the chart; a dry-run job writes nothing, its twin copies,
+    in the storage class the target's endpoint names."""
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, {"a.bin": b"a" * 1000, "logs/x.log": b"log", "b/c.bin": b"c"})
     endpoints = server_values(minio=minio_side, aws=aws_side)["endpoints"]
     for endpoint in endpoints.values():
         del endpoint["accessKey"], endpoint["secretKey"]
+    endpoints["aws"]["storageClass"] = "GLACIER_IR"  # an off-site copy, rarely read
     existing = {"mirror-credentials": {
         "MINIO_ACCESS_KEY": minio_side.access_key, "MINIO_SECRET_KEY": minio_side.secret_key,
         "AWS_ACCESS_KEY": aws_side.access_key, "AWS_SECRET_KEY": aws_side.secret_key}}
@@ -99,6 +101,8 @@ def test_existing_secret_dry_run_then_apply(minio_side: LocalS3, aws_side: Local
 
     assert apply.code == 0, apply.stderr[-3000:]
     assert contents(aws_side, dst) == {"a.bin": b"a" * 1000, "b/c.bin": b"c"}
+    listed = aws_side.boto3().list_objects_v2(Bucket=dst)["Contents"]
+    assert {o["StorageClass"] for o in listed} == {"GLACIER_IR"}
 
 
 def test_irsa_leaves_the_aws_alias_to_the_standard_credential_chain(

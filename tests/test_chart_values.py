@@ -44,6 +44,9 @@ SCHEMA_ERRORS = {
                         "at '/endpoints/aws/url'"),
     "uppercase-alias": (merged(GOOD, {"endpoints": {"R2": {"url": "https://r2.example"}}}),
                         "invalid propertyName 'R2'"),
+    "storage-class-with-space": (
+        merged(GOOD, {"endpoints": {"aws": {"storageClass": "GLACIER IR"}}}),
+        "at '/endpoints/aws/storageClass'"),
     "dry-run-as-string": (job(dryRun="yes"), "at '/jobs/0/dryRun': got string, want boolean"),
     "too-many-workers": (job(maxWorkers=1000), "at '/jobs/0/maxWorkers'"),
     "no-large-transfers": (job(largeTransfers=0), "at '/jobs/0/largeTransfers'"),

@@ -145,7 +145,7 @@ is checked here, so each template that includes this fails with the same readabl
 {{- end }}
 {{- end }}
 {{- range $job.extraEnv }}
-{{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|PRICING|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
+{{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|PRICING|STORAGE_CLASS|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
 {{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
 {{- end }}
 {{- end }}
