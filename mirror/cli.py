@@ -31,6 +31,7 @@ _SWITCHES = {"dry_run": ("MIRROR_DRY_RUN", "true"), "overwrite": ("MIRROR_OVERWR
 _VALUES = {"prefix": "MIRROR_PREFIX", "exclude": "MIRROR_EXCLUDE",
            "max_workers": "MIRROR_MAX_WORKERS", "part_size": "MIRROR_PART_SIZE",
            "large_transfers": "MIRROR_LARGE_TRANSFERS",
+           "bandwidth_limit": "MIRROR_BANDWIDTH_LIMIT",
            "service": "SERVICE"}
 
 
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--large-transfers",
                    help="objects above the part size streamed at the same time")
     p.add_argument("--part-size", help="multipart part size, e.g. 16MiB")
+    p.add_argument("--bandwidth-limit",
+                   help="bytes per second sent to the targets, e.g. 20MiB/s (0: no cap)")
     p.add_argument("--debug", action="store_true", help="log every object's decision")
     p.add_argument("--service", help="service name shown in logs and the summary")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from mirror import logs
 from mirror.decision import COPY_ACTIONS, Action, Decision, Policy, decide
-from mirror.executor import BoundedExecutor, MemoryBudget
+from mirror.executor import BoundedExecutor, MemoryBudget, Throttle
 from mirror.merge import merge_join
 from mirror.order import ListingOrderError, checked, merge_order
 from mirror.pairs import Location, Pair
@@ -76,6 +76,7 @@ class RunResources:
     part_size: int
     streams: threading.Semaphore  # large objects in flight, run-wide
     stop: threading.Event
+    throttle: Throttle | None = None  # MIRROR_BANDWIDTH_LIMIT, run-wide
 
 
 class AnyOf:
@@ -140,7 +141,7 @@ class PairRun:
             target_multipart_etag=self.target_alias.provider.multipart_etag,
             source_multipart_etag=self.source_alias.provider.multipart_etag,
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
-            storage_class=self.target_alias.storage_class)
+            storage_class=self.target_alias.storage_class, throttle=res.throttle)
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])

@@ -8,6 +8,7 @@ bounded by the budget whatever the workers, the object sizes or the number of pa
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -56,3 +57,29 @@ class MemoryBudget:
         with self._cond:
             self._free += n
             self._cond.notify_all()
+
+
+class Throttle:
+    """A run-wide cap on the bytes sent per second, shared by every transfer.
+
+    Each sender reserves the time its bytes take at the rate, after the reservations made
+    before it, and sends them when that time is over: what has been sent never runs ahead
+    of the rate, counted from the first send. An idle spell earns no burst.
+    """
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = rate
+        self._clock, self._sleep = clock, sleep
+        self._next = clock()
+        self._lock = threading.Lock()
+
+    def take(self, n: int, stopped: Callable[[], bool]) -> bool:
+        """Wait until `n` more bytes may be sent; False when `stopped()` turned true first."""
+        with self._lock:
+            self._next = due = max(self._next, self._clock()) + n / self.rate
+        while (delay := due - self._clock()) > 0:
+            if stopped():
+                return False
+            self._sleep(min(delay, 0.1))  # a stop (SIGTERM) is noticed within 0.1 s
+        return True

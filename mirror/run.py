@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from mirror import logs
 from mirror.engine import PairRun, RunResources
-from mirror.executor import BoundedExecutor, MemoryBudget
+from mirror.executor import BoundedExecutor, MemoryBudget, Throttle
 from mirror.resources import Limits, read_limits, size_run
 from mirror.s3.client import EndpointConfig, PoolRegistry
 from mirror.s3.sigv4 import Credentials, CredentialSource, CredentialsUnavailable
@@ -85,6 +85,8 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
              memory_budget_mib=sizing.memory_budget // (1024 * 1024),
              part_size_mib=sizing.part_size // (1024 * 1024), limits=limits.source,
              cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024),
+             bandwidth_limit_mib_s=(round(settings.bandwidth_limit / (1024 * 1024), 2)
+                                    if settings.bandwidth_limit else None),
              **_proxies(settings))
     pools = PoolRegistry(max_idle=sizing.workers * 2)
     executor = executor or BoundedExecutor(sizing.workers, name="copy")
@@ -93,7 +95,8 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
         settings=settings, endpoints={n: endpoint_for(a) for n, a in settings.aliases.items()},
         pools=pools, executor=executor, parts=parts, budget=MemoryBudget(sizing.memory_budget),
         part_size=sizing.part_size, streams=threading.Semaphore(sizing.large_transfers),
-        stop=stop)
+        stop=stop,
+        throttle=Throttle(settings.bandwidth_limit) if settings.bandwidth_limit else None)
     try:
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PAIRS,
                                 thread_name_prefix="pair") as pair_pool:

@@ -83,6 +83,8 @@ VARIABLES: tuple[Variable, ...] = (
              "memory for its copy, e.g. 16MiB", "16MiB"),
     Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this (and than the part "
              "size) go multipart; smaller ones are one streamed PUT", "256MiB"),
+    Variable("MIRROR_BANDWIDTH_LIMIT", "cap on the bytes per second the run sends to its "
+             "targets, all transfers together, e.g. 20MiB/s (about 168 Mbit/s)", "no cap"),
     Variable("MIRROR_DEBUG", "log every object's decision", "false"),
     Variable("MIRROR_LOG_FORMAT", "json, console, or auto (console on a terminal)", "auto"),
     Variable("HTTPS_PROXY", "http://[user:password@]host:port of the proxy for https "
@@ -109,6 +111,7 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1 << 20, "mb":
           "mib": 1 << 20, "g": 1 << 30, "gb": 1000**3, "gib": 1 << 30}
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part
 MAX_PART_SIZE = 5 * 1024**3
+MIN_RATE = 64 * 1024  # the smallest MIRROR_BANDWIDTH_LIMIT: below, a unit was forgotten
 
 
 class ConfigError(Exception):
@@ -158,6 +161,7 @@ class Settings:
     large_transfers: int = LARGE_TRANSFERS  # objects above the part size at once (run-wide)
     part_size: int = 16 * 1024 * 1024
     multipart_threshold: int = 256 * 1024 * 1024
+    bandwidth_limit: int | None = None  # bytes per second sent to the targets; None: no cap
     slack_token: str | None = field(default=None, repr=False)
     slack_channel: str | None = None
     slack_api_url: str | None = None  # None: Slack's own
@@ -242,6 +246,25 @@ class _Reader:
             self.fail(name, f"must be one of {', '.join(choices)}, got {self.text(name)!r}")
             return None
         return value
+
+    def rate(self, name: str) -> int | None:
+        """Bytes per second, as a size with an optional "/s"; empty or 0: no cap."""
+        value = self.text(name)
+        found = _SIZE.match(re.sub(r"\s*/\s*s\s*$", "", value, flags=re.I))
+        if not value:
+            return None
+        if not found:
+            self.fail(name, f"must be bytes per second such as 20MiB/s or 500KiB/s, "
+                      f"got {value!r}")
+            return None
+        rate = int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+        if rate == 0:
+            return None
+        if rate < MIN_RATE:
+            self.fail(name, f"must be at least 64KiB/s (bytes, not bits), or 0 for no cap, "
+                      f"got {value!r}")
+            return None
+        return rate
 
     def size(self, name: str, default: int) -> int:
         value = self.text(name)
@@ -534,6 +557,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         large_transfers=reader.count("MIRROR_LARGE_TRANSFERS", LARGE_TRANSFERS),
         part_size=reader.size("MIRROR_PART_SIZE", 16 * 1024 * 1024),
         multipart_threshold=reader.size("MIRROR_MULTIPART_THRESHOLD", 256 * 1024 * 1024),
+        bandwidth_limit=reader.rate("MIRROR_BANDWIDTH_LIMIT"),
         slack_token=token or None, slack_channel=channel or None,
         slack_api_url=_web_url(reader, "SLACK_API_URL"),
         report_file=_report_file(reader),

@@ -37,7 +37,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from mirror.decision import is_plain_md5
-from mirror.executor import MemoryBudget
+from mirror.executor import MemoryBudget, Throttle
 from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.accounting import Op
 from mirror.s3.checksum import b64_of_hex, md5
@@ -103,6 +103,7 @@ class TransferContext:
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
     storage_class: str | None = None  # of the objects written; None: the bucket's default
+    throttle: Throttle | None = None  # MIRROR_BANDWIDTH_LIMIT: bytes per second sent, run-wide
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
     # latency and want many workers; large ones by bandwidth, and a few streams fill the
     # link: more only make the servers' disks and the sockets contend (bench/README).
@@ -152,6 +153,12 @@ def part_size_for(configured: int, size: int) -> int:
     return max(configured, -(-needed // mib) * mib)
 
 
+def _throttle(ctx: TransferContext, n: int) -> None:
+    """Wait for `n` bytes' turn under MIRROR_BANDWIDTH_LIMIT, if there is one."""
+    if ctx.throttle is not None and not ctx.throttle.take(n, ctx.stop.is_set):
+        raise Interrupted("stopped before the upload was complete; nothing was written")
+
+
 def _check_returned(ctx: TransferContext, returned: str, expected_md5: str) -> None:
     etag = normalize_etag(returned)
     if ctx.target_etags_md5 and is_plain_md5(etag) and etag != expected_md5:
@@ -181,6 +188,7 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
                 f"the bytes read from the source have MD5 {digest} but its ETag is {obj.etag}: "
                 "the source object is damaged, or its store's ETags are not MD5s (SSE-KMS, "
                 "SSE-C: set the source alias's _ETAG_IS_MD5=false); nothing was written")
+        _throttle(ctx, len(body))
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
             headers=write_headers(ctx, headers))
@@ -207,7 +215,7 @@ STREAM_ATTEMPTS = 3  # a streamed PUT is replayed from a new GET: each try moves
 
 
 def _pump(response: Response, size: int, hasher: Any | None,
-          stop: StopFlag) -> Iterator[memoryview]:
+          ctx: TransferContext) -> Iterator[memoryview]:
     """The body of a GET, chunk by chunk, through one reused buffer.
 
     A stop (SIGTERM, the pair halted) abandons the PUT mid-body: the connection is closed
@@ -216,7 +224,7 @@ def _pump(response: Response, size: int, hasher: Any | None,
     view = memoryview(bytearray(PUMP))
     remaining = size
     while remaining:
-        if stop.is_set():
+        if ctx.stop.is_set():
             raise Interrupted("stopped during the upload; nothing was written")
         n = response.readinto(view[: min(PUMP, remaining)])
         if n == 0:
@@ -224,6 +232,7 @@ def _pump(response: Response, size: int, hasher: Any | None,
         if hasher is not None:
             hasher.update(view[:n])
         remaining -= n
+        _throttle(ctx, n)
         yield view[:n]
 
 
@@ -256,7 +265,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
             try:
                 returned = ctx.target.client.put_object_stream(
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
-                    _pump(response, obj.size, hasher, ctx.stop),
+                    _pump(response, obj.size, hasher, ctx),
                     content_md5=b64_of_hex(obj.etag) if trusted else None,
                     headers=write_headers(ctx, response.headers))
             except (TransportError, S3Error) as exc:
@@ -382,6 +391,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
             try:
                 buf = bytearray(n)
                 response = _fill(ctx, obj, response, memoryview(buf), offset)
+                _throttle(ctx, n)
             except BaseException:
                 ctx.budget.release(held)
                 raise
@@ -457,7 +467,7 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
                 raise _NotAligned  # the upload is aborted, the object copied another way
             returned = ctx.target.client.upload_part_stream(
                 ctx.target.bucket, key, upload_id, number, length,
-                _pump(response, length, None, ctx.stop))
+                _pump(response, length, None, ctx))
         except (TransportError, S3Error) as exc:
             if _again(ctx, attempt, exc):
                 continue

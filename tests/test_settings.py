@@ -108,6 +108,10 @@ BAD_INPUTS = [
     ({"AWS_STORAGE_CLASS": "glacier ir"},
      "AWS_STORAGE_CLASS must be a storage class name such as STANDARD_IA, GLACIER_IR or "
      "DEEP_ARCHIVE (letters, digits, '_'), got 'GLACIER IR'"),
+    ({"MIRROR_BANDWIDTH_LIMIT": "fast"},
+     "MIRROR_BANDWIDTH_LIMIT must be bytes per second such as 20MiB/s or 500KiB/s"),
+    ({"MIRROR_BANDWIDTH_LIMIT": "100"},
+     "MIRROR_BANDWIDTH_LIMIT must be at least 64KiB/s (bytes, not bits), or 0 for no cap"),
     ({"MIRROR_TIMEZONE": "Mars/Olympus"}, "MIRROR_TIMEZONE must be an IANA time zone"),
     ({"MIRROR_TIMEZONE": "US"}, "MIRROR_TIMEZONE must be an IANA time zone"),  # a tzdata folder
     ({"MIRROR_PUSHGATEWAY_URL": "pushgateway://mirror:secret-value@host:9091"},
