@@ -47,6 +47,7 @@ SCHEMA_ERRORS = {
     "storage-class-with-space": (
         merged(GOOD, {"endpoints": {"aws": {"storageClass": "GLACIER IR"}}}),
         "at '/endpoints/aws/storageClass'"),
+    "bandwidth-in-bits": (job(bandwidthLimit="100Mbit/s"), "at '/jobs/0/bandwidthLimit'"),
     "dry-run-as-string": (job(dryRun="yes"), "at '/jobs/0/dryRun': got string, want boolean"),
     "too-many-workers": (job(maxWorkers=1000), "at '/jobs/0/maxWorkers'"),
     "no-large-transfers": (job(largeTransfers=0), "at '/jobs/0/largeTransfers'"),

@@ -99,7 +99,7 @@ is checked here, so each template that includes this fails with the same readabl
 {{- $root := . }}
 {{- $jobs := list }}
 {{- $seen := dict }}
-{{- $chartEnv := list "SERVICE" "BUCKET_PAIR" "BUCKET_PAIRS" "MIRROR_PREFIX" "MIRROR_TIMEZONE" "MIRROR_EXCLUDE" "MIRROR_DRY_RUN" "MIRROR_OVERWRITE" "MIRROR_SKIP_ERRORS" "MIRROR_MAX_WORKERS" "MIRROR_LARGE_TRANSFERS" "MIRROR_PART_SIZE" "MIRROR_DEBUG" "MIRROR_LOG_FORMAT" "SLACK_BOT_TOKEN" "SLACK_CHANNEL_ID" "SLACK_API_URL" "MIRROR_PUSHGATEWAY_URL" }}
+{{- $chartEnv := list "SERVICE" "BUCKET_PAIR" "BUCKET_PAIRS" "MIRROR_PREFIX" "MIRROR_TIMEZONE" "MIRROR_EXCLUDE" "MIRROR_DRY_RUN" "MIRROR_OVERWRITE" "MIRROR_SKIP_ERRORS" "MIRROR_MAX_WORKERS" "MIRROR_LARGE_TRANSFERS" "MIRROR_PART_SIZE" "MIRROR_BANDWIDTH_LIMIT" "MIRROR_DEBUG" "MIRROR_LOG_FORMAT" "SLACK_BOT_TOKEN" "SLACK_CHANNEL_ID" "SLACK_API_URL" "MIRROR_PUSHGATEWAY_URL" }}
 {{- if not .Values.metrics.pushgatewayUrl }}
 {{- /* a Pushgateway URL with credentials comes from the user's own Secret, through extraEnv */}}
 {{- $chartEnv = without $chartEnv "MIRROR_PUSHGATEWAY_URL" }}
