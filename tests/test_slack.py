@@ -93,6 +93,8 @@ def test_a_dry_run_is_marked_as_one(minio_side: LocalS3, aws_side: LocalS3,
     shown = _texts(post["blocks"])
     assert "*Dry run*: nothing was written" in shown
     assert "*would copy*\n2 (5 B) new\n*unchanged*" in shown
+    assert "*real run requests* source GET 2 · LIST 1 / target LIST 1 · PUT 2" in shown
+    assert "*real run requests*\n" not in shown  # a detail line, not a count field
 
 
 @pytest.mark.parametrize(("error", "fix"), [

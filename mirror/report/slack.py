@@ -149,7 +149,7 @@ def _pair_title(pair: PairSummary) -> str:
     return title
 
 
-_DETAILS = ("listed", "time", "requests", "est. cost", "real run cost")
+_DETAILS = ("listed", "time", "requests", "est. cost", "real run requests", "real run cost")
 
 
 def _pair_blocks(run: RunSummary, pair: PairSummary) -> list[dict[str, Any]]:
