@@ -82,7 +82,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MIRROR_PART_SIZE", "multipart part size, and the largest object buffered in "
              "memory for its copy, e.g. 16MiB", "16MiB"),
     Variable("MIRROR_MULTIPART_THRESHOLD", "objects larger than this (and than the part "
-             "size) go multipart; smaller ones are one streamed PUT", "256MiB"),
+             "size) go multipart; smaller ones are one streamed PUT when the source's ETag "
+             "is their MD5", "256MiB"),
     Variable("MIRROR_BANDWIDTH_LIMIT", "cap on the bytes per second the run sends to its "
              "targets, all transfers together, e.g. 20MiB/s (about 168 Mbit/s)", "no cap"),
     Variable("MIRROR_DEBUG", "log every object's decision", "false"),

@@ -3,18 +3,19 @@
 - Up to the part size: one GET, one PUT. The bytes read are checked against the source's
   ETag when that is a plain MD5, before anything is written; the PUT carries their
   Content-MD5, which the target verifies.
-- Up to the multipart threshold: one GET streamed into one PUT, through a small buffer.
-  With a plain-MD5 source ETag, that ETag is the PUT's Content-MD5, so the target checks
-  the bytes against what the source stored, end to end, without hashing here; otherwise
-  the bytes are hashed on the way and the target's ETag must match. A broken stream
+- Up to the multipart threshold, with a plain-MD5 source ETag: one GET streamed into one
+  PUT, through a small buffer. The ETag is the PUT's Content-MD5, so the target checks the
+  bytes against what the source stored, end to end, without hashing here. A broken stream
   restarts the object (three tries).
 - Above the part size, uploaded multipart at the source: copied part for part as it was
   uploaded (GET ?partNumber=n streamed into UploadPart n), not hashed here; the parts' MD5s
   the target returns must give the source's ETag before the upload is completed.
-- Larger: a multipart upload fed from a single streamed GET; parts are read into buffers
-  from the memory budget and uploaded by the part pool while the next part is read. A
-  broken GET resumes with a ranged GET at the same offset (If-Match keeps it the same
-  object). Any failure aborts the upload: no orphaned parts.
+- Otherwise (larger, or no MD5 to send for the whole): a multipart upload fed from a
+  single streamed GET; parts are read into buffers from the memory budget, each sent with
+  its Content-MD5, and uploaded by the part pool while the next part is read. A broken GET
+  resumes with a ranged GET at the same offset (If-Match keeps it the same object). Any
+  failure aborts the upload: no orphaned parts. So no copy becomes a target object before
+  its bytes were checked against an MD5: a corrupted transfer never replaces a good copy.
 - Same endpoint and credentials on both sides: a server-side copy, no bytes through here.
 - The ETag the target returns is compared with what was sent, where the store's ETags
   are MD5s. A mismatch is a failed object, never a success.
@@ -34,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from mirror.decision import is_plain_md5
 from mirror.executor import MemoryBudget, Throttle
@@ -214,8 +215,7 @@ PUMP = 256 * 1024  # the buffer a streamed copy moves bytes through
 STREAM_ATTEMPTS = 3  # a streamed PUT is replayed from a new GET: each try moves the object
 
 
-def _pump(response: Response, size: int, hasher: Any | None,
-          ctx: TransferContext) -> Iterator[memoryview]:
+def _pump(response: Response, size: int, ctx: TransferContext) -> Iterator[memoryview]:
     """The body of a GET, chunk by chunk, through one reused buffer.
 
     A stop (SIGTERM, the pair halted) abandons the PUT mid-body: the connection is closed
@@ -229,16 +229,15 @@ def _pump(response: Response, size: int, hasher: Any | None,
         n = response.readinto(view[: min(PUMP, remaining)])
         if n == 0:
             raise TransportError("the source body ended early", retryable=True)
-        if hasher is not None:
-            hasher.update(view[:n])
         remaining -= n
         _throttle(ctx, n)
         yield view[:n]
 
 
-def _can_stream(ctx: TransferContext, obj: ObjectInfo) -> bool:
-    """Streaming needs a way to verify: the source's MD5, or an MD5 ETag from the target."""
-    return (ctx.source_etags_md5 and is_plain_md5(obj.etag)) or ctx.target_etags_md5
+def _source_md5(ctx: TransferContext, obj: ObjectInfo) -> bool:
+    """Whether the source's ETag is the object's MD5: sent as Content-MD5, the target checks
+    the bytes against it before it stores them."""
+    return ctx.source_etags_md5 and is_plain_md5(obj.etag)
 
 
 def _again(ctx: TransferContext, attempt: int, exc: TransportError | S3Error) -> bool:
@@ -256,17 +255,15 @@ def _again(ctx: TransferContext, attempt: int, exc: TransportError | S3Error) ->
 
 
 def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
-    trusted = ctx.source_etags_md5 and is_plain_md5(obj.etag)
+    """One GET streamed into one PUT whose Content-MD5 is the source's ETag (`_source_md5`)."""
     held = ctx.budget.acquire(PUMP)
     try:
         for attempt in range(1, STREAM_ATTEMPTS + 1):
             response = _source_get(ctx, obj)
-            hasher = None if trusted else md5()
             try:
                 returned = ctx.target.client.put_object_stream(
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
-                    _pump(response, obj.size, hasher, ctx),
-                    content_md5=b64_of_hex(obj.etag) if trusted else None,
+                    _pump(response, obj.size, ctx), content_md5=b64_of_hex(obj.etag),
                     headers=write_headers(ctx, response.headers))
             except (TransportError, S3Error) as exc:
                 if _again(ctx, attempt, exc):
@@ -283,15 +280,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
             break
     finally:
         ctx.budget.release(held)
-    if trusted:
-        _check_returned(ctx, returned, obj.etag)
-        return
-    assert hasher is not None
-    etag = normalize_etag(returned)
-    if etag != hasher.hexdigest():
-        raise IntegrityError(f"the target returned ETag {etag or 'none'} for bytes with MD5 "
-                             f"{hasher.hexdigest()}: it did not confirm what was sent, or its "
-                             f"ETags are not MD5s{_TARGET_HINT}")
+    _check_returned(ctx, returned, obj.etag)
 
 
 def _fill(ctx: TransferContext, obj: ObjectInfo, response: Response, view: memoryview,
@@ -467,7 +456,7 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
                 raise _NotAligned  # the upload is aborted, the object copied another way
             returned = ctx.target.client.upload_part_stream(
                 ctx.target.bucket, key, upload_id, number, length,
-                _pump(response, length, None, ctx))
+                _pump(response, length, ctx))
         except (TransportError, S3Error) as exc:
             if _again(ctx, attempt, exc):
                 continue
@@ -583,7 +572,7 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
                     return
                 except _NotAligned:
                     pass
-            if obj.size <= ctx.multipart_threshold and _can_stream(ctx, obj):
+            if obj.size <= ctx.multipart_threshold and _source_md5(ctx, obj):
                 _copy_streamed(ctx, obj)
             else:
                 _copy_multipart(ctx, obj)
@@ -600,7 +589,7 @@ def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[Op
                                          Op.MPU_PART_COPY: parts, Op.MPU_COMPLETE: 1}}
     if obj.size <= ctx.part_size or (obj.size <= ctx.multipart_threshold
                                      and _aligned_parts(ctx, obj) is None
-                                     and _can_stream(ctx, obj)):
+                                     and _source_md5(ctx, obj)):
         return {"source": {Op.GET: 1}, "target": {Op.PUT: 1}}
     count = _aligned_parts(ctx, obj)
     gets = count or 1

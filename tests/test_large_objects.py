@@ -230,6 +230,27 @@ def test_below_the_threshold_one_put_each_and_multipart_objects_part_for_part(
         assert s3.head_object(Bucket=dst, Key="multipart-at-source.bin")["ETag"] == source_etag
 
 
+def test_without_a_source_md5_an_object_goes_up_in_checked_parts(minio_side: LocalS3,
+                                                                  aws_side: LocalS3) -> None:
+    """A source whose ETags are not MD5s (SSE-KMS) gives no Content-MD5 for a whole-object
+    PUT: objects above the part size go multipart, each part carrying its own, so the
+    target checks every byte before the object exists. The preview projects exactly that."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"a.bin": os.urandom(12 * MIB), "b.bin": os.urandom(3 * MIB)}
+    put(minio_side, src, objects)
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+           "MINIO_ETAG_IS_MD5": "false", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    preview = run_mirror(env, "--dry-run")
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    assert run.requests("target") == {"LIST": 1, "PUT": 1, "MPU_CREATE": 1, "MPU_PART": 3,
+                                      "MPU_COMPLETE": 1}
+    assert preview.pair()["projected_requests"] == run.pair()["requests"]
+
+
 @pytest.mark.parametrize("limit", [1, 3])
 def test_large_objects_stream_a_few_at_a_time_while_workers_are_many(
         minio_side: LocalS3, aws_side: LocalS3, limit: int) -> None:

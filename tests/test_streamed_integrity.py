@@ -38,7 +38,8 @@ def _client(url: str, key: str, secret: str) -> S3Client:
 
 def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
               multipart_threshold: int = 256 * MIB, part_gets: bool = True,
-              source_multipart_etag: str = "composite") -> TransferResult:
+              source_multipart_etag: str = "composite", parts_in_flight: int = 4,
+              ) -> TransferResult:
     src = _client(source.url, source.access_key, source.secret_key)
     obj = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch)
     ctx = TransferContext(
@@ -46,7 +47,7 @@ def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
         target=Side(_client(f"http://127.0.0.1:{target.port}", "ak", "sk"), "dst", ""),
         part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
         stop=threading.Event(), multipart_threshold=multipart_threshold,
-        source_multipart_etag=source_multipart_etag)
+        source_multipart_etag=source_multipart_etag, parts_in_flight=parts_in_flight)
     if not part_gets:  # as if the source had answered a part GET with the whole object
         ctx.no_aligned.set()
     return transfer(obj, ctx)
@@ -74,23 +75,47 @@ def test_a_stream_the_target_refuses_by_digest_is_a_failure(minio_side: LocalS3)
     assert f"content-md5: {base64.b64encode(bytes.fromhex(etag)).decode().lower()}" in sent
 
 
-def test_a_stream_whose_etag_the_target_misreports_is_a_failure(minio_side: LocalS3) -> None:
-    """A multipart source that does not serve parts has no MD5 to send: the bytes are
-    hashed, the target's ETag must match them."""
-    bucket = new_bucket(minio_side, "src")
-    s3 = minio_side.boto3()
+def _created(upload_id: str = "up-1") -> bytes:
+    return ok(f"<InitiateMultipartUploadResult><UploadId>{upload_id}</UploadId>"
+              "</InitiateMultipartUploadResult>".encode())
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _one_part_object(server: LocalS3, bucket: str) -> bytes:
+    body = os.urandom(6 * MIB)
+    s3 = server.boto3()
     upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")
     part = s3.upload_part(Bucket=bucket, Key="big.bin", PartNumber=1,
-                          UploadId=upload["UploadId"], Body=io.BytesIO(os.urandom(6 * MIB)))
+                          UploadId=upload["UploadId"], Body=io.BytesIO(body))
     s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"],
                                  MultipartUpload={"Parts": [{"PartNumber": 1,
                                                              "ETag": part["ETag"]}]})
-    target = ScriptedServer([ok(b"", 'etag: "00000000000000000000000000000000"\r\n')])
-    _, error = _copy_through(minio_side, bucket, target, part_gets=False)
+    return body
 
-    assert "did not confirm what was sent" in error
-    assert "set the target alias's _ETAG_IS_MD5=false" in error
-    assert "content-md5" not in target.requests[0].decode("latin-1").lower()[:2000]
+
+def test_a_part_whose_etag_the_target_misreports_fails_before_anything_is_stored(
+        minio_side: LocalS3) -> None:
+    """A multipart source that does not serve parts has no MD5 for the whole object: it
+    goes up in parts, each with its Content-MD5, and a part ETag that is not that MD5 fails
+    the object and aborts the upload before it is completed: no object is written."""
+    bucket = new_bucket(minio_side, "src")
+    _one_part_object(minio_side, bucket)
+    wrong = ok(b"", 'etag: "00000000000000000000000000000000"\r\n')
+    target = ScriptedServer([_created(), wrong, ok(b"")])
+
+    result = _transfer(minio_side, bucket, target, part_gets=False, parts_in_flight=1)
+
+    assert result.outcome is Outcome.FAILED
+    assert "it did not store what was sent" in (result.error or "")
+    assert "set the target alias's _ETAG_IS_MD5=false" in (result.error or "")
+    lines = [r.split(b"\r\n", 1)[0].decode() for r in target.requests]
+    assert lines == ["POST /dst/big.bin?uploads= HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=1&uploadId=up-1 HTTP/1.1",
+                     "DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1"]
+    assert b"content-md5: " in target.requests[1].lower()
 
 
 def test_a_throttled_stream_is_sent_again_from_a_new_get(minio_side: LocalS3) -> None:
@@ -160,7 +185,8 @@ def _composite(*parts: bytes) -> str:
 
 def test_a_source_that_serves_no_parts_is_copied_the_other_way(aws_side: LocalS3) -> None:
     """A store that ignores ?partNumber= answers with the whole object: the copy falls back
-    to one streamed GET, hashed on the way and checked against the target's ETag."""
+    to a multipart upload fed by one streamed GET, each part checked by the target against
+    its Content-MD5."""
     body = os.urandom(6 * MIB)
     etag = _composite(body[: 5 * MIB], body[5 * MIB :])
     source = ScriptedServer([_answer(body, etag), _answer(body, etag)])
@@ -200,7 +226,7 @@ def test_parts_that_do_not_give_the_source_etag_abort_the_upload(aws_side: Local
 def test_parts_below_5mib_are_not_copied_as_they_are(aws_side: LocalS3) -> None:
     """A source that accepted parts below S3's 5 MiB minimum: a target enforcing it would
     refuse the layout at the end, so the part-for-part copy steps aside at the first small
-    part (nothing uploaded) and the object is streamed whole, hashed and checked."""
+    part (nothing uploaded) and the object goes up in parts of our size, each checked."""
     body = os.urandom(6 * MIB)
     parts = [body[i : i + MIB] for i in range(0, len(body), MIB)]
     etag = _composite(*parts)
@@ -234,38 +260,55 @@ def _two_part_object(server: LocalS3, bucket: str) -> bytes:
 
 def test_a_source_whose_multipart_etags_are_opaque_is_not_copied_part_for_part(
         minio_side: LocalS3) -> None:
-    """R2's multipart ETags are not md5-of-part-md5s: nothing to check parts against, so
-    such a source's objects are streamed whole, hashed, and checked against the target."""
+    """R2's multipart ETags are not md5-of-part-md5s: nothing to check source parts
+    against, so such a source's objects go up in parts of our size, each with its
+    Content-MD5, and the target's part ETags must be those MD5s."""
     bucket = new_bucket(minio_side, "src")
     body = _two_part_object(minio_side, bucket)
-    stored = ok(b"", f'etag: "{hashlib.md5(body, usedforsecurity=False).hexdigest()}"\r\n')
-    target = ScriptedServer([stored])
+    part_1, part_2 = body[: 5 * MIB], body[5 * MIB :]
+    done = ok(f"<CompleteMultipartUploadResult><ETag>&quot;{_composite(part_1, part_2)}"
+              "&quot;</ETag></CompleteMultipartUploadResult>".encode())
+    target = ScriptedServer([_created(), ok(b"", f'etag: "{_md5(part_1)}"\r\n'),
+                             ok(b"", f'etag: "{_md5(part_2)}"\r\n'), done])
 
-    result = _transfer(minio_side, bucket, target, source_multipart_etag="opaque")
+    result = _transfer(minio_side, bucket, target, source_multipart_etag="opaque",
+                       parts_in_flight=1)
 
     assert result.outcome is Outcome.COPIED, result.error
-    assert [r.split(b"\r\n", 1)[0] for r in target.requests] == [b"PUT /dst/big.bin HTTP/1.1"]
+    lines = [r.split(b"\r\n", 1)[0].decode() for r in target.requests]
+    assert lines == ["POST /dst/big.bin?uploads= HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=1&uploadId=up-1 HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=2&uploadId=up-1 HTTP/1.1",
+                     "POST /dst/big.bin?uploadId=up-1 HTTP/1.1"]
+    for request, part in zip(target.requests[1:3], (part_1, part_2), strict=True):
+        md5_b64 = base64.b64encode(hashlib.md5(part, usedforsecurity=False).digest())
+        assert b"content-md5: " + md5_b64.lower() in request.lower()
 
 
 def test_a_target_whose_part_etags_are_no_md5s_gets_the_object_another_way(
         minio_side: LocalS3) -> None:
     """Part ETags that are no MD5s leave nothing to check the source's ETag by: the
-    part-for-part upload is aborted and the object streamed whole, hashed, and checked
-    against the target's ETag for it."""
+    part-for-part upload is aborted and the object uploaded again in parts that carry
+    their Content-MD5, which the target checks."""
     bucket = new_bucket(minio_side, "src")
     body = _two_part_object(minio_side, bucket)
-    created = ok(b"<InitiateMultipartUploadResult><UploadId>up-1</UploadId>"
-                 b"</InitiateMultipartUploadResult>")
     opaque = ok(b"", 'etag: "part-etag-of-another-kind"\r\n')
-    stored = ok(b"", f'etag: "{hashlib.md5(body, usedforsecurity=False).hexdigest()}"\r\n')
-    target = ScriptedServer([created, opaque, opaque, ok(b""), stored])
+    done = ok(b"<CompleteMultipartUploadResult><ETag>&quot;opaque&quot;</ETag>"
+              b"</CompleteMultipartUploadResult>")
+    target = ScriptedServer([_created(), opaque, ok(b""), _created("up-2"), opaque, opaque,
+                             done])
 
-    result = _transfer(minio_side, bucket, target)
+    result = _transfer(minio_side, bucket, target, parts_in_flight=1)
 
     assert result.outcome is Outcome.COPIED, result.error
     lines = [r.split(b"\r\n", 1)[0].decode() for r in target.requests]
-    assert lines[0] == "POST /dst/big.bin?uploads= HTTP/1.1"
-    assert sorted(lines[1:3]) == ["PUT /dst/big.bin?partNumber=1&uploadId=up-1 HTTP/1.1",
-                                  "PUT /dst/big.bin?partNumber=2&uploadId=up-1 HTTP/1.1"]
-    assert lines[3:] == ["DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1", "PUT /dst/big.bin HTTP/1.1"]
-    assert target.requests[4].endswith(body)
+    assert lines == ["POST /dst/big.bin?uploads= HTTP/1.1",  # part for part: the first
+                     "PUT /dst/big.bin?partNumber=1&uploadId=up-1 HTTP/1.1",  # ETag says no
+                     "DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1",
+                     "POST /dst/big.bin?uploads= HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=1&uploadId=up-2 HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=2&uploadId=up-2 HTTP/1.1",
+                     "POST /dst/big.bin?uploadId=up-2 HTTP/1.1"]
+    assert all(b"content-md5: " in r.lower() for r in target.requests[4:6])
+    assert target.requests[4].endswith(body[: 5 * MIB])
+    assert target.requests[5].endswith(body[5 * MIB :])
