@@ -23,6 +23,7 @@ from mirror.s3.listing import ObjectInfo
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+KEPT = "; kept (overwrite is off)"  # ends the reason of a difference not copied
 
 
 class Action(StrEnum):
@@ -98,7 +99,7 @@ def decide(source: ObjectInfo | None, target: ObjectInfo | None, policy: Policy)
     if difference is None:
         return Decision(Action.UNCHANGED, "same on both sides")
     if not policy.overwrite:
-        return Decision(Action.DIFFERS_KEPT, f"{difference}; kept (overwrite is off)")
+        return Decision(Action.DIFFERS_KEPT, difference + KEPT)
     if source.storage_class in ARCHIVED_CLASSES:
         return Decision(Action.ARCHIVED, f"in {source.storage_class}; restore it first")
     return Decision(Action.COPY_CHANGED, difference)

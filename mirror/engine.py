@@ -271,6 +271,9 @@ class PairRun:
             if not self.res.settings.skip_errors:
                 self._halt("stopped at the first failed object (MIRROR_SKIP_ERRORS=false)")
             return
+        if decision.action is Action.DIFFERS_KEPT:
+            self.log.warning("object.differs_kept", key=obj.key, reason=decision.reason)
+            return
         if decision.action not in COPY_ACTIONS:
             return
         assert source is not None
@@ -341,8 +344,9 @@ class PairRun:
                 break
             self.tally.listed(src, dst)
             decision = decide(src, dst, self.policy)
-            size = (src or dst).size  # type: ignore[union-attr]
-            self.tally.decided(decision, size)
+            obj = src or dst
+            assert obj is not None
+            self.tally.decided(decision, obj.size, obj.key)
             self._act(src, dst, decision)
 
     def _status(self) -> Status:

@@ -11,12 +11,12 @@ from enum import StrEnum
 from typing import Any
 
 from mirror import __version__
-from mirror.decision import Action, Decision
+from mirror.decision import KEPT, Action, Decision
 from mirror.report.pricing import TABLES, Pricing
 from mirror.s3.listing import ObjectInfo
 from mirror.transfer import Outcome, TransferResult
 
-MAX_FAILURES_KEPT = 50
+MAX_FAILURES_KEPT = 50  # and differences kept; the log has one event for each
 SCHEMA = "minio-s3-mirror/report/v1"  # the version of `RunSummary.to_dict()`, the report file
 SIDES = ("source", "target")
 
@@ -44,6 +44,14 @@ class Failure:
     error: str
 
 
+@dataclass(frozen=True)
+class Difference:
+    """A key on both sides whose copies differ, kept as it is (overwrite off)."""
+
+    key: str
+    reason: str
+
+
 @dataclass
 class PairSummary:
     pair: str
@@ -64,6 +72,8 @@ class PairSummary:
     interrupted: Count = field(default_factory=Count)
     failures: list[Failure] = field(default_factory=list)
     failures_not_kept: int = 0
+    differs: list[Difference] = field(default_factory=list)  # the first differs-kept keys
+    differs_not_kept: int = 0
     requests: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> op -> n
     # dry runs: the requests the copies would add, per side and operation, by the way each
     # object would be copied (its size, its ETag's part count, same endpoint or not)
@@ -144,9 +154,15 @@ class PairTally:
             if target is not None:
                 self.summary.listed_target.add(target.size)
 
-    def decided(self, decision: Decision, size: int) -> None:
+    def decided(self, decision: Decision, size: int, key: str) -> None:
         with self._lock:
             self.summary.decisions.setdefault(decision.action.value, Count()).add(size)
+            if decision.action is Action.DIFFERS_KEPT:
+                if len(self.summary.differs) < MAX_FAILURES_KEPT:
+                    self.summary.differs.append(
+                        Difference(key, decision.reason.removesuffix(KEPT)))
+                else:
+                    self.summary.differs_not_kept += 1
 
     def transferred(self, action: Action, result: TransferResult) -> None:
         s = self.summary

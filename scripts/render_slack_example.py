@@ -27,7 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from mirror.report import slack  # noqa: E402 - the repository root is put on the path above
 from mirror.report.pricing import TABLES  # noqa: E402
-from mirror.summary import Count, Failure, PairSummary, RunSummary, Status  # noqa: E402
+from mirror.summary import (  # noqa: E402
+    Count,
+    Difference,
+    Failure,
+    PairSummary,
+    RunSummary,
+    Status,
+)
 
 DOCS = ROOT / "docs"
 WIDTH = 420  # CSS pixels: a phone
@@ -72,6 +79,9 @@ def example_run() -> RunSummary:
                        "e44df200fb815ecc10b6228db3f58fb3"),
                       ("0044", "1fbd478715564eff6544693920c763c3",
                        "ab79aafd3efcbfe3743b32d1a3aea89c"))],
+        differs=[Difference(f"labels/2026/01/21/{name}.json",
+                            "source modified after the target copy was written")
+                 for name in ("train", "validation")],
         requests={"source": {"GET": 117, "LIST": 4},
                   "target": {"LIST": 4, "PUT": 114}})
     return RunSummary(service="ml-platform", dry_run=False,

@@ -15,7 +15,7 @@ def _rows(stdout: str) -> dict[str, str]:
     """'  would copy         3 (6 B) new' -> {'would copy': '3 (6 B) new ...'}."""
     rows = {}
     for line in stdout.splitlines():
-        if line.startswith("  ") and not line.startswith("  !"):
+        if line.startswith("  ") and not line.startswith(("  !", "  ~")):
             rows[line[2:21].strip()] = line[21:]
     return rows
 
@@ -41,6 +41,7 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
     assert rows["would copy"] == "1 (2 B) new"
     assert rows["unchanged"] == "1"
     assert rows["differs, kept"] == "1 (4 B)"
+    assert "  ~ b.txt: content differs (MD5), kept" in lines
     assert rows["excluded"] == "1"
     assert rows["requests"] == "source LIST 1 / target LIST 1"
     assert rows["est. cost"] == "$0.000005 (source free; target $0.000005 aws-s3-standard)"

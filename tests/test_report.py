@@ -76,6 +76,10 @@ def test_summary_counts_match_the_buckets_and_the_requests_seen(
     assert pair["copied_changed"] == {"objects": 0, "bytes": 0}
     assert pair["failed"]["objects"] == result.summary["failed"]["objects"] == 1
     assert [f["key"] for f in pair["failures"]] == ["a-damaged/"]
+    assert pair["differs"] == [{"key": "diff/c.txt", "reason": "content differs (MD5)"}]
+    assert pair["differs_not_kept"] == 0
+    [kept] = result.named("object.differs_kept")
+    assert (kept["level"], kept["key"]) == ("warning", "diff/c.txt")
     assert pair["listed_source"] == {"objects": len(before_source),
                                      "bytes": sum(o["Size"] for o in before_source.values())}
     assert pair["listed_target"] == {"objects": len(before_target),

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from mirror.report import slack
 from mirror.sandbox import LocalS3, free_port
-from mirror.summary import Count, Failure, PairSummary, RunSummary, Status
+from mirror.summary import Count, Difference, Failure, PairSummary, RunSummary, Status
 
 TOKEN = "xoxb-1234567890-test-bot-token"
 CHANNEL = "C0123ABCDEF"
@@ -293,7 +293,11 @@ def _huge_run() -> RunSummary:
                            status=Status.PARTIAL, seconds=12.5, failed=Count(1050, 10**9),
                            failures=[Failure("k" * 4000 + f"-{n}", "reason " * 500)
                                      for n in range(50)],
-                           failures_not_kept=1000, error="x" * 5000)
+                           failures_not_kept=1000, error="x" * 5000,
+                           decisions={"differs-kept": Count(2000, 10**9)},
+                           differs=[Difference("d" * 4000 + f"-{n}", "why " * 500)
+                                    for n in range(50)],
+                           differs_not_kept=1950)
         pairs.append(pair)
     return RunSummary(service="s" * 400, dry_run=False, started_at="2026-01-22T02:00:00+00:00",
                       pairs=pairs, seconds=3600)
@@ -328,6 +332,7 @@ def test_a_huge_run_fits_slacks_limits_by_truncating_with_counts(
     assert len(titles) >= 8
     assert len(slack_api.calls) == 1  # accepted as blocks: no plain-text fallback
     assert "_and 1,045 more (one `object.failed` log event each)_" in shown
+    assert "_and 1,995 more (one `object.differs_kept` log event each)_" in shown
     assert "more characters)" in shown
     assert [e["event"] for e in events] == ["slack.posted"]
     assert TOKEN not in str(events)
@@ -347,6 +352,25 @@ def test_failures_list_is_condensed_to_the_first_few() -> None:
     assert "• `k4` boom" in shown
     assert "`k5`" not in shown
     assert "_and 2 more (one `object.failed` log event each)_" in shown
+
+
+def test_kept_differences_are_listed_like_failures() -> None:
+    """Overwrite off: the keys whose copies differ are named, the first five, then a count,
+    so "differs, kept: 7" can be acted on without a debug run."""
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], decisions={"differs-kept": Count(7, 70)},
+                       differs=[Difference(f"d{n}", "size differs (1 on source, 2 on target)")
+                                for n in range(7)])
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=1)
+
+    shown = _texts(slack.message(run).blocks)
+
+    assert ("*Differ from the source, kept (overwrite is off)* (7)\n"
+            "• `d0` size differs (1 on source, 2 on target)\n") in shown
+    assert "`d4`" in shown
+    assert "`d5`" not in shown
+    assert "_and 2 more (one `object.differs_kept` log event each)_" in shown
 
 
 def test_an_interrupted_run_says_so_in_the_header() -> None:

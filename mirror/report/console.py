@@ -32,4 +32,10 @@ def render(run: RunSummary) -> str:
         hidden = len(pair.failures[FAILURES_SHOWN:]) + pair.failures_not_kept
         if hidden:
             out.append(f"  ! and {hidden:,} more failures (the log has one object.failed each)")
+        for difference in pair.differs[:FAILURES_SHOWN]:
+            out.append(f"  ~ {difference.key}: {difference.reason}, kept")
+        hidden = len(pair.differs[FAILURES_SHOWN:]) + pair.differs_not_kept
+        if hidden:
+            out.append(f"  ~ and {hidden:,} more kept differences (the log has one "
+                       "object.differs_kept each)")
     return "\n".join(out) + "\n"

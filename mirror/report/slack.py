@@ -34,6 +34,7 @@ from slack_sdk.http_retry import (
 )
 
 from mirror import __version__, logs
+from mirror.decision import Action
 from mirror.report import text
 from mirror.s3.proxy import route
 from mirror.summary import PairSummary, RunSummary
@@ -165,19 +166,28 @@ def _pair_blocks(run: RunSummary, pair: PairSummary) -> list[dict[str, Any]]:
     ]
     if pair.error:
         blocks.append(_section(f"*Stopped:* {escape(pair.error)}"))
+    lists = []  # one section for both, a block fewer per pair within Slack's 50
     if pair.failures:
-        blocks.append(_section(_failures(pair)))
+        total = pair.failed.objects or len(pair.failures) + pair.failures_not_kept
+        lists.append(_keys("Failed objects", total, [(f.key, f.error) for f in pair.failures],
+                           "object.failed"))
+    if pair.differs:
+        lists.append(_keys("Differ from the source, kept (overwrite is off)",
+                           pair.decided(Action.DIFFERS_KEPT).objects,
+                           [(d.key, d.reason) for d in pair.differs], "object.differs_kept"))
+    if lists:
+        blocks.append(_section("\n\n".join(lists)))
     return blocks
 
 
-def _failures(pair: PairSummary) -> str:
-    total = pair.failed.objects or len(pair.failures) + pair.failures_not_kept
-    lines = [f"*Failed objects* ({total:,})"]
-    for failure in pair.failures[:FAILURES_SHOWN]:
-        lines.append(clip(f"• {code(failure.key)} {escape(failure.error)}", FAILURE_LINE))
-    more = total - min(len(pair.failures), FAILURES_SHOWN)
+def _keys(title: str, total: int, entries: list[tuple[str, str]], event: str) -> str:
+    """The first few keys with why, and how many more the log has."""
+    lines = [f"*{title}* ({total:,})"]
+    for key, why in entries[:FAILURES_SHOWN]:
+        lines.append(clip(f"• {code(key)} {escape(why)}", FAILURE_LINE))
+    more = total - min(len(entries), FAILURES_SHOWN)
     if more > 0:
-        lines.append(f"_and {more:,} more (one `object.failed` log event each)_")
+        lines.append(f"_and {more:,} more (one `{event}` log event each)_")
     return "\n".join(lines)
 
 
