@@ -33,7 +33,7 @@ def test_a_dry_run_prints_what_it_would_copy(minio_side: LocalS3, aws_side: Loca
 
     assert run.code == 0
     lines = run.stdout.splitlines()
-    assert lines[0] == "photos mirror: success (dry run), would copy 1 (2 B)"
+    assert lines[0] == "photos mirror: success (dry run), would copy 1 (2 B), 1 differs (kept)"
     assert lines[1].startswith("DRY RUN: nothing was written")
     assert lines[3] == "a real run would cost at least $0.00001 in requests"  # LIST + PUT
     assert f"minio/{src} -> aws/{dst}   ✅ success" in lines

@@ -134,7 +134,8 @@ def pair_lines(run: RunSummary, pair: PairSummary) -> list[Line]:
 
 
 def headline(run: RunSummary) -> str:
-    """'myservice mirror: partial, 12 copied (3.4 MiB), 1 failed' (a notification's text)."""
+    """'myservice mirror: partial, 12 (3.4 MiB) copied, 1 failed, 2 differ (kept)' (a
+    notification's text)."""
     name = f"{run.service} mirror" if run.service else "minio-s3-mirror"
     dry = " (dry run)" if run.dry_run else ""
     if run.dry_run:
@@ -147,5 +148,8 @@ def headline(run: RunSummary) -> str:
     else:
         done = f"{objects(run.total('copied'))} copied"
     failed = run.total("failed").objects
+    differ = sum(pair.decided(Action.DIFFERS_KEPT).objects for pair in run.pairs)
     return (f"{name}: {run.status.value}{dry}, {done}"
-            + (f", {failed:,} failed" if failed else ""))
+            + (f", {failed:,} failed" if failed else "")
+            + (f", {differ:,} {'differs' if differ == 1 else 'differ'} (kept)" if differ
+               else ""))
