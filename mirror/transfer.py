@@ -528,6 +528,12 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
                              f"whose parts give {obj.etag}{_TARGET_HINT}")
 
 
+def _copy_part_size(ctx: TransferContext, obj: ObjectInfo) -> int:
+    """The part of a server-side copy above CopyObject's 5 GiB: nothing passes through
+    here, so parts are large (at least 512 MiB)."""
+    return part_size_for(max(ctx.part_size, 512 * 1024 * 1024), obj.size)
+
+
 def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     src_key, key = ctx.source.key(obj.key), ctx.target.key(obj.key)
     client = ctx.target.client
@@ -538,7 +544,7 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
         if is_plain_md5(obj.etag):
             _check_returned(ctx, returned, obj.etag)
         return
-    part_size = part_size_for(max(ctx.part_size, 512 * 1024 * 1024), obj.size)
+    part_size = _copy_part_size(ctx, obj)
     headers = write_headers(ctx, client.head_object(ctx.source.bucket, src_key))
     upload_id = client.create_multipart_upload(ctx.target.bucket, key, headers)
 
@@ -572,10 +578,16 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
                     return
                 except _NotAligned:
                     pass
-            if obj.size <= ctx.multipart_threshold and _source_md5(ctx, obj):
+            if _one_put(ctx, obj):
                 _copy_streamed(ctx, obj)
             else:
                 _copy_multipart(ctx, obj)
+
+
+def _one_put(ctx: TransferContext, obj: ObjectInfo) -> bool:
+    """Whether an object above the part size, not copied part for part, is streamed into
+    one PUT (checked by its Content-MD5) rather than uploaded in parts."""
+    return obj.size <= ctx.multipart_threshold and _source_md5(ctx, obj)
 
 
 def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[Op, int]]:
@@ -584,17 +596,17 @@ def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[Op
     if ctx.server_side:
         if obj.size <= MAX_SINGLE_COPY:
             return {"source": {}, "target": {Op.COPY: 1}}
-        parts = -(-obj.size // part_size_for(max(ctx.part_size, 512 * 1024 * 1024), obj.size))
+        parts = -(-obj.size // _copy_part_size(ctx, obj))
         return {"source": {}, "target": {Op.HEAD: 1, Op.MPU_CREATE: 1,
                                          Op.MPU_PART_COPY: parts, Op.MPU_COMPLETE: 1}}
-    if obj.size <= ctx.part_size or (obj.size <= ctx.multipart_threshold
-                                     and _aligned_parts(ctx, obj) is None
-                                     and _source_md5(ctx, obj)):
-        return {"source": {Op.GET: 1}, "target": {Op.PUT: 1}}
-    count = _aligned_parts(ctx, obj)
-    gets = count or 1
+    one_put = {"source": {Op.GET: 1}, "target": {Op.PUT: 1}}
+    if obj.size <= ctx.part_size:
+        return one_put
+    count = _aligned_parts(ctx, obj)  # part for part: one GET per part
+    if count is None and _one_put(ctx, obj):
+        return one_put
     parts = count or -(-obj.size // part_size_for(ctx.part_size, obj.size))
-    return {"source": {Op.GET: gets},
+    return {"source": {Op.GET: count or 1},
             "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 
