@@ -280,12 +280,7 @@ class PairRun:
         if self.res.settings.dry_run:
             self.log.debug("object.would_copy", key=obj.key, bytes=obj.size,
                            change=decision.action.value, reason=decision.reason)
-            planned = planned_requests(self.ctx, source)
-            with self._lock:
-                for side, ops in planned.items():
-                    tally = self.summary.planned.setdefault(side, {})
-                    for op, n in ops.items():
-                        tally[op.value] = tally.get(op.value, 0) + n
+            self.tally.planned(planned_requests(self.ctx, source))
             return
         self._inflight.up()
         try:

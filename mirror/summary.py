@@ -164,6 +164,11 @@ class PairTally:
                 else:
                     self.summary.differs_not_kept += 1
 
+    def planned(self, requests: Mapping[str, Mapping[str, int]]) -> None:
+        """A dry run's copy: the requests it would take (`transfer.planned_requests`)."""
+        with self._lock:
+            self.summary.planned = _merged(self.summary.planned, requests)
+
     def transferred(self, action: Action, result: TransferResult) -> None:
         s = self.summary
         with self._lock:

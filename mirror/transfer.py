@@ -590,7 +590,7 @@ def _one_put(ctx: TransferContext, obj: ObjectInfo) -> bool:
     return obj.size <= ctx.multipart_threshold and _source_md5(ctx, obj)
 
 
-def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[Op, int]]:
+def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, int]]:
     """The requests per side that copying `obj` takes when nothing goes wrong: the way
     `_copy` would choose, for a dry run's estimate (retries and fallbacks add to it)."""
     if ctx.server_side:
@@ -599,7 +599,7 @@ def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[Op
         parts = -(-obj.size // _copy_part_size(ctx, obj))
         return {"source": {}, "target": {Op.HEAD: 1, Op.MPU_CREATE: 1,
                                          Op.MPU_PART_COPY: parts, Op.MPU_COMPLETE: 1}}
-    one_put = {"source": {Op.GET: 1}, "target": {Op.PUT: 1}}
+    one_put: dict[str, dict[str, int]] = {"source": {Op.GET: 1}, "target": {Op.PUT: 1}}
     if obj.size <= ctx.part_size:
         return one_put
     count = _aligned_parts(ctx, obj)  # part for part: one GET per part
