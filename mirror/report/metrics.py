@@ -23,14 +23,14 @@ import time
 import urllib.error
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
-from urllib.request import ProxyHandler, Request, build_opener
+from urllib.request import Request, build_opener
 
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
 from mirror import logs
 from mirror.decision import Action
+from mirror.report.outbound import proxy_handler, through
 from mirror.s3.accounting import Op
-from mirror.s3.proxy import route
 from mirror.summary import SIDES, Count, PairSummary, RunSummary, Status
 
 JOB = "minio-s3-mirror"
@@ -119,8 +119,6 @@ Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Calla
 def handler(authorization: str | None, proxy: str | None) -> Handler:
     """prometheus_client's push handler: basic auth if given, and exactly `proxy` (or none;
     its default handler would let urllib take one from the environment)."""
-    proxies = {"http": proxy, "https": proxy} if proxy else {}
-
     def make(url: str, method: str, timeout: float | None, headers: list[tuple[str, str]],
              data: bytes) -> Callable[[], None]:
         def send() -> None:
@@ -129,7 +127,7 @@ def handler(authorization: str | None, proxy: str | None) -> Handler:
                 request.add_header(name, value)
             if authorization:
                 request.add_header("Authorization", authorization)
-            with build_opener(ProxyHandler(proxies)).open(request, timeout=timeout):
+            with build_opener(proxy_handler(proxy)).open(request, timeout=timeout):
                 pass  # an answer of 400 or more is an HTTPError
 
         return send
@@ -149,17 +147,12 @@ def push(run: RunSummary, url: str, proxy: tuple[str, str] | None = None) -> boo
         log.info("metrics.skipped", reason="a dry run pushes no metrics; they would replace "
                                            "those of the real runs")
         return False
-    try:
-        chosen = route(proxy)
-    except ValueError as exc:
-        log.error("metrics.failed", error="invalid proxy", fix=str(exc),
-                  detail="the mirror's exit code does not depend on the Pushgateway")
+    routed = through(proxy, log, "metrics.failed", "the Pushgateway")
+    if routed is None:
         return False
-    via = ""
-    if chosen is not None:
-        log = log.bind(proxy=chosen.address)
-        via = (f" through proxy {chosen.address} ({chosen.variable}; NO_PROXY lists what is "
-               "reached directly)")
+    log, chosen = routed
+    via = "" if chosen is None else (f" through proxy {chosen.address} ({chosen.variable}; "
+                                     "NO_PROXY lists what is reached directly)")
     send = handler(authorization, chosen.url if chosen else None)
     now = time.time()
     for pair in run.pairs:

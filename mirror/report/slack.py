@@ -21,7 +21,7 @@ import urllib.error
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.request import HTTPSHandler, ProxyHandler, Request, build_opener
+from urllib.request import HTTPSHandler, Request, build_opener
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
@@ -36,7 +36,7 @@ from slack_sdk.http_retry import (
 from mirror import __version__, logs
 from mirror.decision import Action
 from mirror.report import text
-from mirror.s3.proxy import route
+from mirror.report.outbound import proxy_handler, through
 from mirror.summary import PairSummary, RunSummary
 
 API_URL = WebClient.BASE_URL  # https://slack.com/api/
@@ -259,8 +259,7 @@ class _WebClient(WebClient):
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         if not url.lower().startswith(("http://", "https://")):
             raise SlackRequestError(f"Invalid URL detected: {url}")
-        proxies = {"http": self.proxy, "https": self.proxy} if self.proxy else {}
-        opener = build_opener(ProxyHandler(proxies), HTTPSHandler(context=self.ssl))
+        opener = build_opener(proxy_handler(self.proxy), HTTPSHandler(context=self.ssl))
         with opener.open(req, timeout=self.timeout) as resp:
             charset = resp.headers.get_content_charset() or "utf-8"
             return {"status": resp.code, "headers": resp.headers,
@@ -291,16 +290,11 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
     None for a direct connection. Logs name it by host and port only, never its password.
     """
     log = logs.get().bind(channel=channel)
-    try:
-        chosen = route(proxy)
-    except ValueError as exc:
-        log.error("slack.failed", error="invalid proxy", fix=str(exc),
-                  detail="the mirror's exit code does not depend on Slack")
+    routed = through(proxy, log, "slack.failed", "Slack")
+    if routed is None:
         return False
-    via = ""
-    if chosen is not None:
-        log = log.bind(proxy=chosen.address)
-        via = f" through proxy {chosen.address} ({chosen.variable})"
+    log, chosen = routed
+    via = "" if chosen is None else f" through proxy {chosen.address} ({chosen.variable})"
     slack, built = client(token, api_url, chosen.url if chosen else None), message(run)
     try:
         try:
