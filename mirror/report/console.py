@@ -27,15 +27,17 @@ def render(run: RunSummary) -> str:
         if pair.error:
             out.append(f"  {'error':<19}{pair.error}")
         out += [f"  {line.label:<19}{line.value}" for line in text.pair_lines(run, pair)]
-        for failure in pair.failures[:FAILURES_SHOWN]:
-            out.append(f"  ! {failure.key}: {failure.error}")
-        hidden = len(pair.failures[FAILURES_SHOWN:]) + pair.failures_not_kept
-        if hidden:
-            out.append(f"  ! and {hidden:,} more failures (the log has one object.failed each)")
-        for difference in pair.differs[:FAILURES_SHOWN]:
-            out.append(f"  ~ {difference.key}: {difference.reason}, kept")
-        hidden = len(pair.differs[FAILURES_SHOWN:]) + pair.differs_not_kept
-        if hidden:
-            out.append(f"  ~ and {hidden:,} more kept differences (the log has one "
-                       "object.differs_kept each)")
+        out += _keys("!", [f"{f.key}: {f.error}" for f in pair.failures],
+                     pair.failures_not_kept, "failures", "object.failed")
+        out += _keys("~", [f"{d.key}: {d.reason}, kept" for d in pair.differs],
+                     pair.differs_not_kept, "kept differences", "object.differs_kept")
     return "\n".join(out) + "\n"
+
+
+def _keys(mark: str, lines: list[str], not_kept: int, what: str, event: str) -> list[str]:
+    """The first few keys with why, then how many more the log has."""
+    out = [f"  {mark} {line}" for line in lines[:FAILURES_SHOWN]]
+    hidden = len(lines[FAILURES_SHOWN:]) + not_kept
+    if hidden:
+        out.append(f"  {mark} and {hidden:,} more {what} (the log has one {event} each)")
+    return out
