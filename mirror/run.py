@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,9 +52,9 @@ def endpoint_for(alias: Alias) -> EndpointConfig:
         assert alias.secret_key
         credentials = CredentialSource(Credentials(alias.access_key, alias.secret_key,
                                                    alias.session_token))
-    context = ssl.create_default_context(cafile=alias.ca_file) if alias.ca_file else None
     return EndpointConfig(alias.url, alias.region, credentials,
-                          virtual_host=alias.provider.virtual_host, ssl_context=context,
+                          virtual_host=alias.provider.virtual_host,
+                          ssl_context=alias.ssl_context,
                           proxy=alias.proxy)
 
 

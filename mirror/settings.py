@@ -134,7 +134,8 @@ class Alias:
     access_key: str | None = None
     secret_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
-    ca_file: str | None = None
+    # the TLS context trusting <ALIAS>_CA_FILE, loaded once, when the file is checked
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     etags_are_md5: bool = True
     credential_chain: bool = False  # use the standard AWS chain instead of keys
     pricing: Pricing = TABLES["unknown"]  # request prices, for the cost estimate
@@ -345,7 +346,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         region=region or region_for_host(host) or provider.default_region,
         access_key=access, secret_key=secret,
         session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
-        ca_file=_ca_file(reader, f"{env}_CA_FILE"),
+        ssl_context=_ca_file(reader, f"{env}_CA_FILE"),
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain, proxy=_proxy(reader, clean),
         storage_class=_storage_class(reader, f"{env}_STORAGE_CLASS"),
@@ -365,13 +366,14 @@ def _storage_class(reader: _Reader, name: str) -> str | None:
     return value or None
 
 
-def _ca_file(reader: _Reader, name: str) -> str | None:
-    """A PEM bundle of CA certificates to trust: loaded now, so a wrong path is exit 2."""
+def _ca_file(reader: _Reader, name: str) -> ssl.SSLContext | None:
+    """The TLS context trusting a PEM bundle of CA certificates: loaded now, so a wrong
+    path is exit 2, and once."""
     path = reader.text(name)
     if not path:
         return None
     try:
-        ssl.create_default_context(cafile=path)
+        return ssl.create_default_context(cafile=path)
     except FileNotFoundError:
         reader.fail(name, f"names a file that does not exist: {path!r}")
     except IsADirectoryError:
@@ -381,7 +383,7 @@ def _ca_file(reader: _Reader, name: str) -> str | None:
     except (ssl.SSLError, OSError, ValueError) as exc:
         reader.fail(name, f"is not a PEM file of CA certificates ({type(exc).__name__}): "
                     f"{path!r}")
-    return path
+    return None
 
 
 def _proxy(reader: _Reader, url: str) -> Proxy | None:
