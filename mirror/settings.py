@@ -252,9 +252,9 @@ class _Reader:
     def rate(self, name: str) -> int | None:
         """Bytes per second, as a size with an optional "/s"; empty or 0: no cap."""
         value = self.text(name)
-        found = _SIZE.match(re.sub(r"\s*/\s*s\s*$", "", value, flags=re.I))
         if not value:
             return None
+        found = _SIZE.match(re.sub(r"\s*/\s*s\s*$", "", value, flags=re.I))
         if not found:
             self.fail(name, f"must be bytes per second such as 20MiB/s or 500KiB/s, "
                       f"got {value!r}")
