@@ -437,6 +437,14 @@ def _part_span(response: Response, obj: ObjectInfo, count: int) -> tuple[int, in
     return start, end
 
 
+def _wants_content_md5(exc: S3Error) -> bool:
+    """A write refused for want of a Content-MD5: what AWS answers for a bucket with Object
+    Lock ("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests
+    with Object Lock parameters"), and MinIO's MissingContentMD5."""
+    return exc.code == "MissingContentMD5" or (
+        exc.code == "InvalidRequest" and "content-md5" in exc.message.lower())
+
+
 def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload_id: str,
                          number: int, count: int, response: Response | None,
                          spans: dict[int, tuple[int, int]]) -> str:
@@ -460,6 +468,9 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
         except (TransportError, S3Error) as exc:
             if _again(ctx, attempt, exc):
                 continue
+            if isinstance(exc, S3Error) and _wants_content_md5(exc):
+                ctx.no_aligned.set()  # every later part would be refused alike
+                raise _NotAligned from exc  # the upload is aborted, copied in checked parts
             raise
         finally:
             response.close()
@@ -480,6 +491,8 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     the upload is completed, the MD5 of those MD5s must give the source's own ETag
     (md5-of-part-md5s "-n"), so the bytes are checked end to end against what the source
     stored, and the target's copy ends with the same ETag. A mismatch aborts the upload.
+    A target that wants a Content-MD5 with every write (a bucket with Object Lock) refuses
+    the first part: that object and the pair's later ones go up in checked parts instead.
     """
     key = ctx.target.key(obj.key)
     first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),

@@ -312,3 +312,40 @@ def test_a_target_whose_part_etags_are_no_md5s_gets_the_object_another_way(
     assert all(b"content-md5: " in r.lower() for r in target.requests[4:6])
     assert target.requests[4].endswith(body[: 5 * MIB])
     assert target.requests[5].endswith(body[5 * MIB :])
+
+
+OBJECT_LOCK = (b"HTTP/1.1 400 Bad Request\r\ncontent-length: 165\r\n\r\n"
+               b"<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR x-amz-checksum- "
+               b"HTTP header is required for Put Part requests with Object Lock parameters"
+               b"</Message></Error>")
+
+
+def test_a_target_with_object_lock_gets_parts_that_carry_their_md5(minio_side: LocalS3) -> None:
+    """AWS refuses an UploadPart without Content-MD5 into a bucket with Object Lock (WORM,
+    the usual off-site backup target): the part-for-part upload is aborted and the object
+    sent again in parts that each carry their Content-MD5, and it is copied, not failed."""
+    bucket = new_bucket(minio_side, "src")
+    body = _two_part_object(minio_side, bucket)
+    part_1, part_2 = body[: 5 * MIB], body[5 * MIB :]
+    done = ok(f"<CompleteMultipartUploadResult><ETag>&quot;{_composite(part_1, part_2)}"
+              "&quot;</ETag></CompleteMultipartUploadResult>".encode())
+    target = ScriptedServer([_created(), OBJECT_LOCK, ok(b""), _created("up-2"),
+                             ok(b"", f'etag: "{_md5(part_1)}"\r\n'),
+                             ok(b"", f'etag: "{_md5(part_2)}"\r\n'), done])
+
+    result = _transfer(minio_side, bucket, target, parts_in_flight=1)
+
+    assert result.outcome is Outcome.COPIED, result.error
+    lines = [r.split(b"\r\n", 1)[0].decode() for r in target.requests]
+    assert lines == ["POST /dst/big.bin?uploads= HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=1&uploadId=up-1 HTTP/1.1",  # refused
+                     "DELETE /dst/big.bin?uploadId=up-1 HTTP/1.1",
+                     "POST /dst/big.bin?uploads= HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=1&uploadId=up-2 HTTP/1.1",
+                     "PUT /dst/big.bin?partNumber=2&uploadId=up-2 HTTP/1.1",
+                     "POST /dst/big.bin?uploadId=up-2 HTTP/1.1"]
+    assert b"content-md5: " not in target.requests[1].lower()
+    for request, part in zip(target.requests[4:6], (part_1, part_2), strict=True):
+        md5_b64 = base64.b64encode(hashlib.md5(part, usedforsecurity=False).digest())
+        assert b"content-md5: " + md5_b64.lower() in request.lower()
+        assert request.endswith(part)
