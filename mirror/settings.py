@@ -60,7 +60,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("<ALIAS>_STORAGE_CLASS", "storage class of the objects written to the alias as a "
              "target, e.g. STANDARD_IA, GLACIER_IR, DEEP_ARCHIVE", "the bucket's default"),
     Variable("<ALIAS>_PRICING", "request price table for the cost estimate: "
-             + ", ".join(TABLES), "from the provider; none for the minio alias"),
+             + ", ".join(TABLES), "from the provider and storage class; none for the minio alias"),
     Variable("<ALIAS>_PRICE_CLASS_A", "custom USD per 1,000 writes and lists (PUT, COPY, LIST, "
              "multipart), overriding the table"),
     Variable("<ALIAS>_PRICE_CLASS_B", "custom USD per 1,000 reads (GET, HEAD), overriding the "
@@ -341,15 +341,17 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         reader.fail(missing, f"is not set; the alias {name!r} needs both {env}_ACCESS_KEY "
                     f"and {env}_SECRET_KEY")
         return None
+    storage_class = _storage_class(reader, f"{env}_STORAGE_CLASS")
     return Alias(
-        name=name, url=clean, provider=provider, pricing=_pricing(reader, env, name, provider),
+        name=name, url=clean, provider=provider,
+        pricing=_pricing(reader, env, name, provider, storage_class),
         region=region or region_for_host(host) or provider.default_region,
         access_key=access, secret_key=secret,
         session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
         ssl_context=_ca_file(reader, f"{env}_CA_FILE"),
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain, proxy=_proxy(reader, clean),
-        storage_class=_storage_class(reader, f"{env}_STORAGE_CLASS"),
+        storage_class=storage_class,
     )
 
 
@@ -398,9 +400,10 @@ def _proxy(reader: _Reader, url: str) -> Proxy | None:
         return None
 
 
-def _pricing(reader: _Reader, env: str, name: str, provider: Provider) -> Pricing:
+def _pricing(reader: _Reader, env: str, name: str, provider: Provider,
+             storage_class: str | None) -> Pricing:
     chosen = reader.choice(f"{env}_PRICING", tuple(TABLES))
-    base = TABLES[chosen or default_for(name, provider.name)]
+    base = TABLES[chosen or default_for(name, provider.name, storage_class)]
     class_a, class_b = reader.price(f"{env}_PRICE_CLASS_A"), reader.price(f"{env}_PRICE_CLASS_B")
     if not base.known and (class_a is None) != (class_b is None):
         missing = f"{env}_PRICE_CLASS_B" if class_b is None else f"{env}_PRICE_CLASS_A"

@@ -68,6 +68,27 @@ def test_pricing_can_be_chosen_and_overridden_per_alias() -> None:
     assert aliases["minio"].pricing.cost({"LIST": 2000, "GET": 5}) == Decimal("0.02")
 
 
+@pytest.mark.parametrize(("overrides", "alias", "table", "put", "list_"), [
+    ({"AWS_STORAGE_CLASS": "glacier_ir"}, "aws", "aws-s3-glacier-ir", "0.02", "0.005"),
+    ({"AWS_STORAGE_CLASS": "DEEP_ARCHIVE"}, "aws", "aws-s3-deep-archive", "0.05", "0.005"),
+    ({"AWS_STORAGE_CLASS": "STANDARD_IA"}, "aws", "aws-s3-standard-ia", "0.01", "0.005"),
+    ({"AWS_STORAGE_CLASS": "REDUCED_REDUNDANCY"}, "aws", "aws-s3-standard", "0.005", "0.005"),
+    ({"R2_STORAGE_CLASS": "STANDARD_IA"}, "r2", "r2-infrequent-access", "0.009", "0.009"),
+    ({"AWS_STORAGE_CLASS": "GLACIER_IR", "AWS_PRICING": "aws-s3-standard"}, "aws",
+     "aws-s3-standard", "0.005", "0.005"),
+    ({"MINIO_STORAGE_CLASS": "GLACIER_IR"}, "minio", "none", "0", "0"),
+])
+def test_the_storage_class_written_in_picks_the_price_table(
+        overrides: dict[str, str], alias: str, table: str, put: str, list_: str) -> None:
+    """Writes into a colder class cost more (AWS bills a PUT by the object's class, a LIST
+    at Standard's rate): a target's _STORAGE_CLASS picks its table unless _PRICING is set;
+    a class without a table, or a self-hosted store, keeps the provider's."""
+    pricing = load_settings({**BASE, **overrides}).aliases[alias].pricing
+    assert pricing.name == table
+    assert pricing.cost({"PUT": 1000}) == Decimal(put)
+    assert pricing.cost({"LIST": 1000}) == Decimal(list_)
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"AWS_PRICING": "glacier"}, "AWS_PRICING must be one of aws-s3-standard,"),
     ({"R2_PRICE_CLASS_A": "cheap"}, "R2_PRICE_CLASS_A must be US dollars per 1,000 requests"),

@@ -10,8 +10,9 @@ grouped the way the providers bill them:
 - read:  GET and HEAD (AWS "GET and all other"; R2 Class B; B2 Class B),
 - free:  aborting a multipart upload (AWS "DELETE and CANCEL are free"; R2 free operations).
 
-An alias picks a table with `<ALIAS>_PRICING`, else from its provider; `<ALIAS>_PRICE_CLASS_A`
-(writes and lists) and `<ALIAS>_PRICE_CLASS_B` (reads) override a table's prices.
+An alias picks a table with `<ALIAS>_PRICING`, else from its provider and the storage class
+its objects are written in (`<ALIAS>_STORAGE_CLASS`); `<ALIAS>_PRICE_CLASS_A` (writes and
+lists) and `<ALIAS>_PRICE_CLASS_B` (reads) override a table's prices.
 """
 
 from __future__ import annotations
@@ -74,8 +75,19 @@ def _prices(write: str, list_: str, read: str, copy: str | None = None
 
 TABLES: dict[str, Pricing] = {p.name: p for p in (
     # aws.amazon.com/s3/pricing, US East (N. Virginia); other regions differ slightly.
+    # Writes and reads are priced by the object's storage class; "LIST requests for any
+    # storage class are charged at the same rate as S3 Standard PUT, COPY, and POST".
     Pricing("aws-s3-standard", "AWS S3 Standard", _prices("0.005", "0.005", "0.0004")),
-    Pricing("aws-s3-standard-ia", "AWS S3 Standard-IA", _prices("0.01", "0.01", "0.001")),
+    Pricing("aws-s3-intelligent-tiering", "AWS S3 Intelligent-Tiering",
+            _prices("0.005", "0.005", "0.0004")),
+    Pricing("aws-s3-standard-ia", "AWS S3 Standard-IA", _prices("0.01", "0.005", "0.001")),
+    Pricing("aws-s3-onezone-ia", "AWS S3 One Zone-IA", _prices("0.01", "0.005", "0.001")),
+    Pricing("aws-s3-glacier-ir", "AWS S3 Glacier Instant Retrieval",
+            _prices("0.02", "0.005", "0.01")),
+    Pricing("aws-s3-glacier", "AWS S3 Glacier Flexible Retrieval",
+            _prices("0.03", "0.005", "0.0004")),
+    Pricing("aws-s3-deep-archive", "AWS S3 Glacier Deep Archive",
+            _prices("0.05", "0.005", "0.0004")),
     # developers.cloudflare.com/r2/pricing: Class A $4.50 / million, Class B $0.36 / million.
     Pricing("r2", "Cloudflare R2 Standard", _prices("0.0045", "0.0045", "0.00036")),
     Pricing("r2-infrequent-access", "Cloudflare R2 Infrequent Access",
@@ -97,8 +109,25 @@ BY_PROVIDER: dict[str, str] = {
 }
 
 
-def default_for(alias: str, provider: str) -> str:
-    """The price table of an alias: from its provider; the `minio` alias is self-hosted."""
+# Where a provider prices writes by storage class: (provider, class) -> table.
+BY_STORAGE_CLASS: dict[tuple[str, str], str] = {
+    ("aws", "STANDARD"): "aws-s3-standard",
+    ("aws", "INTELLIGENT_TIERING"): "aws-s3-intelligent-tiering",
+    ("aws", "STANDARD_IA"): "aws-s3-standard-ia",
+    ("aws", "ONEZONE_IA"): "aws-s3-onezone-ia",
+    ("aws", "GLACIER_IR"): "aws-s3-glacier-ir",
+    ("aws", "GLACIER"): "aws-s3-glacier",
+    ("aws", "DEEP_ARCHIVE"): "aws-s3-deep-archive",
+    ("r2", "STANDARD"): "r2",
+    ("r2", "STANDARD_IA"): "r2-infrequent-access",  # R2's Infrequent Access, as S3 names it
+}
+
+
+def default_for(alias: str, provider: str, storage_class: str | None = None) -> str:
+    """The price table of an alias: from its provider and the storage class it writes in
+    (a class without a table keeps the provider's); the `minio` alias is self-hosted."""
+    if storage_class and (provider, storage_class) in BY_STORAGE_CLASS:
+        return BY_STORAGE_CLASS[provider, storage_class]
     name = BY_PROVIDER.get(provider, "unknown")
     if name == "unknown" and alias == "minio":
         return "none"  # MINIO_URL is the in-cluster MinIO the product is made for
