@@ -55,9 +55,9 @@ def upload_multipart(end: Endpoint, bucket: str, key: str, body: bytes,
     parts = []
     for number, start in enumerate(range(0, len(body), part_size), start=1):
         chunk = body[start : start + part_size]
-        etag = s3.upload_part(bucket, key, upload_id, number, chunk,
-                              content_md5=b64_of_hex(md5(chunk).hexdigest()))
-        parts.append(Part(number, etag))
+        written = s3.upload_part(bucket, key, upload_id, number, chunk,
+                                 content_md5=b64_of_hex(md5(chunk).hexdigest()))
+        parts.append(Part(number, written.etag))
     s3.complete_multipart_upload(bucket, key, upload_id, parts)
 
 

@@ -141,7 +141,8 @@ class PairRun:
             target_multipart_etag=self.target_alias.provider.multipart_etag,
             source_multipart_etag=self.source_alias.provider.multipart_etag,
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
-            storage_class=self.target_alias.storage_class, throttle=res.throttle)
+            storage_class=self.target_alias.storage_class, throttle=res.throttle,
+            target_etag_variable=f"{self.target_alias.name.upper()}_ETAG_IS_MD5")
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])

@@ -42,7 +42,7 @@ from mirror.executor import MemoryBudget, Throttle
 from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.accounting import Op
 from mirror.s3.checksum import b64_of_hex, md5
-from mirror.s3.client import Part, S3Client
+from mirror.s3.client import Part, S3Client, Written
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
 from mirror.s3.listing import ObjectInfo, normalize_etag
@@ -104,6 +104,7 @@ class TransferContext:
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
     storage_class: str | None = None  # of the objects written; None: the bucket's default
+    target_etag_variable: str = "the target alias's _ETAG_IS_MD5"  # named in its errors
     throttle: Throttle | None = None  # MIRROR_BANDWIDTH_LIMIT: bytes per second sent, run-wide
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
     # latency and want many workers; large ones by bandwidth, and a few streams fill the
@@ -126,6 +127,10 @@ class Interrupted(Exception):
 
 class IntegrityError(Exception):
     pass
+
+
+class OpaqueETags(Exception):
+    """The target's ETags are no MD5s (SSE-KMS, SSE-C) though its alias says they are."""
 
 
 class SourceChanged(Exception):
@@ -160,8 +165,20 @@ def _throttle(ctx: TransferContext, n: int) -> None:
         raise Interrupted("stopped before the upload was complete; nothing was written")
 
 
-def _check_returned(ctx: TransferContext, returned: str, expected_md5: str) -> None:
-    etag = normalize_etag(returned)
+def _etag(ctx: TransferContext, written: Written) -> str:
+    """The ETag a write returned; refused when the alias says its ETags are MD5s but the
+    target encrypts in a way that makes them none (every later write would fail alike)."""
+    if written.opaque_by and ctx.target_etags_md5:
+        raise OpaqueETags(
+            f"the target encrypts with {written.opaque_by}, so the ETags it returns are not "
+            f"MD5s and cannot confirm what was written: set {ctx.target_etag_variable}=false "
+            "(the target then checks each write against its Content-MD5, and runs compare "
+            "by size and time)")
+    return written.etag
+
+
+def _check_returned(ctx: TransferContext, returned: Written, expected_md5: str) -> None:
+    etag = normalize_etag(_etag(ctx, returned))
     if ctx.target_etags_md5 and is_plain_md5(etag) and etag != expected_md5:
         raise IntegrityError(f"the target returned ETag {etag} for bytes with MD5 "
                              f"{expected_md5}: it did not store what was sent, or its "
@@ -307,7 +324,7 @@ def _upload_part(ctx: TransferContext, key: str, upload_id: str, number: int, bu
     returned = ctx.target.client.upload_part(ctx.target.bucket, key, upload_id, number, buf,
                                              content_md5=base64.b64encode(digest).decode())
     _check_returned(ctx, returned, digest.hex())
-    return returned
+    return returned.etag
 
 
 def _run_parts(ctx: TransferContext, key: str, upload_id: str,
@@ -475,11 +492,12 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
         finally:
             response.close()
             response = None
-        if not is_plain_md5(normalize_etag(returned)):  # nothing to check the source's ETag by
+        etag = _etag(ctx, returned)
+        if not is_plain_md5(normalize_etag(etag)):  # nothing to check the source's ETag by
             ctx.no_aligned.set()
             raise _NotAligned  # the upload is aborted, the object copied another way
         spans[number] = span
-        return returned
+        return etag
     raise AssertionError("unreachable")
 
 
@@ -642,6 +660,8 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         return result(Outcome.INTERRUPTED, str(exc))
     except IntegrityError as exc:
         return result(Outcome.FAILED, str(exc))
+    except OpaqueETags as exc:  # a setting to change: every later write would fail alike
+        return result(Outcome.FAILED, str(exc), fatal=True)
     except S3Error as exc:
         if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation == "GET":
             return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")

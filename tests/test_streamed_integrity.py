@@ -13,7 +13,9 @@ import io
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import pytest
 from conftest import new_bucket
 from test_transport import SLOW_DOWN, ScriptedServer, ok
 
@@ -39,7 +41,7 @@ def _client(url: str, key: str, secret: str) -> S3Client:
 def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
               multipart_threshold: int = 256 * MIB, part_gets: bool = True,
               source_multipart_etag: str = "composite", parts_in_flight: int = 4,
-              ) -> TransferResult:
+              **context: Any) -> TransferResult:
     src = _client(source.url, source.access_key, source.secret_key)
     obj = next(o for batch in flat(src, Scope(bucket, "", 0)) for o in batch)
     ctx = TransferContext(
@@ -47,7 +49,8 @@ def _transfer(source: LocalS3, bucket: str, target: ScriptedServer,
         target=Side(_client(f"http://127.0.0.1:{target.port}", "ak", "sk"), "dst", ""),
         part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
         stop=threading.Event(), multipart_threshold=multipart_threshold,
-        source_multipart_etag=source_multipart_etag, parts_in_flight=parts_in_flight)
+        source_multipart_etag=source_multipart_etag, parts_in_flight=parts_in_flight,
+        **context)
     if not part_gets:  # as if the source had answered a part GET with the whole object
         ctx.no_aligned.set()
     return transfer(obj, ctx)
@@ -349,3 +352,43 @@ def test_a_target_with_object_lock_gets_parts_that_carry_their_md5(minio_side: L
         md5_b64 = base64.b64encode(hashlib.md5(part, usedforsecurity=False).digest())
         assert b"content-md5: " + md5_b64.lower() in request.lower()
         assert request.endswith(part)
+
+
+@pytest.mark.parametrize(("headers", "by"), [
+    ("x-amz-server-side-encryption: aws:kms\r\n", "SSE-KMS"),
+    ("x-amz-server-side-encryption: aws:kms:dsse\r\n", "DSSE-KMS"),
+    ("x-amz-server-side-encryption-customer-algorithm: AES256\r\n", "SSE-C"),
+])
+def test_a_target_encrypting_with_kms_stops_the_pair_naming_the_setting(
+        minio_side: LocalS3, headers: str, by: str) -> None:
+    """A bucket encrypted with SSE-KMS (a common default on AWS) returns ETags that are no
+    MD5s: without AWS_ETAG_IS_MD5=false every write would fail its ETag check, so the
+    first one stops the pair with the setting to change, not a "did not store" per object."""
+    bucket = new_bucket(minio_side, "src")
+    minio_side.boto3().put_object(Bucket=bucket, Key="a.txt", Body=b"hello")
+    target = ScriptedServer([ok(b"", f'etag: "{_md5(b"another thing")}"\r\n{headers}')])
+
+    result = _transfer(minio_side, bucket, target, target_etag_variable="AWS_ETAG_IS_MD5")
+
+    assert result.outcome is Outcome.FAILED
+    assert result.fatal
+    assert result.error == (
+        f"the target encrypts with {by}, so the ETags it returns are not MD5s and cannot "
+        "confirm what was written: set AWS_ETAG_IS_MD5=false (the target then checks each "
+        "write against its Content-MD5, and runs compare by size and time)")
+
+
+def test_with_etag_is_md5_false_a_kms_target_is_trusted_to_check_the_content_md5(
+        minio_side: LocalS3) -> None:
+    """Once the alias says its ETags are no MD5s, the Content-MD5 sent is the check."""
+    bucket = new_bucket(minio_side, "src")
+    minio_side.boto3().put_object(Bucket=bucket, Key="a.txt", Body=b"hello")
+    target = ScriptedServer([ok(b"", f'etag: "{_md5(b"another thing")}"\r\n'
+                                     "x-amz-server-side-encryption: aws:kms\r\n")])
+
+    result = _transfer(minio_side, bucket, target, target_etags_md5=False)
+
+    assert result.outcome is Outcome.COPIED, result.error
+    md5_b64 = base64.b64encode(hashlib.md5(b"hello", usedforsecurity=False).digest())
+    assert b"content-md5: " + md5_b64.lower() in target.requests[0].lower()
+    assert target.requests[0].endswith(b"hello")

@@ -112,6 +112,23 @@ class Part:
     etag: str
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a write answered: the ETag, and the encryption that makes it no MD5, if any."""
+
+    etag: str
+    opaque_by: str | None = None  # "SSE-KMS", "DSSE-KMS" or "SSE-C"
+
+    @classmethod
+    def of(cls, response: Response, etag: str | None = None) -> Written:
+        headers = response.headers
+        sse = headers.get("x-amz-server-side-encryption", "").lower()
+        opaque_by = ("SSE-C" if headers.get("x-amz-server-side-encryption-customer-algorithm")
+                     else "DSSE-KMS" if sse.startswith("aws:kms:dsse")
+                     else "SSE-KMS" if sse.startswith("aws:kms") else None)
+        return cls(headers.get("etag", "") if etag is None else etag, opaque_by)
+
+
 class S3Client:
     """The S3 API surface of the mirror, for one endpoint; every request is counted."""
 
@@ -245,35 +262,35 @@ class S3Client:
     # -- writing -------------------------------------------------------------------------
 
     def put_object(self, bucket: str, key: str, body: bytes | bytearray | memoryview, *,
-                   content_md5: str, headers: dict[str, str]) -> str:
+                   content_md5: str, headers: dict[str, str]) -> Written:
         sent = dict(headers)
         sent["content-md5"] = content_md5
         response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
         response.read()
-        return response.headers.get("etag", "")
+        return Written.of(response)
 
     def put_object_stream(self, bucket: str, key: str, length: int,
                           chunks: Iterable[bytes | memoryview], *, content_md5: str | None,
-                          headers: dict[str, str]) -> str:
+                          headers: dict[str, str]) -> Written:
         """PUT a body streamed from `chunks` (sent once: a failure is not retried here)."""
         sent = dict(headers)
         if content_md5:
             sent["content-md5"] = content_md5
         response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, stream=(length, chunks))
         response.read()
-        return response.headers.get("etag", "")
+        return Written.of(response)
 
     def upload_part_stream(self, bucket: str, key: str, upload_id: str, number: int,
-                           length: int, chunks: Iterable[bytes | memoryview]) -> str:
+                           length: int, chunks: Iterable[bytes | memoryview]) -> Written:
         """UploadPart with a body streamed from `chunks` (sent once: not retried here)."""
         response = self._send(Op.MPU_PART, "PUT", bucket, key,
                               query={"partNumber": str(number), "uploadId": upload_id},
                               stream=(length, chunks))
         response.read()
-        return response.headers.get("etag", "")
+        return Written.of(response)
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, *,
-                    if_match: str | None, storage_class: str | None = None) -> str:
+                    if_match: str | None, storage_class: str | None = None) -> Written:
         headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
                                                          keep_slash=True),
                    "x-amz-metadata-directive": "COPY"}
@@ -284,7 +301,7 @@ class S3Client:
         response = self._send(Op.COPY, "PUT", bucket, key, headers=headers)
         data = self._read_ok(response, Op.COPY, bucket, key)
         found = _ETAG.search(data)
-        return unescape(found.group(1).decode()) if found else ""
+        return Written.of(response, unescape(found.group(1).decode()) if found else "")
 
     def create_multipart_upload(self, bucket: str, key: str, headers: dict[str, str]) -> str:
         response = self._send(Op.MPU_CREATE, "POST", bucket, key, query={"uploads": ""},
@@ -297,12 +314,12 @@ class S3Client:
         return unescape(found.group(1).decode())
 
     def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
-                    body: bytes | bytearray | memoryview, *, content_md5: str) -> str:
+                    body: bytes | bytearray | memoryview, *, content_md5: str) -> Written:
         response = self._send(Op.MPU_PART, "PUT", bucket, key,
                               query={"partNumber": str(number), "uploadId": upload_id},
                               headers={"content-md5": content_md5}, body=body)
         response.read()
-        return response.headers.get("etag", "")
+        return Written.of(response)
 
     def upload_part_copy(self, src_bucket: str, src_key: str, bucket: str, key: str,
                          upload_id: str, number: int, byte_range: tuple[int, int], *,
