@@ -42,7 +42,7 @@ from mirror.executor import MemoryBudget, Throttle
 from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.accounting import Op
 from mirror.s3.checksum import b64_of_hex, md5
-from mirror.s3.client import Part, S3Client, Written
+from mirror.s3.client import Part, S3Client, Written, opaque_by
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
 from mirror.s3.listing import ObjectInfo, normalize_etag
@@ -104,7 +104,8 @@ class TransferContext:
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
     storage_class: str | None = None  # of the objects written; None: the bucket's default
-    target_etag_variable: str = "the target alias's _ETAG_IS_MD5"  # named in its errors
+    source_etag_variable: str = "the source alias's _ETAG_IS_MD5"  # named in its errors
+    target_etag_variable: str = "the target alias's _ETAG_IS_MD5"
     throttle: Throttle | None = None  # MIRROR_BANDWIDTH_LIMIT: bytes per second sent, run-wide
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
     # latency and want many workers; large ones by bandwidth, and a few streams fill the
@@ -165,6 +166,18 @@ def _throttle(ctx: TransferContext, n: int) -> None:
         raise Interrupted("stopped before the upload was complete; nothing was written")
 
 
+def _check_source(ctx: TransferContext, response: Response) -> None:
+    """Refuse to read a source that encrypts its objects in a way that makes their ETags
+    no MD5s while its alias says they are: every object would fail its check alike."""
+    by = opaque_by(response.headers) if ctx.source_etags_md5 else None
+    if by:
+        response.close()
+        raise OpaqueETags(
+            f"the source encrypts with {by}, so its ETags are not MD5s and cannot check what "
+            f"is read: set {ctx.source_etag_variable}=false (copies are then checked by the "
+            "target against the MD5 of the bytes read); nothing was written")
+
+
 def _etag(ctx: TransferContext, written: Written) -> str:
     """The ETag a write returned; refused when the alias says its ETags are MD5s but the
     target encrypts in a way that makes them none (every later write would fail alike)."""
@@ -189,6 +202,7 @@ def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Respon
     byte_range = (start, obj.size - 1) if start else None
     response = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
                                             byte_range=byte_range, if_match=obj.etag or None)
+    _check_source(ctx, response)
     length = response.headers.get("content-length")
     if length is not None and int(length) != obj.size - start:
         response.close()
@@ -516,6 +530,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
                                          if_match=obj.etag, part_number=1)
     try:
+        _check_source(ctx, first)
         span = _part_span(first, obj, count)
         if span is None:
             ctx.no_aligned.set()  # the source ignored ?partNumber=

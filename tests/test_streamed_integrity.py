@@ -161,13 +161,13 @@ def test_a_refused_complete_aborts_the_upload(minio_side: LocalS3) -> None:
 
 
 def _from_scripted_source(source: ScriptedServer, target: LocalS3, bucket: str,
-                          obj: ObjectInfo) -> TransferResult:
+                          obj: ObjectInfo, **context: Any) -> TransferResult:
     """Copy `obj` from a scripted source into a real target bucket."""
     ctx = TransferContext(
         source=Side(_client(f"http://127.0.0.1:{source.port}", "ak", "sk"), "src", ""),
         target=Side(_client(target.url, target.access_key, target.secret_key), bucket, ""),
         part_size=5 * MIB, budget=MemoryBudget(64 * MIB), parts=ThreadPoolExecutor(2),
-        stop=threading.Event())
+        stop=threading.Event(), **context)
     return transfer(obj, ctx)
 
 
@@ -392,3 +392,29 @@ def test_with_etag_is_md5_false_a_kms_target_is_trusted_to_check_the_content_md5
     md5_b64 = base64.b64encode(hashlib.md5(b"hello", usedforsecurity=False).digest())
     assert b"content-md5: " + md5_b64.lower() in target.requests[0].lower()
     assert target.requests[0].endswith(b"hello")
+
+
+@pytest.mark.parametrize("size", [5, 6 * MIB])  # one PUT; streamed (source ETag as MD5)
+def test_a_source_encrypting_with_kms_stops_the_pair_before_writing(
+        aws_side: LocalS3, size: int) -> None:
+    """A source bucket with SSE-KMS lists ETags that look like MD5s but are not: every
+    object would fail its check as "damaged", so the first GET's answer stops the pair with
+    the setting to change, and nothing is written."""
+    body = os.urandom(size)
+    etag = _md5(b"not the body")
+    answer = _answer(body, etag).replace(
+        b"\r\n\r\n", b"\r\nx-amz-server-side-encryption: aws:kms\r\n\r\n", 1)
+    source = ScriptedServer([answer])
+    bucket = new_bucket(aws_side, "dst")
+
+    result = _from_scripted_source(source, aws_side, bucket,
+                                   ObjectInfo("a.bin", size, etag, "2025-01-01"),
+                                   source_etag_variable="MINIO_ETAG_IS_MD5")
+
+    assert result.outcome is Outcome.FAILED
+    assert result.fatal
+    assert result.error == (
+        "the source encrypts with SSE-KMS, so its ETags are not MD5s and cannot check what "
+        "is read: set MINIO_ETAG_IS_MD5=false (copies are then checked by the target "
+        "against the MD5 of the bytes read); nothing was written")
+    assert aws_side.boto3().list_objects_v2(Bucket=bucket).get("KeyCount") == 0

@@ -16,7 +16,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from html import unescape
@@ -112,6 +112,14 @@ class Part:
     etag: str
 
 
+def opaque_by(headers: Mapping[str, str]) -> str | None:
+    """The encryption an object's response declares that makes its ETag no MD5, if any."""
+    sse = headers.get("x-amz-server-side-encryption", "").lower()
+    return ("SSE-C" if headers.get("x-amz-server-side-encryption-customer-algorithm")
+            else "DSSE-KMS" if sse.startswith("aws:kms:dsse")
+            else "SSE-KMS" if sse.startswith("aws:kms") else None)
+
+
 @dataclass(frozen=True)
 class Written:
     """What a write answered: the ETag, and the encryption that makes it no MD5, if any."""
@@ -122,11 +130,7 @@ class Written:
     @classmethod
     def of(cls, response: Response, etag: str | None = None) -> Written:
         headers = response.headers
-        sse = headers.get("x-amz-server-side-encryption", "").lower()
-        opaque_by = ("SSE-C" if headers.get("x-amz-server-side-encryption-customer-algorithm")
-                     else "DSSE-KMS" if sse.startswith("aws:kms:dsse")
-                     else "SSE-KMS" if sse.startswith("aws:kms") else None)
-        return cls(headers.get("etag", "") if etag is None else etag, opaque_by)
+        return cls(headers.get("etag", "") if etag is None else etag, opaque_by(headers))
 
 
 class S3Client:
