@@ -8,15 +8,17 @@
 # (python:3.12.12-slim-bookworm@sha256:...) where builds must be bit-for-bit repeatable.
 ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 
-# Builder: the project's wheel and the wheels of its dependencies, from pyproject.toml alone.
+# Builder: the project's wheel and the wheels of its dependencies, as pyproject.toml asks,
+# at the exact versions of constraints.txt (scripts/lock-image.sh), so that two builds of
+# one commit get the same packages.
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY mirror/ ./mirror/
-RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels --constraint constraints.txt .
 
 # Final: a virtual environment without pip, filled from the builder's wheels through a bind
 # mount, so neither the wheels nor any cache or build tool end up in a layer.

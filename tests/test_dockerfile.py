@@ -61,7 +61,8 @@ def test_the_final_image_has_no_wheels_caches_or_build_tools() -> None:
     assert all("--no-cache-dir" in c for c in commands if " pip " in c)
     assert "python -m pip uninstall --yes --no-cache-dir pip" in commands
     assert not any(c.startswith(("apt-get", "apk")) for c in commands)
-    assert builder.run_commands() == ["python -m pip wheel --no-cache-dir --wheel-dir /wheels ."]
+    assert builder.run_commands() == [
+        "python -m pip wheel --no-cache-dir --wheel-dir /wheels --constraint constraints.txt ."]
 
 
 def test_the_image_runs_as_the_chart_s_fixed_non_root_user() -> None:
@@ -101,8 +102,10 @@ def test_the_build_context_is_the_package_and_its_metadata_only() -> None:
     builder = stages()[0]
     sources = [s for sources, _ in builder.copies() for s in sources]
 
-    assert {"pyproject.toml", "README.md", "mirror/__init__.py", "mirror/py.typed"} <= files
-    assert all(f.split("/")[0] in {"pyproject.toml", "README.md", "mirror"} for f in files)
+    assert {"pyproject.toml", "README.md", "constraints.txt", "mirror/__init__.py",
+            "mirror/py.typed"} <= files
+    assert all(f.split("/")[0] in {"pyproject.toml", "README.md", "constraints.txt", "mirror"}
+               for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
     for source in sources:
         assert any(f == source.rstrip("/") or f.startswith(source) for f in files), source

@@ -137,6 +137,30 @@ def test_the_entrypoint_runs_from_the_fresh_environment(image: Image) -> None:
     assert not (image.venv / "bin" / "pip").exists()
 
 
+def _pins() -> dict[str, str]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins.items()}
+
+
+def test_the_image_installs_exactly_the_locked_versions(image: Image) -> None:
+    """Every package in the image is pinned by constraints.txt, at the version installed:
+    a dependency added to pyproject.toml without running scripts/lock-image.sh fails here."""
+    listing = subprocess.run(
+        [str(image.venv / "bin" / "python"), "-c",
+         "import importlib.metadata as m\n"
+         "for d in m.distributions(): print(d.metadata['Name'], d.version)"],
+        env=image.env, cwd=image.tmp, capture_output=True, text=True, check=True).stdout
+    installed = {re.sub(r"[-_.]+", "-", name).lower(): version
+                 for name, version in (line.split() for line in listing.splitlines())}
+    installed.pop("minio-s3-mirror")
+
+    assert installed == _pins()
+    for requirement in PROJECT["project"]["dependencies"]:
+        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
+        assert re.sub(r"[-_.]+", "-", name).lower() in installed, requirement
+
+
 def test_a_configuration_error_exits_2_and_writes_nothing(image: Image) -> None:
     """No pairs: exit 2 with one readable line; no bytecode or file appears in the image."""
     before = _snapshot(image.venv)
