@@ -5,8 +5,5 @@
 # Run it on a quiet machine: every figure is wall-clock time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
-export PATH="$PWD/.venv/bin:$PATH"
+. scripts/venv.sh bench
 exec .venv/bin/python -m bench "$@"

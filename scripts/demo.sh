@@ -4,10 +4,5 @@
 # run as a dry-run, as a mirror, and again to show an incremental no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="${PYTHON:-python3}"
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || { echo "Python 3.11 or newer is needed (set PYTHON=...)" >&2; exit 2; }
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[servers]'
-export PATH="$PWD/.venv/bin:$PATH"
+. scripts/venv.sh servers
 exec .venv/bin/python -m mirror.demo "$@"

@@ -4,10 +4,5 @@
 # then pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="${PYTHON:-python3}"
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || { echo "Python 3.11 or newer is needed (set PYTHON=...)" >&2; exit 2; }
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-export PATH="$PWD/.venv/bin:$PATH"
+. scripts/venv.sh test
 exec .venv/bin/python -m pytest "$@"

@@ -22,6 +22,7 @@ import ssl
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from mirror.s3.proxy import Proxy, ProxyError, authority, proxy_auth_message, tunnel
 
@@ -183,6 +184,14 @@ class Response:
         if conn is not None:
             self._pool.release(conn, reusable=False)
 
+    def _fail(self, exc: BaseException) -> NoReturn:
+        """Drop the connection of a body that broke, and raise what `exc` amounts to."""
+        self.close()
+        err = _body_error(exc)
+        if err is exc:
+            raise exc
+        raise err from exc
+
     @property
     def done(self) -> bool:
         return self._conn is None
@@ -207,11 +216,7 @@ class Response:
                 data = conn.read_exact(self._remaining)
                 self._remaining = 0
         except BaseException as exc:
-            self.close()
-            err = _body_error(exc)
-            if err is exc:
-                raise
-            raise err from exc
+            self._fail(exc)
         self._finish()
         return data
 
@@ -244,11 +249,7 @@ class Response:
                 filled += n
                 self._remaining -= n
         except BaseException as exc:
-            self.close()
-            err = _body_error(exc)
-            if err is exc:
-                raise
-            raise err from exc
+            self._fail(exc)
         if self._remaining == 0 and not self._until_close:
             self._finish()
         return filled
