@@ -166,43 +166,39 @@ def _throttle(ctx: TransferContext, n: int) -> None:
         raise Interrupted("stopped before the upload was complete; nothing was written")
 
 
-def _check_source(ctx: TransferContext, response: Response) -> None:
-    """Refuse to read a source that encrypts its objects in a way that makes their ETags
-    no MD5s while its alias says they are: every object would fail its check alike."""
-    by = opaque_by(response.headers) if ctx.source_etags_md5 else None
-    if by:
-        response.close()
-        raise OpaqueETags(
-            f"the source encrypts with {by}, so its ETags are not MD5s and cannot check what "
-            f"is read: set {ctx.source_etag_variable}=false (copies are then checked by the "
-            "target against the MD5 of the bytes read); nothing was written")
-
-
-def _etag(ctx: TransferContext, written: Written) -> str:
-    """The ETag a write returned; refused when the alias says its ETags are MD5s but the
-    target encrypts in a way that makes them none (every later write would fail alike)."""
-    if written.opaque_by and ctx.target_etags_md5:
-        raise OpaqueETags(
-            f"the target encrypts with {written.opaque_by}, so the ETags it returns are not "
-            f"MD5s and cannot confirm what was written: set {ctx.target_etag_variable}=false "
-            "(the target then checks each write against its Content-MD5, and runs compare "
-            "by size and time)")
-    return written.etag
+def _source_mismatch(ctx: TransferContext, headers: dict[str, str],
+                     message: str) -> Exception:
+    """The error for source bytes that do not give the source's ETag: a damaged object, or,
+    when the source's answer declares an encryption that makes ETags no MD5s (SSE-KMS,
+    SSE-C), the setting to change, which stops the pair (every object would fail alike)."""
+    by = opaque_by(headers)
+    if by is None:
+        return IntegrityError(message)
+    return OpaqueETags(
+        f"the source encrypts with {by}, so its ETags are not MD5s and cannot check what is "
+        f"read: set {ctx.source_etag_variable}=false (copies are then checked by the target "
+        "against the MD5 of the bytes read); nothing was written")
 
 
 def _check_returned(ctx: TransferContext, returned: Written, expected_md5: str) -> None:
-    etag = normalize_etag(_etag(ctx, returned))
-    if ctx.target_etags_md5 and is_plain_md5(etag) and etag != expected_md5:
-        raise IntegrityError(f"the target returned ETag {etag} for bytes with MD5 "
-                             f"{expected_md5}: it did not store what was sent, or its "
-                             f"ETags are not MD5s{_TARGET_HINT}")
+    etag = normalize_etag(returned.etag)
+    if not (ctx.target_etags_md5 and is_plain_md5(etag) and etag != expected_md5):
+        return
+    if returned.opaque_by:  # every later write would fail alike: the setting to change
+        raise OpaqueETags(
+            f"the target encrypts with {returned.opaque_by}, so the ETags it returns are not "
+            f"MD5s and cannot confirm what was written: set {ctx.target_etag_variable}=false "
+            "(the target then checks each write against its Content-MD5, and runs compare "
+            "by size and time)")
+    raise IntegrityError(f"the target returned ETag {etag} for bytes with MD5 "
+                         f"{expected_md5}: it did not store what was sent, or its "
+                         f"ETags are not MD5s{_TARGET_HINT}")
 
 
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
     byte_range = (start, obj.size - 1) if start else None
     response = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
                                             byte_range=byte_range, if_match=obj.etag or None)
-    _check_source(ctx, response)
     length = response.headers.get("content-length")
     if length is not None and int(length) != obj.size - start:
         response.close()
@@ -216,10 +212,10 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         body, headers = _read_whole(ctx, obj)
         digest = md5(body).hexdigest()
         if ctx.source_etags_md5 and is_plain_md5(obj.etag) and digest != obj.etag:
-            raise IntegrityError(
+            raise _source_mismatch(ctx, headers, (
                 f"the bytes read from the source have MD5 {digest} but its ETag is {obj.etag}: "
                 "the source object is damaged, or its store's ETags are not MD5s (SSE-KMS, "
-                "SSE-C: set the source alias's _ETAG_IS_MD5=false); nothing was written")
+                "SSE-C: set the source alias's _ETAG_IS_MD5=false); nothing was written"))
         _throttle(ctx, len(body))
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
@@ -300,11 +296,11 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                 if _again(ctx, attempt, exc):
                     continue
                 if isinstance(exc, S3Error) and exc.code in ("BadDigest", "InvalidDigest"):
-                    raise IntegrityError(
+                    raise _source_mismatch(ctx, response.headers, (
                         f"the bytes read from the source do not match its ETag {obj.etag}: "
                         "the source object is damaged, or its store's ETags are not MD5s "
                         "(SSE-KMS, SSE-C: set the source alias's _ETAG_IS_MD5=false); the "
-                        "target refused them") from exc
+                        "target refused them")) from exc
                 raise
             finally:
                 response.close()
@@ -423,8 +419,9 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
             submit(number, held, partial(_upload_part, ctx, key, upload_id, number, buf, digest))
             offset += n
         if whole is not None and whole.hexdigest() != obj.etag:
-            raise IntegrityError(f"the bytes read from the source have MD5 {whole.hexdigest()}, "
-                                 f"its ETag says {obj.etag}")
+            raise _source_mismatch(ctx, response.headers, (
+                f"the bytes read from the source have MD5 {whole.hexdigest()}, its ETag says "
+                f"{obj.etag}"))
 
     try:
         parts = _run_parts(ctx, key, upload_id, produce)
@@ -506,7 +503,7 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
         finally:
             response.close()
             response = None
-        etag = _etag(ctx, returned)
+        etag = returned.etag
         if not is_plain_md5(normalize_etag(etag)):  # nothing to check the source's ETag by
             ctx.no_aligned.set()
             raise _NotAligned  # the upload is aborted, the object copied another way
@@ -530,7 +527,6 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
                                          if_match=obj.etag, part_number=1)
     try:
-        _check_source(ctx, first)
         span = _part_span(first, obj, count)
         if span is None:
             ctx.no_aligned.set()  # the source ignored ?partNumber=
@@ -558,15 +554,17 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     tiled = edges[0][0] == 0 and edges[-1][1] == obj.size - 1 and all(
         a[1] + 1 == b[0] for a, b in itertools.pairwise(edges))
     expected = md5(b"".join(bytes.fromhex(normalize_etag(p.etag)) for p in parts)).hexdigest()
-    if not tiled or f"{expected}-{count}" != obj.etag:
+    if not tiled:
         _abort(ctx, key, upload_id)
-        raise IntegrityError(
+        raise IntegrityError("the parts the source served do not cover the object exactly; "
+                             "the upload was aborted, nothing was written")
+    if f"{expected}-{count}" != obj.etag:
+        _abort(ctx, key, upload_id)
+        raise _source_mismatch(ctx, first.headers, (
             f"the parts the target received give ETag {expected}-{count}, the source's ETag "
             f"is {obj.etag}: the source object is damaged, or its store's ETags are not MD5s "
             "(SSE-KMS, SSE-C: set the source alias's _ETAG_IS_MD5=false); the upload was "
-            "aborted, nothing was written" if tiled else
-            "the parts the source served do not cover the object exactly; the upload was "
-            "aborted, nothing was written")
+            "aborted, nothing was written"))
     returned = normalize_etag(_complete(ctx, key, upload_id, parts))
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(returned) \
             and returned != obj.etag:

@@ -418,3 +418,17 @@ def test_a_source_encrypting_with_kms_stops_the_pair_before_writing(
         "is read: set MINIO_ETAG_IS_MD5=false (copies are then checked by the target "
         "against the MD5 of the bytes read); nothing was written")
     assert aws_side.boto3().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_a_kms_target_whose_etags_are_md5s_anyway_is_checked_by_them(
+        minio_side: LocalS3) -> None:
+    """The encryption header alone stops nothing: a store that declares SSE-KMS but returns
+    the MD5 of what it stored passes the usual check, and the object is copied."""
+    bucket = new_bucket(minio_side, "src")
+    minio_side.boto3().put_object(Bucket=bucket, Key="a.txt", Body=b"hello")
+    target = ScriptedServer([ok(b"", f'etag: "{_md5(b"hello")}"\r\n'
+                                     "x-amz-server-side-encryption: aws:kms\r\n")])
+
+    result = _transfer(minio_side, bucket, target)
+
+    assert result.outcome is Outcome.COPIED, result.error
