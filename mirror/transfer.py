@@ -131,7 +131,8 @@ class IntegrityError(Exception):
 
 
 class OpaqueETags(Exception):
-    """The target's ETags are no MD5s (SSE-KMS, SSE-C) though its alias says they are."""
+    """A store's ETags are no MD5s (SSE-KMS, SSE-C) though its alias says they are: the
+    source's or the target's, named in the message."""
 
 
 class SourceChanged(Exception):
