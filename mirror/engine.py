@@ -143,7 +143,8 @@ class PairRun:
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
             storage_class=self.target_alias.storage_class, throttle=res.throttle,
             source_etag_variable=f"{self.source_alias.name.upper()}_ETAG_IS_MD5",
-            target_etag_variable=f"{self.target_alias.name.upper()}_ETAG_IS_MD5")
+            target_etag_variable=f"{self.target_alias.name.upper()}_ETAG_IS_MD5",
+            storage_class_variable=f"{self.target_alias.name.upper()}_STORAGE_CLASS")
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])
@@ -334,8 +335,10 @@ class PairRun:
             raise
 
     def _walk_range(self, prefix: str, part: Range) -> None:
-        source = checked(self._side("source", prefix, part), self.order, "source")
-        target = checked(self._side("target", prefix, part), self.order, "target")
+        source = checked(self._side("source", prefix, part), self.order, "source",
+                         f"{self.source_alias.name.upper()}_PROVIDER")
+        target = checked(self._side("target", prefix, part), self.order, "target",
+                         f"{self.target_alias.name.upper()}_PROVIDER")
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break

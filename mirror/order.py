@@ -44,7 +44,7 @@ def merge_order(source: ListingOrder, target: ListingOrder) -> ListingOrder:
 
 
 def checked(objects: Iterable[ObjectInfo], order: ListingOrder, side: str,
-            ) -> Iterator[tuple[str, ObjectInfo]]:
+            provider_variable: str = "<ALIAS>_PROVIDER") -> Iterator[tuple[str, ObjectInfo]]:
     """(sort key, object) for each object, after checking it sorts after the previous one."""
     folders_first = order is ListingOrder.FOLDERS_FIRST
     previous: str | None = None
@@ -55,7 +55,7 @@ def checked(objects: Iterable[ObjectInfo], order: ListingOrder, side: str,
             what = "repeats" if current == previous else "comes after"
             raise ListingOrderError(
                 f"the {side} listing is not in {order.value} order: {obj.key!r} {what} "
-                f"{previous_key!r}; set the alias's _PROVIDER if this server is not "
+                f"{previous_key!r}; set {provider_variable} if this server is not "
                 "recognised, or report it")
         previous, previous_key = current, obj.key
         yield current, obj

@@ -56,8 +56,13 @@ _KEPT_HEADERS = ("content-type", "cache-control", "content-disposition", "conten
                  "content-language", "expires", "x-amz-website-redirect-location")
 
 
-_TARGET_HINT = (" (SSE-KMS or SSE-C on the target: set the target alias's _ETAG_IS_MD5=false, "
-                "and the target then checks each write against its Content-MD5)")
+def _target_hint(ctx: TransferContext) -> str:
+    return (f" (SSE-KMS or SSE-C on the target: set {ctx.target_etag_variable}=false, and the "
+            "target then checks each write against its Content-MD5)")
+
+
+def _source_hint(ctx: TransferContext) -> str:
+    return f"(SSE-KMS, SSE-C: set {ctx.source_etag_variable}=false)"
 
 
 class Outcome(StrEnum):
@@ -104,8 +109,9 @@ class TransferContext:
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
     storage_class: str | None = None  # of the objects written; None: the bucket's default
-    source_etag_variable: str = "the source alias's _ETAG_IS_MD5"  # named in its errors
-    target_etag_variable: str = "the target alias's _ETAG_IS_MD5"
+    source_etag_variable: str = "SOURCE_ETAG_IS_MD5"  # the engine names the real variables
+    target_etag_variable: str = "TARGET_ETAG_IS_MD5"
+    storage_class_variable: str = "TARGET_STORAGE_CLASS"
     throttle: Throttle | None = None  # MIRROR_BANDWIDTH_LIMIT: bytes per second sent, run-wide
     # Objects above the part size streamed at once, run-wide. Small objects are bound by
     # latency and want many workers; large ones by bandwidth, and a few streams fill the
@@ -193,7 +199,7 @@ def _check_returned(ctx: TransferContext, returned: Written, expected_md5: str) 
             "by size and time)")
     raise IntegrityError(f"the target returned ETag {etag} for bytes with MD5 "
                          f"{expected_md5}: it did not store what was sent, or its "
-                         f"ETags are not MD5s{_TARGET_HINT}")
+                         f"ETags are not MD5s{_target_hint(ctx)}")
 
 
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
@@ -215,8 +221,8 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         if ctx.source_etags_md5 and is_plain_md5(obj.etag) and digest != obj.etag:
             raise _source_mismatch(ctx, headers, (
                 f"the bytes read from the source have MD5 {digest} but its ETag is {obj.etag}: "
-                "the source object is damaged, or its store's ETags are not MD5s (SSE-KMS, "
-                "SSE-C: set the source alias's _ETAG_IS_MD5=false); nothing was written"))
+                "the source object is damaged, or its store's ETags are not MD5s "
+                f"{_source_hint(ctx)}; nothing was written"))
         _throttle(ctx, len(body))
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
@@ -300,8 +306,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                     raise _source_mismatch(ctx, response.headers, (
                         f"the bytes read from the source do not match its ETag {obj.etag}: "
                         "the source object is damaged, or its store's ETags are not MD5s "
-                        "(SSE-KMS, SSE-C: set the source alias's _ETAG_IS_MD5=false); the "
-                        "target refused them")) from exc
+                        f"{_source_hint(ctx)}; the target refused them")) from exc
                 raise
             finally:
                 response.close()
@@ -433,7 +438,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
     etag = normalize_etag(returned)
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(etag) and etag != expected:
         raise IntegrityError(f"the target returned ETag {etag} for a multipart upload whose "
-                             f"parts give {expected}{_TARGET_HINT}")
+                             f"parts give {expected}{_target_hint(ctx)}")
 
 
 class _NotAligned(Exception):
@@ -564,13 +569,12 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
         raise _source_mismatch(ctx, first.headers, (
             f"the parts the target received give ETag {expected}-{count}, the source's ETag "
             f"is {obj.etag}: the source object is damaged, or its store's ETags are not MD5s "
-            "(SSE-KMS, SSE-C: set the source alias's _ETAG_IS_MD5=false); the upload was "
-            "aborted, nothing was written"))
+            f"{_source_hint(ctx)}; the upload was aborted, nothing was written"))
     returned = normalize_etag(_complete(ctx, key, upload_id, parts))
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(returned) \
             and returned != obj.etag:
         raise IntegrityError(f"the target returned ETag {returned} for a multipart upload "
-                             f"whose parts give {obj.etag}{_TARGET_HINT}")
+                             f"whose parts give {obj.etag}{_target_hint(ctx)}")
 
 
 def _copy_part_size(ctx: TransferContext, obj: ObjectInfo) -> int:
@@ -681,6 +685,10 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
             return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
         if exc.status == 412:
             return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
+        if exc.code == "InvalidStorageClass":  # S3 names no class: say which was asked for
+            return result(Outcome.FAILED, f"the target refused storage class "
+                          f"{ctx.storage_class or '(the bucket default)'}: check "
+                          f"{ctx.storage_class_variable}", fatal=True)
         return result(Outcome.FAILED, exc.describe(), fatal=exc.severity is Severity.PAIR)
     except TransportError as exc:
         return result(Outcome.FAILED, str(exc), fatal=not exc.retryable, transport=True)

@@ -46,7 +46,7 @@ def _damaged(read: str, etag: str) -> str:
     the whole pair (status failed, the reason under "Stopped:"), as mirror/engine.py does."""
     return (f"the bytes read from the source have MD5 {read} but its ETag is {etag}: the "
             "source object is damaged, or its store's ETags are not MD5s (SSE-KMS, SSE-C: set "
-            "the source alias's _ETAG_IS_MD5=false); nothing was written")
+            "MINIO_ETAG_IS_MD5=false); nothing was written")
 
 
 def example_run() -> RunSummary:

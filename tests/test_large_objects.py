@@ -158,8 +158,8 @@ def test_a_storage_class_the_target_refuses_stops_the_pair_with_its_name(
 
     assert run.code == 1
     assert run.pair()["status"] == "failed"
-    assert "storage class refused (check the target alias's _STORAGE_CLASS)" in (
-        run.pair()["error"])
+    assert ("the target refused storage class COLDEST_POSSIBLE: check AWS_STORAGE_CLASS"
+            in run.pair()["error"])
     assert "Traceback" not in run.stderr
     assert run.pair()["requests"]["target"].get("PUT", 0) < 40
     assert contents(aws_side, dst) == {}

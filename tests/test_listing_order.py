@@ -105,3 +105,28 @@ def test_mirror_between_servers_decides_every_key_right(
     assert rerun.decisions() == {"unchanged": len(keys) - 50, "differs-kept": 30,
                                  "target-only": 20}
     assert rerun.named("object.copied") == []
+
+
+def test_a_server_declared_with_the_wrong_order_stops_the_pair_naming_the_setting(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """SeaweedFS declared as MinIO (byte order): its folders-first listing is caught by the
+    merge's check, the pair stops with the variable to set, and no key is misjudged."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"dir/x": b"in the folder", "dir-x": b"beside it"}
+    put(minio_side, src, objects)
+    env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_PROVIDER": "minio",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    assert run.pair()["status"] == "failed"
+    assert ("the source listing is not in utf8 order: 'dir-x' comes after 'dir/x'; set "
+            "MINIO_PROVIDER if this server is not recognised" in run.pair()["error"])
+    assert "Traceback" not in run.stderr
+    copied = contents(aws_side, dst)  # what was decided before the check fired is whole
+    assert copied == {k: v for k, v in objects.items() if k in copied}
+
+    fixed = run_mirror({**env, "MINIO_PROVIDER": "seaweedfs"})
+    assert fixed.code == 0, fixed.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
