@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from mirror import logs
 from mirror.engine import PairRun, RunResources
@@ -19,15 +21,32 @@ from mirror.summary import RunSummary
 MAX_CONCURRENT_PAIRS = 3
 
 
-def _credential_chain(alias: Alias) -> CredentialSource:
-    """The standard AWS chain (env, IRSA web identity, profiles, instance metadata)."""
+def _credential_chain(alias: Alias, clock: Callable[[], float] = time.monotonic,
+                      ) -> CredentialSource:
+    """The standard AWS chain (env, IRSA web identity, profiles, instance metadata).
+
+    Temporary credentials (IRSA, instance or container roles) come from botocore as
+    refreshing credentials: they are kept and asked for their current value, which calls
+    STS or the metadata service again only as they near expiry. Keys from the environment
+    or from files are looked up again every minute, so a rotated file is picked up."""
+    kept: list[Any] = []  # the refreshing credentials, once found
+
+    def resolve() -> Any:
+        import botocore.credentials
+        import botocore.session
+
+        if kept:
+            return kept[0]
+        found = botocore.session.get_session().get_credentials()
+        if isinstance(found, botocore.credentials.RefreshableCredentials):
+            kept.append(found)
+        return found
 
     def fetch() -> Credentials:
         import botocore.exceptions
-        import botocore.session
 
         try:
-            found = botocore.session.get_session().get_credentials()
+            found = resolve()
             frozen = found.get_frozen_credentials() if found is not None else None
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             # e.g. STS refusing AssumeRoleWithWebIdentity: a bad trust policy, an expired
@@ -41,7 +60,7 @@ def _credential_chain(alias: Alias) -> CredentialSource:
                 "and the standard AWS credential chain found no credentials (no IAM role?)")
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
-    return CredentialSource(fetch=fetch, refresh_every=60.0)
+    return CredentialSource(fetch=fetch, refresh_every=60.0, clock=clock)
 
 
 def endpoint_for(alias: Alias) -> EndpointConfig:
