@@ -14,7 +14,7 @@ from mirror.engine import PairRun, RunResources
 from mirror.executor import BoundedExecutor, MemoryBudget, Throttle
 from mirror.resources import Limits, read_limits, size_run
 from mirror.s3.client import EndpointConfig, PoolRegistry
-from mirror.s3.sigv4 import Credentials, CredentialSource, CredentialsUnavailable
+from mirror.s3.sigv4 import Credentials, CredentialSource, CredentialsUnavailable, ServerClock
 from mirror.settings import Alias, Settings
 from mirror.summary import RunSummary
 
@@ -71,10 +71,17 @@ def endpoint_for(alias: Alias) -> EndpointConfig:
         assert alias.secret_key
         credentials = CredentialSource(Credentials(alias.access_key, alias.secret_key,
                                                    alias.session_token))
+    def skewed(offset: float) -> None:
+        logs.get().warning(
+            "clock.skewed", alias=alias.name, endpoint=alias.url, seconds=round(offset),
+            message=f"this machine's clock is {abs(round(offset))} s "
+                    f"{'behind' if offset > 0 else 'ahead of'} the server's; requests are "
+                    "signed with the server's time, but the clock should be set right (NTP)")
+
     return EndpointConfig(alias.url, alias.region, credentials,
                           virtual_host=alias.provider.virtual_host,
                           ssl_context=alias.ssl_context,
-                          proxy=alias.proxy)
+                          proxy=alias.proxy, clock=ServerClock(report=skewed))
 
 
 def _proxies(settings: Settings) -> dict[str, dict[str, str]]:

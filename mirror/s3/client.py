@@ -32,6 +32,7 @@ from mirror.s3.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
     CredentialSource,
+    ServerClock,
     Signer,
     canonical_query,
     uri_encode,
@@ -64,6 +65,8 @@ class EndpointConfig:
     timeouts: Timeouts = Timeouts()
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     proxy: Proxy | None = None
+    # shared by every client of the endpoint, so one refused request corrects them all
+    clock: ServerClock = field(default_factory=ServerClock, repr=False, compare=False)
 
     @cached_property
     def scheme(self) -> str:
@@ -144,7 +147,7 @@ class S3Client:
         self._pools = pools
         self._retry = retry
         self._sleep = sleep
-        self._signer = Signer(endpoint.region)
+        self._signer = Signer(endpoint.region, clock=endpoint.clock)
         self._default_port = endpoint.port == (443 if endpoint.scheme == "https" else 80)
         self._hosts: dict[str, tuple[ConnectionPool, str]] = {}
 
@@ -213,6 +216,10 @@ class S3Client:
             error_body = response.read() if method != "HEAD" else b""
             error = S3Error.from_response(response.status, response.headers, error_body,
                                           operation=op.value, bucket=bucket, key=key)
+            if error.server_time is not None and error.skewed:
+                self.endpoint.clock.adopt(error.server_time)  # and sign again, at once
+                if attempt < self._retry.attempts and stream is None:
+                    continue
             if (error.severity is Severity.RETRY and attempt < self._retry.attempts
                     and stream is None):
                 self._sleep(self._retry.delay(attempt))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from html import unescape
 
@@ -39,7 +42,11 @@ _PERMISSION = {"LIST": "s3:ListBucket", "HEAD": "s3:GetObject", "GET": "s3:GetOb
                "MPU_PART_COPY": "s3:PutObject", "MPU_COMPLETE": "s3:PutObject",
                "MPU_ABORT": "s3:AbortMultipartUpload"}
 
-_FIELD = re.compile(rb"<(Code|Message|RequestId|Region|Endpoint|BucketName)>([^<]*)</")
+_FIELD = re.compile(
+    rb"<(Code|Message|RequestId|Region|Endpoint|BucketName|ServerTime)>([^<]*)</")
+# A signature dated too far from the server's clock. AWS, MinIO and SeaweedFS say
+# RequestTimeTooSkewed; rclone's gofakes3 says AccessDenied with this message.
+_SKEW_MESSAGE = re.compile(r"difference between the request time and the \S+ time", re.I)
 
 
 class S3Error(Exception):
@@ -47,7 +54,8 @@ class S3Error(Exception):
 
     def __init__(self, status: int, code: str, message: str, *, operation: str,
                  bucket: str | None = None, key: str | None = None,
-                 region_hint: str | None = None, request_id: str | None = None) -> None:
+                 region_hint: str | None = None, request_id: str | None = None,
+                 server_time: float | None = None) -> None:
         self.status = status
         self.code = code
         self.message = message
@@ -56,6 +64,8 @@ class S3Error(Exception):
         self.key = key
         self.region_hint = region_hint
         self.request_id = request_id
+        self.server_time = server_time  # when the answer was given, by the server's clock
+        self.skew = None if server_time is None else server_time - time.time()
         super().__init__(self.describe())
 
     @classmethod
@@ -67,10 +77,18 @@ class S3Error(Exception):
         region = headers.get("x-amz-bucket-region") or fields.get("Region")
         return cls(status, code, fields.get("Message", ""), operation=operation, bucket=bucket,
                    key=key, region_hint=region,
-                   request_id=headers.get("x-amz-request-id") or fields.get("RequestId"))
+                   request_id=headers.get("x-amz-request-id") or fields.get("RequestId"),
+                   server_time=_server_time(fields.get("ServerTime"), headers.get("date")))
+
+    @property
+    def skewed(self) -> bool:
+        """Refused because this machine's clock is too far from the server's."""
+        return self.code == "RequestTimeTooSkewed" or bool(_SKEW_MESSAGE.search(self.message))
 
     @property
     def severity(self) -> Severity:
+        if self.skewed:  # signed again with the server's time, when it said what it is
+            return Severity.RETRY
         if self.code in _RETRY_CODES or self.status >= 500 or self.status == 429:
             return Severity.RETRY
         if (self.code in _AUTH_CODES or self.code in _PERMISSION_CODES
@@ -83,6 +101,8 @@ class S3Error(Exception):
     @property
     def kind(self) -> str:
         """A short cause a person can act on, used in logs and the run summary."""
+        if self.skewed:
+            return "clock differs from the server's"
         if self.code == "AuthorizationHeaderMalformed" and self.region_hint:
             return "wrong region or endpoint"  # AWS: signed for one region, bucket in another
         if self.code in _AUTH_CODES or self.status == 401:
@@ -117,9 +137,30 @@ class S3Error(Exception):
         text += f": {self.message})" if self.message else ")"
         if self.region_hint and self.kind == "wrong region or endpoint":
             text += f"; the bucket is in region {self.region_hint}"
+        if self.skewed:
+            text += ("; this machine's clock is " + (
+                f"{_duration(abs(self.skew))} {'behind' if self.skew > 0 else 'ahead of'} "
+                "the server's" if self.skew is not None else "off") + ": set it right (NTP)")
         if self.kind == "permission denied" and self.operation in _PERMISSION:
             text += f"; the credentials need {_PERMISSION[self.operation]}"
         return text
+
+
+def _server_time(iso: str | None, date_header: str | None) -> float | None:
+    """The server's clock when it answered: S3's <ServerTime>, else the Date header."""
+    try:
+        if iso:
+            return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+        if date_header:
+            return parsedate_to_datetime(date_header).timestamp()
+    except (ValueError, TypeError, IndexError):
+        pass
+    return None
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _code_for_status(status: int) -> str:

@@ -68,12 +68,40 @@ def canonical_query(params: dict[str, str]) -> str:
                     for k, v in sorted(params.items()))
 
 
+class ServerClock:
+    """The time requests are signed with: this machine's, corrected by the offset a server
+    revealed when it refused a request as RequestTimeTooSkewed (SigV4 allows 15 minutes).
+
+    A container's clock can drift (a laptop's Docker VM after sleep); botocore corrects it
+    the same way. `report` is told each new offset, so the run can say the clock is off.
+    """
+
+    def __init__(self, now: Callable[[], float] = time.time,
+                 report: Callable[[float], None] | None = None) -> None:
+        self._now = now
+        self._report = report
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return self._now() + self.offset
+
+    def adopt(self, server_time: float) -> None:
+        """Sign with the server's time from now on."""
+        offset = server_time - self._now()
+        changed = abs(offset - self.offset) > 1.0  # other threads may have adopted it
+        self.offset = offset
+        if changed and self._report is not None:
+            self._report(offset)
+
+
 class Signer:
     """Signs requests for one region; signing keys are cached per day and secret."""
 
-    def __init__(self, region: str, service: str = "s3") -> None:
+    def __init__(self, region: str, service: str = "s3",
+                 clock: ServerClock | None = None) -> None:
         self.region = region
         self.service = service
+        self._clock = clock or ServerClock()
         self._keys: dict[tuple[str, str], bytes] = {}
         self._date: tuple[int, str] = (-1, "")
 
@@ -88,7 +116,7 @@ class Signer:
         return cached
 
     def _amz_date(self, now: float | None) -> str:
-        second = int(time.time() if now is None else now)
+        second = int(self._clock.time() if now is None else now)
         cached = self._date
         if cached[0] != second:
             cached = (second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
