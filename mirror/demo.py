@@ -51,14 +51,9 @@ def _mirror(env: dict[str, str], title: str, **extra: str) -> dict[str, Any]:
     if done is None:
         print(completed.stderr)
         raise SystemExit(f"the mirror exited with {completed.returncode} and no summary")
-    for pair in done["pairs"]:
-        decisions = {k: v["objects"] for k, v in pair["decisions"].items()}
-        print(f"  {pair['pair']}: {pair['status']}, decisions {decisions}")
-        copied = pair["copied_new"]["objects"] + pair["copied_changed"]["objects"]
-        megabytes = (pair["copied_new"]["bytes"] + pair["copied_changed"]["bytes"]) / 1e6
-        print(f"  copied {copied} objects ({megabytes:.1f} MB), failed "
-              f"{pair['failed']['objects']}, requests {pair['requests']}")
-    print(f"  exit code {completed.returncode}, {done['seconds']:.2f}s")
+    # the summary the product prints on a terminal (the JSON log went to stderr)
+    print("\n".join(f"  {line}".rstrip() for line in completed.stdout.splitlines()))
+    print(f"  exit code {completed.returncode}")
     return done
 
 
@@ -92,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seeded {minio.url}/{SOURCE} with {len(objects)} objects")
         env = {**os.environ, **minio.env("minio"), **aws.env("aws"), "SERVICE": "demo",
                "BUCKET_PAIR": f"minio/{SOURCE}:aws/{TARGET}", "MIRROR_EXCLUDE": "*.tmp",
-               "MIRROR_LOG_FORMAT": "json"}
+               "MIRROR_LOG_FORMAT": "json", "MIRROR_PRINT_SUMMARY": "true",
+               "AWS_PRICING": "aws-s3-standard"}  # cost the target as S3 Standard would
         _mirror(env, "preview: lists and compares, writes nothing", MIRROR_DRY_RUN="true")
         _mirror(env, "first run: full mirror")
         _mirror(env, "rerun: nothing changed, only LIST requests")
