@@ -41,6 +41,21 @@ from mirror.s3.sigv4 import (
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
 _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# AWS's public S3 endpoints (global, regional, legacy dash, dual-stack, China), whose
+# regional siblings a bucket in another region is reached at.
+_AWS_S3_HOST = re.compile(r"^s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com(?P<cn>\.cn)?$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+
+
+def regional_host(host: str, region: str) -> str | None:
+    """The S3 endpoint of `region` next to AWS endpoint `host`; None for any other host
+    (a VPC endpoint, another provider), where a bucket in another region cannot be
+    reached and the error says so."""
+    found = _AWS_S3_HOST.match(host)
+    if found is None or not _REGION.match(region):
+        return None
+    dual = "dualstack." if ".dualstack." in host else ""
+    return f"s3.{dual}{region}.amazonaws.com{found.group('cn') or ''}"
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,8 @@ class S3Client:
         self._signer = Signer(endpoint.region, clock=endpoint.clock)
         self._default_port = endpoint.port == (443 if endpoint.scheme == "https" else 80)
         self._hosts: dict[str, tuple[ConnectionPool, str]] = {}
+        # AWS buckets in another region than the endpoint's: (that region's host, signer)
+        self._elsewhere: dict[str, tuple[str, Signer]] = {}
 
     def backoff(self, attempt: int) -> None:
         """Wait before trying again what the caller must replay itself (a streamed body)."""
@@ -160,7 +177,8 @@ class S3Client:
     def _address(self, bucket: str, key: str | None) -> tuple[str, str]:
         """(host, path) for a request, virtual-hosted where the provider wants it."""
         encoded_key = "" if key is None else uri_encode(key, keep_slash=True)
-        host = self.endpoint.host
+        moved = self._elsewhere.get(bucket)
+        host = self.endpoint.host if moved is None else moved[0]
         if self.endpoint.virtual_host and _DNS_BUCKET.match(bucket) and not (
                 "." in bucket and self.endpoint.scheme == "https"):
             return f"{bucket}.{host}", "/" + encoded_key
@@ -185,13 +203,15 @@ class S3Client:
         `stream` is (length, chunks) for a body that cannot be replayed: such a request is
         sent once, and its failure is the caller's to handle.
         """
-        host, path = self._address(bucket, key)
-        pool, host_header = self._pool(host)
         qs = canonical_query(query) if query else ""
-        target = path + ("?" + qs if qs else "")
         attempt = 0
         while True:
             attempt += 1
+            host, path = self._address(bucket, key)
+            pool, host_header = self._pool(host)
+            target = path + ("?" + qs if qs else "")
+            moved = self._elsewhere.get(bucket)
+            signer = self._signer if moved is None else moved[1]
             send_headers = {"host": host_header}
             if headers:
                 send_headers.update(headers)
@@ -200,8 +220,8 @@ class S3Client:
             if stream is not None:
                 send_headers["content-length"] = str(stream[0])
             has_body = body is not None or stream is not None
-            self._signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
-                              UNSIGNED_PAYLOAD if has_body else EMPTY_SHA256)
+            signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
+                        UNSIGNED_PAYLOAD if has_body else EMPTY_SHA256)
             self.counter.add(op)
             try:
                 response = pool.request(method, target, send_headers, body,
@@ -216,6 +236,10 @@ class S3Client:
             error_body = response.read() if method != "HEAD" else b""
             error = S3Error.from_response(response.status, response.headers, error_body,
                                           operation=op.value, bucket=bucket, key=key)
+            if (error.region_hint and error.kind == "wrong region or endpoint"
+                    and self._follow(bucket, error.region_hint)
+                    and attempt < self._retry.attempts and stream is None):
+                continue  # to the bucket's own region, at once
             if error.server_time is not None and error.skewed:
                 self.endpoint.clock.adopt(error.server_time)  # and sign again, at once
                 if attempt < self._retry.attempts and stream is None:
@@ -225,6 +249,18 @@ class S3Client:
                 self._sleep(self._retry.delay(attempt))
                 continue
             raise error
+
+    def _follow(self, bucket: str, region: str) -> bool:
+        """Send the bucket's requests to its region from now on, as AWS's SDKs do; False
+        where that is not possible or already done (the error then stands)."""
+        moved = self._elsewhere.get(bucket)
+        if region == (self._signer.region if moved is None else moved[1].region):
+            return False
+        host = regional_host(self.endpoint.host, region)
+        if host is None:
+            return False
+        self._elsewhere[bucket] = (host, Signer(region, clock=self.endpoint.clock))
+        return True
 
     def _read_ok(self, response: Response, op: Op, bucket: str, key: str | None) -> bytes:
         """Read a 200 body that may still be an <Error> (CompleteMultipartUpload, Copy)."""
