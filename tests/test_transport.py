@@ -18,7 +18,9 @@ from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, Part, PoolRegistry, RetryPolicy, S3Client
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import ConnectionPool, Timeouts, TransportError
+from mirror.s3.listing import ListingParseError
 from mirror.s3.sigv4 import Credentials, CredentialSource
+from mirror.scan import Scope, flat
 
 Reply = bytes | Callable[[socket.socket], None]
 Start = Callable[..., "ScriptedServer"]
@@ -205,6 +207,21 @@ def test_retries_end_in_an_error_that_says_what_to_do(scripted: Start) -> None:
         client_for(server).list_page("bucket", "")
     assert (error.value.code, error.value.severity) == ("SlowDown", Severity.RETRY)
     assert len(server.requests) == 3
+
+
+def test_a_listing_that_repeats_its_continuation_token_ends_in_an_error(
+        scripted: Start) -> None:
+    """A server that answers token T with T again would be listed forever (and billed per
+    LIST): the scan stops at the first repeat."""
+    looping = ok(b"<ListBucketResult><IsTruncated>true</IsTruncated>"
+                 b"<NextContinuationToken>T</NextContinuationToken></ListBucketResult>")
+    server = scripted([looping] * 5 + [EMPTY_LIST])  # a regression fails, not hangs
+    client = client_for(server)
+
+    with pytest.raises(ListingParseError, match="the listing of bucket would never end"):
+        list(flat(client, Scope("bucket", "", 0)))
+
+    assert client.counter.snapshot() == {"LIST": 2}
 
 
 def test_an_error_inside_a_200_response_is_an_error(scripted: Start) -> None:

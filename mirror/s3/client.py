@@ -26,7 +26,7 @@ from mirror.s3.accounting import Op, RequestCounter
 from mirror.s3.checksum import md5
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
-from mirror.s3.listing import ListPage, parse_list_page
+from mirror.s3.listing import ListingParseError, ListPage, parse_list_page
 from mirror.s3.proxy import Proxy
 from mirror.s3.sigv4 import (
     EMPTY_SHA256,
@@ -284,7 +284,12 @@ class S3Client:
         if start_after:
             query["start-after"] = start_after
         response = self._send(Op.LIST, "GET", bucket, query=query)
-        return parse_list_page(response.read(), strip)
+        page = parse_list_page(response.read(), strip)
+        if token and page.next_token == token:  # on a billed store, a loop costs money
+            raise ListingParseError(
+                f"the listing of {bucket} would never end: the server answered a "
+                "continuation token with the same token")
+        return page
 
     # -- reading -------------------------------------------------------------------------
 
