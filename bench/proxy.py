@@ -25,6 +25,8 @@ def classify(method: str, target: str, headers: dict[str, str]) -> tuple[str, st
     key = bucket_and_key[1] if len(bucket_and_key) == 2 and bucket_and_key[1] else None
     copy = "x-amz-copy-source" in headers
     if method == "GET":
+        if key is not None and "tagging" in query:
+            return "GET_TAGGING", key
         return ("LIST", None) if key is None else ("GET", key)
     if method == "HEAD":
         return "HEAD", key

@@ -142,6 +142,7 @@ class PairRun:
             source_multipart_etag=self.source_alias.provider.multipart_etag,
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
             storage_class=self.target_alias.storage_class, throttle=res.throttle,
+            copy_tags=settings.copy_tags,
             source_etag_variable=f"{self.source_alias.name.upper()}_ETAG_IS_MD5",
             target_etag_variable=f"{self.target_alias.name.upper()}_ETAG_IS_MD5",
             storage_class_variable=f"{self.target_alias.name.upper()}_STORAGE_CLASS")

@@ -72,6 +72,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MIRROR_TIMEZONE", "IANA time zone of the date templates, e.g. Asia/Seoul", "UTC"),
     Variable("MIRROR_EXCLUDE", "comma-separated glob patterns of keys to skip"),
     Variable("MIRROR_OVERWRITE", "replace target objects that differ from the source", "false"),
+    Variable("MIRROR_COPY_TAGS", "copy object tags (one extra GET for each copied object "
+             "that has tags; reading them needs s3:GetObjectTagging)", "true"),
     Variable("MIRROR_DRY_RUN", "list and compare only; no write request of any kind", "false"),
     Variable("MIRROR_SKIP_ERRORS", "continue past a failed object (exit 1 at the end); false "
              "stops the pair at its first failure", "true"),
@@ -156,6 +158,7 @@ class Settings:
     prefixes: tuple[str, ...] = ("",)
     exclude: Exclude = Exclude()
     overwrite: bool = False
+    copy_tags: bool = True
     dry_run: bool = False
     skip_errors: bool = True
     debug: bool = False
@@ -556,6 +559,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         pairs=tuple(pairs), aliases=aliases, service=reader.text("SERVICE"),
         prefixes=_prefixes(reader, clock), exclude=exclude,
         overwrite=reader.boolean("MIRROR_OVERWRITE", False),
+        copy_tags=reader.boolean("MIRROR_COPY_TAGS", True),
         dry_run=reader.boolean("MIRROR_DRY_RUN", False),
         skip_errors=reader.boolean("MIRROR_SKIP_ERRORS", True),
         debug=reader.boolean("MIRROR_DEBUG", False),

@@ -109,6 +109,7 @@ class TransferContext:
     parts_in_flight: int = 4
     multipart_threshold: int = 256 * 1024 * 1024
     storage_class: str | None = None  # of the objects written; None: the bucket's default
+    copy_tags: bool = True  # MIRROR_COPY_TAGS
     source_etag_variable: str = "SOURCE_ETAG_IS_MD5"  # the engine names the real variables
     target_etag_variable: str = "TARGET_ETAG_IS_MD5"
     storage_class_variable: str = "TARGET_STORAGE_CLASS"
@@ -152,9 +153,17 @@ def metadata_headers(headers: dict[str, str]) -> dict[str, str]:
     return kept
 
 
-def write_headers(ctx: TransferContext, headers: dict[str, str]) -> dict[str, str]:
-    """What a new target object is written with: the source's metadata, the storage class."""
+def write_headers(ctx: TransferContext, headers: dict[str, str],
+                  source_key: str) -> dict[str, str]:
+    """What a new target object is written with: the source's metadata, its tags, the
+    storage class. `headers` are the source's answer to a GET or HEAD, which counts the
+    object's tags (x-amz-tagging-count): only an object that has some costs a request
+    to read them."""
     kept = metadata_headers(headers)
+    if ctx.copy_tags and headers.get("x-amz-tagging-count", "0").strip() not in ("", "0"):
+        tags = ctx.source.client.get_object_tagging(ctx.source.bucket, source_key)
+        if tags:
+            kept["x-amz-tagging"] = tags
     if ctx.storage_class:
         kept["x-amz-storage-class"] = ctx.storage_class
     return kept
@@ -226,7 +235,7 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         _throttle(ctx, len(body))
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
-            headers=write_headers(ctx, headers))
+            headers=write_headers(ctx, headers, ctx.source.key(obj.key)))
         _check_returned(ctx, returned, digest)
     finally:
         ctx.budget.release(held)
@@ -298,7 +307,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                 returned = ctx.target.client.put_object_stream(
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
                     _pump(response, obj.size, ctx), content_md5=b64_of_hex(obj.etag),
-                    headers=write_headers(ctx, response.headers))
+                    headers=write_headers(ctx, response.headers, ctx.source.key(obj.key)))
             except (TransportError, S3Error) as exc:
                 if _again(ctx, attempt, exc):
                     continue
@@ -395,7 +404,8 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
     response = _source_get(ctx, obj)
     try:
         upload_id = ctx.target.client.create_multipart_upload(
-            ctx.target.bucket, key, write_headers(ctx, response.headers))
+            ctx.target.bucket, key,
+            write_headers(ctx, response.headers, ctx.source.key(obj.key)))
     except BaseException:
         response.close()
         raise
@@ -540,7 +550,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
         if count > 1 and span[1] - span[0] + 1 < MIN_PART_SIZE:
             raise _NotAligned  # parts the target may refuse (EntityTooSmall) at the end
         upload_id = ctx.target.client.create_multipart_upload(
-            ctx.target.bucket, key, write_headers(ctx, first.headers))
+            ctx.target.bucket, key, write_headers(ctx, first.headers, ctx.source.key(obj.key)))
     except BaseException:
         first.close()
         raise
@@ -589,12 +599,13 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     if obj.size <= MAX_SINGLE_COPY:
         returned = client.copy_object(ctx.source.bucket, src_key, ctx.target.bucket, key,
                                       if_match=obj.etag or None,
-                                      storage_class=ctx.storage_class)
+                                      storage_class=ctx.storage_class,
+                                      copy_tags=ctx.copy_tags)
         if is_plain_md5(obj.etag):
             _check_returned(ctx, returned, obj.etag)
         return
     part_size = _copy_part_size(ctx, obj)
-    headers = write_headers(ctx, client.head_object(ctx.source.bucket, src_key))
+    headers = write_headers(ctx, client.head_object(ctx.source.bucket, src_key), src_key)
     upload_id = client.create_multipart_upload(ctx.target.bucket, key, headers)
 
     def produce(submit: Callable[[int, int, Callable[[], str]], None]) -> None:

@@ -246,6 +246,8 @@ def s3_operation(method: str, path: str, headers: Any) -> str:
     """The operation a provider bills, from the request line (the mirror's Op names)."""
     query = parse_qs(urlsplit(path).query, keep_blank_values=True)
     copy = "x-amz-copy-source" in {k.lower() for k in headers}
+    if method == "GET" and "tagging" in query:
+        return "GET_TAGGING"
     if method == "GET":
         return "LIST" if ("list-type" in query or len(urlsplit(path).path.strip("/").split("/"))
                           == 1) else "GET"

@@ -7,7 +7,7 @@ grouped the way the providers bill them:
 - write: PUT and the multipart steps (AWS "PUT, COPY, POST, LIST"; R2 Class A),
 - copy:  server-side COPY and part copies (billed as writes, except B2: Class C),
 - list:  LIST (AWS bills it with writes; R2 Class A; Backblaze B2 Class C),
-- read:  GET and HEAD (AWS "GET and all other"; R2 Class B; B2 Class B),
+- read:  GET, GET_TAGGING and HEAD (AWS "GET and all other"; R2 Class B; B2 Class B),
 - free:  aborting a multipart upload (AWS "DELETE and CANCEL are free"; R2 free operations).
 
 An alias picks a table with `<ALIAS>_PRICING`, else from its provider and the storage class
@@ -36,6 +36,7 @@ class Category(StrEnum):
 _OPS = frozenset(op.value for op in Op)
 CATEGORY: dict[Op, Category] = {
     Op.LIST: Category.LIST, Op.HEAD: Category.READ, Op.GET: Category.READ,
+    Op.GET_TAGGING: Category.READ,
     Op.PUT: Category.WRITE, Op.COPY: Category.COPY, Op.MPU_CREATE: Category.WRITE,
     Op.MPU_PART: Category.WRITE, Op.MPU_PART_COPY: Category.COPY,
     Op.MPU_COMPLETE: Category.WRITE, Op.MPU_ABORT: Category.FREE,

@@ -11,6 +11,7 @@ class Op(StrEnum):
     LIST = "LIST"
     HEAD = "HEAD"
     GET = "GET"
+    GET_TAGGING = "GET_TAGGING"  # an object's tags, read only for objects that have some
     PUT = "PUT"
     COPY = "COPY"
     MPU_CREATE = "MPU_CREATE"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from html import unescape
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from mirror.s3.accounting import Op, RequestCounter
 from mirror.s3.checksum import md5
@@ -40,6 +40,9 @@ from mirror.s3.sigv4 import (
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
+_TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
+_TAG_KEY = re.compile(rb"<Key>([^<]*)</Key>")
+_TAG_VALUE = re.compile(rb"<Value>([^<]*)</Value>")
 _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # AWS's public S3 endpoints (global, regional, legacy dash, dual-stack, China), whose
 # regional siblings a bucket in another region is reached at.
@@ -307,6 +310,19 @@ class S3Client:
         return self._send(Op.GET, "GET", bucket, key, query=query, headers=headers,
                           ok=(200, 206))
 
+    def get_object_tagging(self, bucket: str, key: str) -> str:
+        """The object's tags as an x-amz-tagging header value (`k=v&k2=v2`, URL-encoded)."""
+        response = self._send(Op.GET_TAGGING, "GET", bucket, key, query={"tagging": ""})
+        pairs = []
+        for tag in _TAG.findall(response.read()):
+            key_found, value_found = _TAG_KEY.search(tag), _TAG_VALUE.search(tag)
+            if key_found is None:
+                continue
+            value = value_found.group(1) if value_found else b""
+            pairs.append(f"{quote(unescape(key_found.group(1).decode()), safe='')}="
+                         f"{quote(unescape(value.decode()), safe='')}")
+        return "&".join(pairs)
+
     def head_object(self, bucket: str, key: str) -> dict[str, str]:
         response = self._send(Op.HEAD, "HEAD", bucket, key)
         return response.headers
@@ -342,10 +358,13 @@ class S3Client:
         return Written.of(response)
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, *,
-                    if_match: str | None, storage_class: str | None = None) -> Written:
+                    if_match: str | None, storage_class: str | None = None,
+                    copy_tags: bool = True) -> Written:
         headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
                                                          keep_slash=True),
                    "x-amz-metadata-directive": "COPY"}
+        if not copy_tags:  # the tags are copied unless replaced (here: by none)
+            headers["x-amz-tagging-directive"] = "REPLACE"
         if storage_class:
             headers["x-amz-storage-class"] = storage_class
         if if_match:

@@ -1,0 +1,119 @@
+"""Object tags travel with the copy (as `mc mirror` does since 2025), at no cost for the
+objects that have none: the source's GET answer counts an object's tags
+(x-amz-tagging-count), and only a tagged object costs a GetObjectTagging."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from conftest import base_env, contents, new_bucket, put, run_mirror
+
+from mirror.sandbox import LocalS3
+
+MIB = 1024 * 1024
+TAGS = {"team": "ml platform", "class": "gold/été", "formula": "a+b=c&d"}
+
+
+def _tagging(tags: dict[str, str]) -> str:
+    return urlencode(tags)
+
+
+def _tags_of(server: LocalS3, bucket: str) -> dict[str, dict[str, str]]:
+    s3 = server.boto3()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {k: {t["Key"]: t["Value"]
+                for t in s3.get_object_tagging(Bucket=bucket, Key=k)["TagSet"]} for k in keys}
+
+
+def _seed(server: LocalS3, bucket: str) -> dict[str, bytes]:
+    """Tagged objects written every way the mirror writes (one PUT, a streamed PUT, a
+    part-for-part multipart copy), and untagged ones beside them."""
+    s3 = server.boto3()
+    objects = {"small-tagged.txt": b"tagged", "large-tagged.bin": os.urandom(6 * MIB)}
+    put(server, bucket, objects, Tagging=_tagging(TAGS))
+    plain = {"small-plain.txt": b"plain", "other/plain.txt": b"also plain"}
+    put(server, bucket, plain)
+    body = os.urandom(11 * MIB)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="multipart-tagged.bin",
+                                        Tagging=_tagging(TAGS))
+    parts = []
+    for number, start in enumerate(range(0, len(body), 5 * MIB), start=1):
+        part = s3.upload_part(Bucket=bucket, Key="multipart-tagged.bin", PartNumber=number,
+                              UploadId=upload["UploadId"],
+                              Body=io.BytesIO(body[start:start + 5 * MIB]))
+        parts.append({"PartNumber": number, "ETag": part["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="multipart-tagged.bin",
+                                 UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
+    return {**objects, **plain, "multipart-tagged.bin": body}
+
+
+TAGGED = {"small-tagged.txt", "large-tagged.bin", "multipart-tagged.bin"}
+
+
+def _env(source: LocalS3, target: LocalS3, src: str, dst: str, **extra: str) -> dict[str, Any]:
+    return {**base_env(minio=source, aws=target), "MIRROR_PART_SIZE": "5MiB",
+            "BUCKET_PAIR": f"minio/{src}:aws/{dst}", **extra}
+
+
+def test_tags_are_copied_with_one_request_per_tagged_object(minio_side: LocalS3,
+                                                            aws_side: LocalS3) -> None:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = _seed(minio_side, src)
+
+    run = run_mirror(_env(minio_side, aws_side, src, dst))
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    assert _tags_of(aws_side, dst) == {k: (TAGS if k in TAGGED else {}) for k in objects}
+    assert run.requests("source").get("GET_TAGGING") == len(TAGGED)
+    rerun = run_mirror(_env(minio_side, aws_side, src, dst))
+    assert rerun.requests("source") == {"LIST": 1}  # unchanged objects: no tag request
+
+
+def test_copy_tags_false_copies_none_and_reads_none(minio_side: LocalS3,
+                                                    aws_side: LocalS3) -> None:
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = _seed(minio_side, src)
+
+    run = run_mirror(_env(minio_side, aws_side, src, dst, MIRROR_COPY_TAGS="false"))
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    assert _tags_of(aws_side, dst) == {k: {} for k in objects}
+    assert "GET_TAGGING" not in run.requests("source")
+
+
+@pytest.mark.parametrize(("copy_tags", "expected"), [("true", TAGS), ("false", {})])
+def test_a_server_side_copy_keeps_the_tags_unless_told_not_to(
+        minio_side: LocalS3, copy_tags: str, expected: dict[str, str]) -> None:
+    """Within one store the COPY carries the tags itself; false replaces them by none."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(minio_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"}, Tagging=_tagging(TAGS))
+
+    run = run_mirror({**base_env(minio=minio_side), "MIRROR_COPY_TAGS": copy_tags,
+                      "BUCKET_PAIR": f"minio/{src}:minio/{dst}"})
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.requests("target") == {"LIST": 1, "COPY": 1}
+    assert contents(minio_side, dst) == {"a.txt": b"a"}
+    assert _tags_of(minio_side, dst) == {"a.txt": expected}
+
+
+def test_a_source_that_counts_no_tags_is_copied_without_asking(rclone_side: LocalS3,
+                                                               aws_side: LocalS3) -> None:
+    """rclone serve s3 announces no tag count (and fails GetObjectTagging): its objects are
+    copied whole, and no tag request is sent."""
+    src, dst = new_bucket(rclone_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"a.txt": b"a", "b/c.txt": b"c"}
+    put(rclone_side, src, objects)
+    env = {**base_env(src=rclone_side, dst=aws_side), "BUCKET_PAIR": f"src/{src}:dst/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    assert "GET_TAGGING" not in run.requests("source")
