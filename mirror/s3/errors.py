@@ -38,8 +38,10 @@ _SETTING_CODES = frozenset({"InvalidStorageClass"})
 # The IAM permission each operation needs, for "permission denied" messages.
 _PERMISSION = {"LIST": "s3:ListBucket", "HEAD": "s3:GetObject", "GET": "s3:GetObject",
                "GET_TAGGING": "s3:GetObjectTagging (or set MIRROR_COPY_TAGS=false)",
-               "PUT": "s3:PutObject", "COPY": "s3:GetObject on the source and s3:PutObject",
-               "MPU_CREATE": "s3:PutObject", "MPU_PART": "s3:PutObject",
+               "PUT": "s3:PutObject (and s3:PutObjectTagging for an object with tags)",
+               "COPY": "s3:GetObject on the source and s3:PutObject",
+               "MPU_CREATE": "s3:PutObject (and s3:PutObjectTagging for an object with tags)",
+               "MPU_PART": "s3:PutObject",
                "MPU_PART_COPY": "s3:PutObject", "MPU_COMPLETE": "s3:PutObject",
                "MPU_ABORT": "s3:AbortMultipartUpload"}
 
