@@ -142,7 +142,7 @@ class PairRun:
             source_multipart_etag=self.source_alias.provider.multipart_etag,
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
             storage_class=self.target_alias.storage_class, throttle=res.throttle,
-            copy_tags=settings.copy_tags,
+            copy_tags=settings.copy_tags and self.target_alias.provider.tags,
             source_etag_variable=f"{self.source_alias.name.upper()}_ETAG_IS_MD5",
             target_etag_variable=f"{self.target_alias.name.upper()}_ETAG_IS_MD5",
             storage_class_variable=f"{self.target_alias.name.upper()}_STORAGE_CLASS")
@@ -153,6 +153,7 @@ class PairRun:
         self.log = logs.get().bind(pair=str(pair))
         self._inflight = _InFlight()
         self._transport_failures = 0
+        self._tags_refused = False
         self._lock = threading.Lock()
 
     def _halt(self, reason: str) -> None:
@@ -237,6 +238,14 @@ class PairRun:
 
     def _record(self, action: Action, result: TransferResult) -> None:
         self.tally.transferred(action, result)
+        if self.ctx.no_tags.is_set() and not self._tags_refused:
+            with self._lock:
+                first, self._tags_refused = not self._tags_refused, True
+            if first:
+                self.log.warning(
+                    "pair.tags_refused", target=str(self.pair.target),
+                    detail="the target answers 'not implemented' to object tags: objects are "
+                           "copied without them (MIRROR_COPY_TAGS=false skips reading them)")
         if result.outcome is Outcome.COPIED:
             self._transport_failures = 0
             self.log.info("object.copied", key=result.key, bytes=result.size,

@@ -41,6 +41,7 @@ class Provider:
     multipart_etag: str = "composite"  # "composite" (md5 of part md5s, -N) or "opaque"
     key_rules: tuple[KeyRule, ...] = ()
     default_region: str = "us-east-1"
+    tags: bool = True  # stores object tags (x-amz-tagging); where unsure, a refusal tells
 
     def key_problem(self, key: str, size: int) -> str | None:
         for rule in self.key_rules:
@@ -56,7 +57,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("aws", virtual_host=True),
     # R2 lists single-part ETags as MD5s, but the ETag of a multipart object is not
     # derived from its parts (rclone's provider table says the same).
-    Provider("r2", multipart_etag="opaque", default_region="auto"),
+    Provider("r2", multipart_etag="opaque", default_region="auto", tags=False),
     Provider("b2"),
     Provider("vultr"),
     Provider("wasabi"),
@@ -68,7 +69,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
                 only_if_not_empty=True),
     )),
-    Provider("rclone", key_rules=(
+    Provider("rclone", tags=False, key_rules=(
         KeyRule("//", "rejects '//' in a key"),
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),

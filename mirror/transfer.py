@@ -123,6 +123,9 @@ class TransferContext:
     # GET ?partNumber= with the whole object, or the target's part ETags are no MD5s): its
     # multipart objects are copied the other ways from then on.
     no_aligned: threading.Event = field(default_factory=threading.Event)
+    # Set once the target refused a write for its tags (501 NotImplemented): the pair's
+    # objects are copied without them from then on.
+    no_tags: threading.Event = field(default_factory=threading.Event)
 
 
 class StopFlag(Protocol):
@@ -160,13 +163,33 @@ def write_headers(ctx: TransferContext, headers: dict[str, str],
     object's tags (x-amz-tagging-count): only an object that has some costs a request
     to read them."""
     kept = metadata_headers(headers)
-    if ctx.copy_tags and headers.get("x-amz-tagging-count", "0").strip() not in ("", "0"):
+    if (ctx.copy_tags and not ctx.no_tags.is_set()
+            and headers.get("x-amz-tagging-count", "0").strip() not in ("", "0")):
         tags = ctx.source.client.get_object_tagging(ctx.source.bucket, source_key)
         if tags:
             kept["x-amz-tagging"] = tags
+            _writing.tags = True
     if ctx.storage_class:
         kept["x-amz-storage-class"] = ctx.storage_class
     return kept
+
+
+_writing = threading.local()  # whether the copy on this thread is sending tags
+
+
+def _copy_or_untagged(ctx: TransferContext, obj: ObjectInfo) -> None:
+    """Copy the object; if the target refuses its tags as not implemented (R2 and others
+    that store none), copy it again without them, and the pair's later objects too."""
+    _writing.tags = False
+    try:
+        _copy(ctx, obj)
+    except S3Error as exc:
+        refused = exc.status == 501 or exc.code == "NotImplemented"
+        if not (refused and _writing.tags and exc.operation in ("PUT", "MPU_CREATE")):
+            raise
+        ctx.no_tags.set()
+        _writing.tags = False
+        _copy(ctx, obj)
 
 
 def part_size_for(configured: int, size: int) -> int:
@@ -540,8 +563,14 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     the first part: that object and the pair's later ones go up in checked parts instead.
     """
     key = ctx.target.key(obj.key)
-    first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
-                                         if_match=obj.etag, part_number=1)
+    try:
+        first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
+                                             if_match=obj.etag, part_number=1)
+    except S3Error as exc:
+        if exc.status == 501 or exc.code == "NotImplemented":  # no part GETs at this source
+            ctx.no_aligned.set()
+            raise _NotAligned from exc
+        raise
     try:
         span = _part_span(first, obj, count)
         if span is None:
@@ -682,7 +711,7 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     if ctx.stop.is_set():
         return result(Outcome.INTERRUPTED, "stopped before it started")
     try:
-        _copy(ctx, obj)
+        _copy_or_untagged(ctx, obj)
     except SourceChanged as exc:
         return result(Outcome.SOURCE_CHANGED, f"changed during the run: {exc}")
     except Interrupted as exc:

@@ -206,6 +206,25 @@ def test_a_source_that_serves_no_parts_is_copied_the_other_way(aws_side: LocalS3
     assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
 
 
+def test_a_source_that_does_not_implement_part_gets_is_copied_the_other_way(
+        aws_side: LocalS3) -> None:
+    """A store that answers ?partNumber= with 501 NotImplemented: one whole GET instead."""
+    body = os.urandom(6 * MIB)
+    etag = _composite(body[: 5 * MIB], body[5 * MIB :])
+    refusal = b"<Error><Code>NotImplemented</Code><Message>partNumber</Message></Error>"
+    source = ScriptedServer([b"HTTP/1.1 501 Not Implemented\r\ncontent-length: %d\r\n\r\n%s"
+                             % (len(refusal), refusal), _answer(body, etag)])
+    bucket = new_bucket(aws_side, "dst")
+
+    result = _from_scripted_source(source, aws_side, bucket,
+                                   ObjectInfo("model.bin", len(body), etag, "2025-01-01"))
+
+    assert result.outcome is Outcome.COPIED, result.error
+    assert [r.split(b"\r\n", 1)[0] for r in source.requests] == [
+        b"GET /src/model.bin?partNumber=1 HTTP/1.1", b"GET /src/model.bin HTTP/1.1"]
+    assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
+
+
 def test_parts_that_do_not_give_the_source_etag_abort_the_upload(aws_side: LocalS3) -> None:
     """A damaged source (its parts no longer give the ETag it lists) is caught before the
     upload is completed: it is aborted, nothing is written, no parts are left behind."""

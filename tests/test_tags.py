@@ -4,18 +4,27 @@ objects that have none: the source's GET answer counts an object's tags
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
+from test_streamed_integrity import _transfer
+from test_transport import ScriptedServer, ok
 
 from mirror.sandbox import LocalS3
+from mirror.transfer import Outcome
 
 MIB = 1024 * 1024
 TAGS = {"team": "ml platform", "class": "gold/été", "formula": "a+b=c&d"}
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _tagging(tags: dict[str, str]) -> str:
@@ -117,3 +126,45 @@ def test_a_source_that_counts_no_tags_is_copied_without_asking(rclone_side: Loca
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == objects
     assert "GET_TAGGING" not in run.requests("source")
+
+
+def test_a_target_provider_without_tags_gets_none_and_costs_no_tag_request(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """R2 stores no object tags: with the target declared as R2, none are read or sent."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"}, Tagging=_tagging(TAGS))
+
+    run = run_mirror(_env(minio_side, aws_side, src, dst, AWS_PROVIDER="r2"))
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"a.txt": b"a"}
+    assert _tags_of(aws_side, dst) == {"a.txt": {}}
+    assert "GET_TAGGING" not in run.requests("source")
+
+
+_REFUSAL = (b"<Error><Code>NotImplemented</Code><Message>Header 'x-amz-tagging' not "
+            b"implemented</Message></Error>")
+NOT_IMPLEMENTED = (b"HTTP/1.1 501 Not Implemented\r\ncontent-type: application/xml\r\n"
+                   b"content-length: %d\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL))
+
+
+def test_a_target_that_refuses_tags_as_not_implemented_gets_the_objects_without(
+        minio_side: LocalS3) -> None:
+    """A store that answers 501 to x-amz-tagging: the object is written again without its
+    tags, and the pair's later objects are neither tagged nor have their tags read."""
+    first, second = new_bucket(minio_side, "one"), new_bucket(minio_side, "two")
+    put(minio_side, first, {"a.txt": b"first"}, Tagging=_tagging(TAGS))
+    put(minio_side, second, {"b.txt": b"second"}, Tagging=_tagging(TAGS))
+    target = ScriptedServer([NOT_IMPLEMENTED, ok(b"", f'etag: "{_md5(b"first")}"\r\n'),
+                             ok(b"", f'etag: "{_md5(b"second")}"\r\n')])
+    refused = threading.Event()
+
+    results = [_transfer(minio_side, bucket, target, no_tags=refused)
+               for bucket in (first, second)]
+
+    assert [r.outcome for r in results] == [Outcome.COPIED, Outcome.COPIED], results
+    sent = [r.lower() for r in target.requests]
+    assert [b"x-amz-tagging: " in r for r in sent] == [True, False, False]
+    assert [r.endswith(body) for r, body in zip(sent, (b"first", b"first", b"second"),
+                                                 strict=True)] == [True, True, True]
+    assert refused.is_set()

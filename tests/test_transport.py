@@ -224,6 +224,18 @@ def test_a_listing_that_repeats_its_continuation_token_ends_in_an_error(
     assert client.counter.snapshot() == {"LIST": 2}
 
 
+def test_not_implemented_is_not_asked_again(scripted: Start) -> None:
+    """501 NotImplemented is the store's answer to what was asked, not a passing failure:
+    it is not retried (a 5xx otherwise is)."""
+    body = b"<Error><Code>NotImplemented</Code><Message>not here</Message></Error>"
+    server = scripted([b"HTTP/1.1 501 Not Implemented\r\ncontent-length: %d\r\n\r\n%s"
+                       % (len(body), body), EMPTY_LIST])
+    with pytest.raises(S3Error) as error:
+        client_for(server).list_page("bucket", "")
+    assert (error.value.code, error.value.severity) == ("NotImplemented", Severity.OBJECT)
+    assert len(server.requests) == 1
+
+
 def test_an_error_inside_a_200_response_is_an_error(scripted: Start) -> None:
     """CompleteMultipartUpload can answer 200 with an <Error> body; that is not a success."""
     server = scripted([ok(b"<?xml version='1.0'?>\n<Error><Code>InternalError</Code>"

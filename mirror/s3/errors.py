@@ -92,6 +92,8 @@ class S3Error(Exception):
     def severity(self) -> Severity:
         if self.skewed:  # signed again with the server's time, when it said what it is
             return Severity.RETRY
+        if self.code == "NotImplemented" or self.status == 501:
+            return Severity.OBJECT  # asking again gets the same answer
         if self.code in _RETRY_CODES or self.status >= 500 or self.status == 429:
             return Severity.RETRY
         if (self.code in _AUTH_CODES or self.code in _PERMISSION_CODES
