@@ -721,7 +721,8 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     except OpaqueETags as exc:  # a setting to change: every later write would fail alike
         return result(Outcome.FAILED, str(exc), fatal=True)
     except S3Error as exc:
-        if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation == "GET":
+        if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation in (
+                "GET", "GET_TAGGING"):
             return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
         if exc.status == 412:
             return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")

@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
-from test_streamed_integrity import _transfer
+from test_streamed_integrity import _from_scripted_source, _transfer
 from test_transport import ScriptedServer, ok
 
+from mirror.s3.listing import ObjectInfo
 from mirror.sandbox import LocalS3
 from mirror.transfer import Outcome
 
@@ -168,3 +169,23 @@ def test_a_target_that_refuses_tags_as_not_implemented_gets_the_objects_without(
     assert [r.endswith(body) for r, body in zip(sent, (b"first", b"first", b"second"),
                                                  strict=True)] == [True, True, True]
     assert refused.is_set()
+
+
+def test_an_object_deleted_before_its_tags_are_read_is_reported_as_changed(
+        aws_side: LocalS3) -> None:
+    """Deleted between its GET and its GetObjectTagging: the next run settles it, as for
+    any object that changed during the run; nothing is written."""
+    body = b"short-lived"
+    missing = b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>"
+    source = ScriptedServer([
+        f'HTTP/1.1 200 OK\r\netag: "{_md5(body)}"\r\nx-amz-tagging-count: 1\r\n'
+        f"content-length: {len(body)}\r\n\r\n".encode() + body,
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: %d\r\n\r\n%s" % (len(missing), missing)])
+    bucket = new_bucket(aws_side, "dst")
+
+    result = _from_scripted_source(source, aws_side, bucket,
+                                   ObjectInfo("a.txt", len(body), _md5(body), "2025-01-01"))
+
+    assert result.outcome is Outcome.SOURCE_CHANGED, result
+    assert source.requests[1].split(b"\r\n", 1)[0] == b"GET /src/a.txt?tagging= HTTP/1.1"
+    assert contents(aws_side, bucket) == {}
