@@ -143,9 +143,9 @@ class PairRun:
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
             storage_class=self.target_alias.storage_class, throttle=res.throttle,
             copy_tags=settings.copy_tags and self.target_alias.provider.tags,
-            source_etag_variable=f"{self.source_alias.name.upper()}_ETAG_IS_MD5",
-            target_etag_variable=f"{self.target_alias.name.upper()}_ETAG_IS_MD5",
-            storage_class_variable=f"{self.target_alias.name.upper()}_STORAGE_CLASS")
+            source_etag_variable=self.source_alias.variable("ETAG_IS_MD5"),
+            target_etag_variable=self.target_alias.variable("ETAG_IS_MD5"),
+            storage_class_variable=self.target_alias.variable("STORAGE_CLASS"))
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])
@@ -153,7 +153,6 @@ class PairRun:
         self.log = logs.get().bind(pair=str(pair))
         self._inflight = _InFlight()
         self._transport_failures = 0
-        self._tags_refused = False
         self._lock = threading.Lock()
 
     def _halt(self, reason: str) -> None:
@@ -238,14 +237,6 @@ class PairRun:
 
     def _record(self, action: Action, result: TransferResult) -> None:
         self.tally.transferred(action, result)
-        if self.ctx.no_tags.is_set() and not self._tags_refused:
-            with self._lock:
-                first, self._tags_refused = not self._tags_refused, True
-            if first:
-                self.log.warning(
-                    "pair.tags_refused", target=str(self.pair.target),
-                    detail="the target answers 'not implemented' to object tags: objects are "
-                           "copied without them (MIRROR_COPY_TAGS=false skips reading them)")
         if result.outcome is Outcome.COPIED:
             self._transport_failures = 0
             self.log.info("object.copied", key=result.key, bytes=result.size,
@@ -323,6 +314,11 @@ class PairRun:
         self.summary.seconds = time.monotonic() - started
         self.summary.requests = {side: c.snapshot() for side, c in self.counters.items()}
         self.summary.status = self._status()
+        if self.ctx.no_tags.is_set():  # set by the first copy whose tags were refused
+            self.log.warning(
+                "pair.tags_refused", target=str(self.pair.target),
+                detail="the target answers 'not implemented' to object tags: objects were "
+                       "copied without them (MIRROR_COPY_TAGS=false skips reading them)")
         self._log_done()
         return self.summary
 
@@ -346,9 +342,9 @@ class PairRun:
 
     def _walk_range(self, prefix: str, part: Range) -> None:
         source = checked(self._side("source", prefix, part), self.order, "source",
-                         f"{self.source_alias.name.upper()}_PROVIDER")
+                         self.source_alias.variable("PROVIDER"))
         target = checked(self._side("target", prefix, part), self.order, "target",
-                         f"{self.target_alias.name.upper()}_PROVIDER")
+                         self.target_alias.variable("PROVIDER"))
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break

@@ -56,7 +56,7 @@ def _credential_chain(alias: Alias, clock: Callable[[], float] = time.monotonic,
                 f"{type(exc).__name__}: {exc}") from exc
         if frozen is None:
             raise CredentialsUnavailable(
-                f"the alias {alias.name!r} has no {alias.name.upper()}_ACCESS_KEY/_SECRET_KEY "
+                f"the alias {alias.name!r} has no {alias.variable('ACCESS_KEY')}/_SECRET_KEY "
                 "and the standard AWS credential chain found no credentials (no IAM role?)")
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 

@@ -144,6 +144,10 @@ class Alias:
     proxy: Proxy | None = None  # from HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY names it
     storage_class: str | None = None  # of the objects written to it; None: the bucket's default
 
+    def variable(self, suffix: str) -> str:
+        """The name of one of the alias's settings: variable("REGION") is MINIO_REGION."""
+        return f"{self.name.upper()}_{suffix}"
+
     @property
     def identity(self) -> tuple[str, str | None]:
         """Same endpoint and same key: a copy between such locations can be server-side."""

@@ -177,15 +177,15 @@ class S3Client:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _address(self, bucket: str, key: str | None) -> tuple[str, str]:
-        """(host, path) for a request, virtual-hosted where the provider wants it."""
+    def _address(self, bucket: str, key: str | None) -> tuple[str, str, Signer]:
+        """(host, path, signer) for a request: virtual-hosted where the provider wants it,
+        at the bucket's own region where it has been followed there."""
         encoded_key = "" if key is None else uri_encode(key, keep_slash=True)
-        moved = self._elsewhere.get(bucket)
-        host = self.endpoint.host if moved is None else moved[0]
+        host, signer = self._elsewhere.get(bucket, (self.endpoint.host, self._signer))
         if self.endpoint.virtual_host and _DNS_BUCKET.match(bucket) and not (
                 "." in bucket and self.endpoint.scheme == "https"):
-            return f"{bucket}.{host}", "/" + encoded_key
-        return host, f"/{bucket}" + ("/" + encoded_key if key is not None else "")
+            return f"{bucket}.{host}", "/" + encoded_key, signer
+        return host, f"/{bucket}" + ("/" + encoded_key if key is not None else ""), signer
 
     def _pool(self, host: str) -> tuple[ConnectionPool, str]:
         """The pool and Host header for `host`, looked up once per host."""
@@ -210,11 +210,9 @@ class S3Client:
         attempt = 0
         while True:
             attempt += 1
-            host, path = self._address(bucket, key)
+            host, path, signer = self._address(bucket, key)
             pool, host_header = self._pool(host)
             target = path + ("?" + qs if qs else "")
-            moved = self._elsewhere.get(bucket)
-            signer = self._signer if moved is None else moved[1]
             send_headers = {"host": host_header}
             if headers:
                 send_headers.update(headers)
@@ -256,8 +254,7 @@ class S3Client:
     def _follow(self, bucket: str, region: str) -> bool:
         """Send the bucket's requests to its region from now on, as AWS's SDKs do; False
         where that is not possible or already done (the error then stands)."""
-        moved = self._elsewhere.get(bucket)
-        if region == (self._signer.region if moved is None else moved[1].region):
+        if region == self._elsewhere.get(bucket, (None, self._signer))[1].region:
             return False
         host = regional_host(self.endpoint.host, region)
         if host is None:
