@@ -87,6 +87,21 @@ def put(server: LocalS3, bucket: str, objects: Mapping[str, bytes], **extra: Any
         list(pool.map(one, objects.items()))
 
 
+def put_multipart(server: LocalS3, bucket: str, key: str, body: bytes, part_size: int,
+                  **extra: Any) -> None:
+    """Upload `body` as a multipart object in parts of `part_size` (the last one shorter);
+    `extra` goes with CreateMultipartUpload (ContentType, Metadata, Tagging)."""
+    s3 = server.boto3()
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
+    parts = []
+    for number, start in enumerate(range(0, len(body), part_size), start=1):
+        part = s3.upload_part(Bucket=bucket, Key=key, PartNumber=number, UploadId=upload_id,
+                              Body=body[start : start + part_size])
+        parts.append({"PartNumber": number, "ETag": part["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                 MultipartUpload={"Parts": parts})
+
+
 def listing(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
     s3 = server.boto3()
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_transport import Start, ok, scripted  # noqa: F401 - the fixture
+from test_transport import Start, answer, ok, scripted  # noqa: F401 - the fixture
 
 from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client, regional_host
@@ -28,11 +28,6 @@ MOVED = ("<Error><Code>PermanentRedirect</Code><Message>The bucket you are attem
 MALFORMED = ("<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization "
              "header is malformed; the region 'us-east-1' is wrong; expecting 'ap-northeast-2'"
              "</Message><Region>ap-northeast-2</Region></Error>")
-
-
-def _reply(status: str, body: str, extra: str = "") -> bytes:
-    return (f"HTTP/1.1 {status}\r\ncontent-type: application/xml\r\n{extra}"
-            f"content-length: {len(body)}\r\n\r\n{body}").encode()
 
 
 def _client(url: str, port: int, counter: RequestCounter) -> S3Client:
@@ -54,7 +49,7 @@ def _seen(requests: list[bytes]) -> list[tuple[str, str]]:
 
 def test_a_bucket_in_another_region_is_followed_there_after_one_redirect(
         scripted: Start) -> None:  # noqa: F811
-    server = scripted([_reply("301 Moved Permanently", MOVED, "x-amz-bucket-region: eu-west-1\r\n"),
+    server = scripted([answer("301 Moved Permanently", MOVED, "x-amz-bucket-region: eu-west-1\r\n"),
                        ok(EMPTY_LISTING), ok(b"", 'etag: "5d41402abc4b2a76b9719d911017c592"\r\n')])
     counter = RequestCounter()
     client = _client("http://s3.us-east-1.amazonaws.com", server.port, counter)
@@ -72,7 +67,7 @@ def test_a_bucket_in_another_region_is_followed_there_after_one_redirect(
 
 def test_the_global_endpoint_follows_the_region_a_malformed_signature_names(
         scripted: Start) -> None:  # noqa: F811
-    server = scripted([_reply("400 Bad Request", MALFORMED), ok(EMPTY_LISTING)])
+    server = scripted([answer("400 Bad Request", MALFORMED), ok(EMPTY_LISTING)])
     client = _client("http://s3.amazonaws.com", server.port, RequestCounter())
 
     client.list_page("backups", "2025/")
@@ -85,7 +80,7 @@ def test_the_global_endpoint_follows_the_region_a_malformed_signature_names(
 def test_a_region_error_from_a_non_aws_endpoint_stands(scripted: Start) -> None:  # noqa: F811
     """A VPC endpoint or another provider cannot be re-addressed: the error names the
     bucket's region, once, and nothing is sent elsewhere."""
-    server = scripted([_reply("400 Bad Request", MALFORMED)])
+    server = scripted([answer("400 Bad Request", MALFORMED)])
     client = _client("http://bucket.vpce-0a1b.s3.us-east-1.vpce.amazonaws.com", server.port,
                      RequestCounter())
 

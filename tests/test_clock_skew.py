@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import new_bucket
 from structlog.testing import capture_logs
-from test_transport import Start, ok, scripted  # noqa: F401 - the fixture
+from test_transport import Start, answer, ok, scripted  # noqa: F401 - the fixture
 
 from mirror.run import endpoint_for
 from mirror.s3.accounting import RequestCounter
@@ -85,9 +85,7 @@ AWS_SKEWED = (
 
 
 def _refusal(body: str, date: str = "") -> bytes:
-    head = "HTTP/1.1 403 Forbidden\r\ncontent-type: application/xml\r\n"
-    head += f"date: {date}\r\n" if date else ""
-    return (head + f"content-length: {len(body)}\r\n\r\n{body}").encode()
+    return answer("403 Forbidden", body, f"date: {date}\r\n" if date else "")
 
 
 def _amz_dates(requests: list[bytes]) -> list[str]:

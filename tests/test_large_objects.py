@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import base_env, contents, new_bucket, put, run_mirror
+from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
 from proxy_server import Relay
 
 from bench.proxy import CountingProxy
@@ -32,17 +31,8 @@ def _seed_large(server: LocalS3, bucket: str) -> dict[str, bytes]:
     # A multipart object at the source (ETag "...-3"), with metadata.
     body = os.urandom(11 * MIB)
     objects["multipart-at-source.bin"] = body
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="multipart-at-source.bin",
-                                        ContentType="application/x-model",
-                                        Metadata={"epoch": "7"})
-    parts = []
-    for number, start in enumerate(range(0, len(body), 5 * MIB), start=1):
-        part = s3.upload_part(Bucket=bucket, Key="multipart-at-source.bin", PartNumber=number,
-                              UploadId=upload["UploadId"],
-                              Body=io.BytesIO(body[start:start + 5 * MIB]))
-        parts.append({"PartNumber": number, "ETag": part["ETag"]})
-    s3.complete_multipart_upload(Bucket=bucket, Key="multipart-at-source.bin",
-                                 UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
+    put_multipart(server, bucket, "multipart-at-source.bin", body, 5 * MIB,
+                  ContentType="application/x-model", Metadata={"epoch": "7"})
     return objects
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import new_bucket
-from test_transport import SLOW_DOWN, ScriptedServer, ok
+from conftest import new_bucket, put_multipart
+from test_transport import SLOW_DOWN, ScriptedServer, ok, s3_error
 
 from mirror.executor import MemoryBudget
 from mirror.s3.accounting import RequestCounter
@@ -89,13 +88,7 @@ def _md5(data: bytes) -> str:
 
 def _one_part_object(server: LocalS3, bucket: str) -> bytes:
     body = os.urandom(6 * MIB)
-    s3 = server.boto3()
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")
-    part = s3.upload_part(Bucket=bucket, Key="big.bin", PartNumber=1,
-                          UploadId=upload["UploadId"], Body=io.BytesIO(body))
-    s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"],
-                                 MultipartUpload={"Parts": [{"PartNumber": 1,
-                                                             "ETag": part["ETag"]}]})
+    put_multipart(server, bucket, "big.bin", body, len(body))
     return body
 
 
@@ -187,13 +180,17 @@ def _composite(*parts: bytes) -> str:
     return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"
 
 
-def test_a_source_that_serves_no_parts_is_copied_the_other_way(aws_side: LocalS3) -> None:
-    """A store that ignores ?partNumber= answers with the whole object: the copy falls back
-    to a multipart upload fed by one streamed GET, each part checked by the target against
-    its Content-MD5."""
+@pytest.mark.parametrize("part_answer", ["the whole object", "501 NotImplemented"])
+def test_a_source_that_serves_no_parts_is_copied_the_other_way(
+        aws_side: LocalS3, part_answer: str) -> None:
+    """A store that ignores ?partNumber= (answers with the whole object) or refuses it (501
+    NotImplemented): the copy falls back to a multipart upload fed by one streamed GET,
+    each part checked by the target against its Content-MD5."""
     body = os.urandom(6 * MIB)
     etag = _composite(body[: 5 * MIB], body[5 * MIB :])
-    source = ScriptedServer([_answer(body, etag), _answer(body, etag)])
+    first_answer = _answer(body, etag) if part_answer == "the whole object" else (
+        s3_error("501 Not Implemented", "NotImplemented", "partNumber"))
+    source = ScriptedServer([first_answer, _answer(body, etag)])
     bucket = new_bucket(aws_side, "dst")
 
     result = _from_scripted_source(source, aws_side, bucket,
@@ -203,25 +200,6 @@ def test_a_source_that_serves_no_parts_is_copied_the_other_way(aws_side: LocalS3
     first, second = (r.split(b"\r\n", 1)[0] for r in source.requests)
     assert first == b"GET /src/model.bin?partNumber=1 HTTP/1.1"
     assert second == b"GET /src/model.bin HTTP/1.1"
-    assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
-
-
-def test_a_source_that_does_not_implement_part_gets_is_copied_the_other_way(
-        aws_side: LocalS3) -> None:
-    """A store that answers ?partNumber= with 501 NotImplemented: one whole GET instead."""
-    body = os.urandom(6 * MIB)
-    etag = _composite(body[: 5 * MIB], body[5 * MIB :])
-    refusal = b"<Error><Code>NotImplemented</Code><Message>partNumber</Message></Error>"
-    source = ScriptedServer([b"HTTP/1.1 501 Not Implemented\r\ncontent-length: %d\r\n\r\n%s"
-                             % (len(refusal), refusal), _answer(body, etag)])
-    bucket = new_bucket(aws_side, "dst")
-
-    result = _from_scripted_source(source, aws_side, bucket,
-                                   ObjectInfo("model.bin", len(body), etag, "2025-01-01"))
-
-    assert result.outcome is Outcome.COPIED, result.error
-    assert [r.split(b"\r\n", 1)[0] for r in source.requests] == [
-        b"GET /src/model.bin?partNumber=1 HTTP/1.1", b"GET /src/model.bin HTTP/1.1"]
     assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
 
 
@@ -269,15 +247,7 @@ def test_parts_below_5mib_are_not_copied_as_they_are(aws_side: LocalS3) -> None:
 
 def _two_part_object(server: LocalS3, bucket: str) -> bytes:
     body = os.urandom(6 * MIB)
-    s3 = server.boto3()
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")
-    parts = []
-    for number, start in enumerate((0, 5 * MIB), start=1):
-        part = s3.upload_part(Bucket=bucket, Key="big.bin", PartNumber=number,
-                              UploadId=upload["UploadId"], Body=body[start : start + 5 * MIB])
-        parts.append({"PartNumber": number, "ETag": part["ETag"]})
-    s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload["UploadId"],
-                                 MultipartUpload={"Parts": parts})
+    put_multipart(server, bucket, "big.bin", body, 5 * MIB)
     return body
 
 

@@ -5,16 +5,15 @@ objects that have none: the source's GET answer counts an object's tags
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import threading
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import base_env, contents, new_bucket, put, run_mirror
+from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
 from test_streamed_integrity import _from_scripted_source, _transfer
-from test_transport import ScriptedServer, ok
+from test_transport import ScriptedServer, answer, ok, s3_error
 
 from mirror.s3.listing import ObjectInfo
 from mirror.sandbox import LocalS3
@@ -42,22 +41,12 @@ def _tags_of(server: LocalS3, bucket: str) -> dict[str, dict[str, str]]:
 def _seed(server: LocalS3, bucket: str) -> dict[str, bytes]:
     """Tagged objects written every way the mirror writes (one PUT, a streamed PUT, a
     part-for-part multipart copy), and untagged ones beside them."""
-    s3 = server.boto3()
     objects = {"small-tagged.txt": b"tagged", "large-tagged.bin": os.urandom(6 * MIB)}
     put(server, bucket, objects, Tagging=_tagging(TAGS))
     plain = {"small-plain.txt": b"plain", "other/plain.txt": b"also plain"}
     put(server, bucket, plain)
     body = os.urandom(11 * MIB)
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="multipart-tagged.bin",
-                                        Tagging=_tagging(TAGS))
-    parts = []
-    for number, start in enumerate(range(0, len(body), 5 * MIB), start=1):
-        part = s3.upload_part(Bucket=bucket, Key="multipart-tagged.bin", PartNumber=number,
-                              UploadId=upload["UploadId"],
-                              Body=io.BytesIO(body[start:start + 5 * MIB]))
-        parts.append({"PartNumber": number, "ETag": part["ETag"]})
-    s3.complete_multipart_upload(Bucket=bucket, Key="multipart-tagged.bin",
-                                 UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
+    put_multipart(server, bucket, "multipart-tagged.bin", body, 5 * MIB, Tagging=_tagging(TAGS))
     return {**objects, **plain, "multipart-tagged.bin": body}
 
 
@@ -143,10 +132,8 @@ def test_a_target_provider_without_tags_gets_none_and_costs_no_tag_request(
     assert "GET_TAGGING" not in run.requests("source")
 
 
-_REFUSAL = (b"<Error><Code>NotImplemented</Code><Message>Header 'x-amz-tagging' not "
-            b"implemented</Message></Error>")
-NOT_IMPLEMENTED = (b"HTTP/1.1 501 Not Implemented\r\ncontent-type: application/xml\r\n"
-                   b"content-length: %d\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL))
+NOT_IMPLEMENTED = s3_error("501 Not Implemented", "NotImplemented",
+                           "Header 'x-amz-tagging' not implemented")
 
 
 def test_a_target_that_refuses_tags_as_not_implemented_gets_the_objects_without(
@@ -176,11 +163,9 @@ def test_an_object_deleted_before_its_tags_are_read_is_reported_as_changed(
     """Deleted between its GET and its GetObjectTagging: the next run settles it, as for
     any object that changed during the run; nothing is written."""
     body = b"short-lived"
-    missing = b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>"
     source = ScriptedServer([
-        f'HTTP/1.1 200 OK\r\netag: "{_md5(body)}"\r\nx-amz-tagging-count: 1\r\n'
-        f"content-length: {len(body)}\r\n\r\n".encode() + body,
-        b"HTTP/1.1 404 Not Found\r\ncontent-length: %d\r\n\r\n%s" % (len(missing), missing)])
+        answer("200 OK", body, f'etag: "{_md5(body)}"\r\nx-amz-tagging-count: 1\r\n'),
+        s3_error("404 Not Found", "NoSuchKey", "gone")])
     bucket = new_bucket(aws_side, "dst")
 
     result = _from_scripted_source(source, aws_side, bucket,

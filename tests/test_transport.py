@@ -103,6 +103,17 @@ def ok(body: bytes = b"hello", extra: str = "") -> bytes:
     return (f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\n{extra}\r\n").encode() + body
 
 
+def answer(status: str, body: str | bytes, extra: str = "") -> bytes:
+    """A raw HTTP answer: `status` as in the status line ("501 Not Implemented"), `extra`
+    more header lines, each ending in CRLF."""
+    data = body.encode() if isinstance(body, str) else body
+    return f"HTTP/1.1 {status}\r\n{extra}content-length: {len(data)}\r\n\r\n".encode() + data
+
+
+def s3_error(status: str, code: str, message: str) -> bytes:
+    return answer(status, f"<Error><Code>{code}</Code><Message>{message}</Message></Error>")
+
+
 def chunked(*chunks: bytes) -> bytes:
     body = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks) + b"0\r\n\r\n"
     return b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + body
@@ -227,9 +238,8 @@ def test_a_listing_that_repeats_its_continuation_token_ends_in_an_error(
 def test_not_implemented_is_not_asked_again(scripted: Start) -> None:
     """501 NotImplemented is the store's answer to what was asked, not a passing failure:
     it is not retried (a 5xx otherwise is)."""
-    body = b"<Error><Code>NotImplemented</Code><Message>not here</Message></Error>"
-    server = scripted([b"HTTP/1.1 501 Not Implemented\r\ncontent-length: %d\r\n\r\n%s"
-                       % (len(body), body), EMPTY_LIST])
+    server = scripted([s3_error("501 Not Implemented", "NotImplemented", "not here"),
+                       EMPTY_LIST])
     with pytest.raises(S3Error) as error:
         client_for(server).list_page("bucket", "")
     assert (error.value.code, error.value.severity) == ("NotImplemented", Severity.OBJECT)
