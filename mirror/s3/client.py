@@ -177,15 +177,20 @@ class S3Client:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _address(self, bucket: str, key: str | None) -> tuple[str, str, Signer]:
-        """(host, path, signer) for a request: virtual-hosted where the provider wants it,
-        at the bucket's own region where it has been followed there."""
+    def _route(self, bucket: str) -> tuple[str, Signer]:
+        """The endpoint host and signer of a bucket: its own region's once followed there."""
+        return self._elsewhere.get(bucket, (self.endpoint.host, self._signer))
+
+    def _address(self, bucket: str, key: str | None,
+                 base: str | None = None) -> tuple[str, str]:
+        """(host, path) for a request, virtual-hosted where the provider wants it; `base`
+        is the bucket's endpoint host when the caller has it from `_route`."""
         encoded_key = "" if key is None else uri_encode(key, keep_slash=True)
-        host, signer = self._elsewhere.get(bucket, (self.endpoint.host, self._signer))
+        host = self._route(bucket)[0] if base is None else base
         if self.endpoint.virtual_host and _DNS_BUCKET.match(bucket) and not (
                 "." in bucket and self.endpoint.scheme == "https"):
-            return f"{bucket}.{host}", "/" + encoded_key, signer
-        return host, f"/{bucket}" + ("/" + encoded_key if key is not None else ""), signer
+            return f"{bucket}.{host}", "/" + encoded_key
+        return host, f"/{bucket}" + ("/" + encoded_key if key is not None else "")
 
     def _pool(self, host: str) -> tuple[ConnectionPool, str]:
         """The pool and Host header for `host`, looked up once per host."""
@@ -210,7 +215,8 @@ class S3Client:
         attempt = 0
         while True:
             attempt += 1
-            host, path, signer = self._address(bucket, key)
+            base, signer = self._route(bucket)
+            host, path = self._address(bucket, key, base)
             pool, host_header = self._pool(host)
             target = path + ("?" + qs if qs else "")
             send_headers = {"host": host_header}
@@ -254,7 +260,7 @@ class S3Client:
     def _follow(self, bucket: str, region: str) -> bool:
         """Send the bucket's requests to its region from now on, as AWS's SDKs do; False
         where that is not possible or already done (the error then stands)."""
-        if region == self._elsewhere.get(bucket, (None, self._signer))[1].region:
+        if region == self._route(bucket)[1].region:
             return False
         host = regional_host(self.endpoint.host, region)
         if host is None:
