@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -50,11 +51,18 @@ def classify(method: str, target: str, headers: dict[str, str]) -> tuple[str, st
 WRITES = {"PUT", "COPY", "MPU_COMPLETE"}
 
 
-class CountingProxy:
-    """Listens on 127.0.0.1:<port> and forwards to `upstream` (host, port)."""
+Answer = Callable[[str, str, dict[str, str]], bytes | None]
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+
+class CountingProxy:
+    """Listens on 127.0.0.1:<port> and forwards to `upstream` (host, port). With `answer`,
+    a request it returns a response for (method, target, headers) is answered with it
+    instead of being forwarded: a store that refuses one kind of request, for the tests."""
+
+    def __init__(self, upstream_host: str, upstream_port: int,
+                 answer: Answer | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.answer = answer
         self.counts: Counter[str] = Counter()
         self.written: list[str] = []
         self.in_flight: Counter[str] = Counter()
@@ -133,7 +141,15 @@ class CountingProxy:
             self.in_flight[op] += 1
             self.peak[op] = max(self.peak[op], self.in_flight[op])
         answered = False  # the exchange broke before an answer: no longer in flight either
+        refusal = self.answer(method, target, headers) if self.answer else None
         try:
+            if refusal is not None and "content-length" in headers:
+                await reader.readexactly(int(headers["content-length"]))
+                writer.write(refusal)
+                await writer.drain()
+                answered = True
+                self._count(op, key, refusal)
+                return True
             up_writer.write(head)
             if headers.get("expect", "").lower() == "100-continue":
                 await up_writer.drain()

@@ -15,6 +15,7 @@ from conftest import base_env, contents, new_bucket, put, put_multipart, run_mir
 from test_streamed_integrity import _from_scripted_source, _transfer
 from test_transport import ScriptedServer, answer, ok, s3_error
 
+from bench.proxy import CountingProxy
 from mirror.s3.listing import ObjectInfo
 from mirror.sandbox import LocalS3
 from mirror.transfer import Outcome
@@ -156,6 +157,44 @@ def test_a_target_that_refuses_tags_as_not_implemented_gets_the_objects_without(
     assert [r.endswith(body) for r, body in zip(sent, (b"first", b"first", b"second"),
                                                  strict=True)] == [True, True, True]
     assert refused.is_set()
+
+
+def test_a_run_against_a_target_that_refuses_tags_copies_untagged_and_says_so(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """End to end, through a proxy that answers 501 to every write carrying tags (as R2
+    or an older store declared generic does): every object arrives, untagged, the run
+    succeeds, and one warning tells the user why the tags are missing. Once refused, the
+    pair stops reading tags it cannot write."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    tagged = {f"t{i}.txt": f"tagged {i}".encode() for i in range(4)}
+    put(minio_side, src, tagged, Tagging=_tagging(TAGS))
+    put(minio_side, src, {"plain.txt": b"plain"})
+    refused: list[str] = []
+
+    def refuse_tags(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if method == "PUT" and "x-amz-tagging" in headers:
+            refused.append(target)
+            return NOT_IMPLEMENTED
+        return None
+
+    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
+    proxy = CountingProxy(host, int(port), answer=refuse_tags)
+    try:
+        run = run_mirror(_env(minio_side, aws_side, src, dst, AWS_URL=proxy.url,
+                              MIRROR_MAX_WORKERS="1"))
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {**tagged, "plain.txt": b"plain"}
+    assert all(tags == {} for tags in _tags_of(aws_side, dst).values())
+    assert len(refused) == 1, refused
+    assert run.requests("source").get("GET_TAGGING") == 1
+    warnings = run.named("pair.tags_refused")
+    assert len(warnings) == 1, warnings
+    assert warnings[0]["level"] == "warning"
+    assert warnings[0]["target"] == f"aws/{dst}"
+    assert "copied without them" in warnings[0]["detail"]
 
 
 def test_an_object_deleted_before_its_tags_are_read_is_reported_as_changed(
