@@ -65,6 +65,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("ceph"),
     Provider("seaweedfs", listing_order=ListingOrder.FOLDERS_FIRST, key_rules=(
         KeyRule("//", "stores '//' in a key as '/'"),
+        KeyRule(r"\\", "stores '\\' in a key as '/'"),
         KeyRule("^/", "drops a key's leading '/'"),
         KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
                 only_if_not_empty=True),

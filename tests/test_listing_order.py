@@ -130,3 +130,22 @@ def test_a_server_declared_with_the_wrong_order_stops_the_pair_naming_the_settin
     fixed = run_mirror({**env, "MINIO_PROVIDER": "seaweedfs"})
     assert fixed.code == 0, fixed.stderr[-2000:]
     assert contents(aws_side, dst) == objects
+
+
+@pytest.mark.parametrize("overwrite", ["false", "true"])
+def test_a_key_the_target_would_rename_onto_another_is_failed_not_written(
+        rclone_side: LocalS3, aws_side: LocalS3, overwrite: str) -> None:
+    """SeaweedFS stores `back\\slash` as `back/slash`: copied, it would land on a different
+    object. It is reported as failed instead, run after run, and the object it would have
+    replaced keeps its bytes, with overwrite on or off."""
+    src, dst = new_bucket(rclone_side, "src"), new_bucket(aws_side, "dst")
+    put(rclone_side, src, {"back/slash": b"the real back/slash", "back\\slash": b"another"})
+    env = {**base_env(src=rclone_side, dst=aws_side), "BUCKET_PAIR": f"src/{src}:dst/{dst}",
+           "MIRROR_OVERWRITE": overwrite}
+
+    for run in (run_mirror(env), run_mirror(env)):
+        assert run.code == 1, run.stderr[-2000:]
+        assert [(e["key"], e["error"]) for e in run.named("object.failed")] == [
+            ("back\\slash", "seaweedfs stores '\\' in a key as '/'")]
+        assert contents(aws_side, dst) == {"back/slash": b"the real back/slash"}
+    assert run.decisions() == {"unchanged": 1, "unsupported-key": 1}
