@@ -35,17 +35,40 @@ def _render_field(spec: str, now: datetime) -> str:
     if not found or found["base"] not in _BASES:
         raise TemplateError(f"{{{spec}}} is not a date: use now, today, yesterday or tomorrow, "
                             "with an optional offset such as now-2d")
-    moment = now + timedelta(days=_BASES[found["base"]])
-    if found["n"]:
-        if found["unit"] not in _UNITS:
-            raise TemplateError(f"{{{spec}}}: the offset unit must be w, d or h")
-        step = _UNITS[found["unit"]] * int(found["n"])
-        moment = moment + step if found["sign"] == "+" else moment - step
+    if found["n"] and found["unit"] not in _UNITS:
+        raise TemplateError(f"{{{spec}}}: the offset unit must be w, d or h")
+    try:
+        moment = now + timedelta(days=_BASES[found["base"]])
+        if found["n"]:
+            step = _UNITS[found["unit"]] * int(found["n"])
+            moment = moment + step if found["sign"] == "+" else moment - step
+    except (OverflowError, ValueError):
+        raise TemplateError(f"{{{spec}}}: the offset goes beyond the calendar "
+                            "(years 1 to 9999)") from None
     fmt = fmt or DEFAULT_FORMAT
-    for directive in re.findall(r"%(.)", fmt.replace("%%", "")):
+    for directive in re.findall(r"%(.?)", fmt.replace("%%", "")):
+        if not directive:
+            raise TemplateError(f"{{{spec}}}: the format ends with a lone % (write %% for a "
+                                "literal one)")
         if directive not in _DIRECTIVES:
             raise TemplateError(f"{{{spec}}}: %{directive} is not a supported date directive")
     return moment.strftime(fmt)
+
+
+def split_list(text: str) -> list[str]:
+    """`text` cut at its commas, except those inside a {date:format} field."""
+    entries, inside, start, i = [], False, 0, 0
+    while i < len(text):
+        if not inside and text.startswith(("{{", "}}"), i):
+            i += 2
+            continue
+        if text[i] in "{}":
+            inside = text[i] == "{"
+        elif text[i] == "," and not inside:
+            entries.append(text[start:i])
+            start = i + 1
+        i += 1
+    return [*entries, text[start:]]
 
 
 def expand(text: str, now: datetime) -> str:

@@ -49,6 +49,13 @@ def test_the_time_zone_decides_what_today_is(zone: str, expected: tuple[str, str
     assert settings.prefixes == tuple(sorted(expected))
 
 
+def test_a_comma_inside_a_template_is_part_of_its_format() -> None:
+    """MIRROR_PREFIX is cut into prefixes at commas outside the {date:format} fields."""
+    settings = load_settings({**ENV, "MIRROR_PREFIX": "{today:%Y,%m}/, raw/{yesterday:%d}"},
+                             clock=at("2025-01-22T12:00:00+00:00"))
+    assert settings.prefixes == ("2025,01/", "raw/21")
+
+
 def test_daylight_saving_days_still_have_one_yesterday() -> None:
     """The day after a 23-hour day (DST start in Los Angeles) names the right yesterday."""
     settings = load_settings({**ENV, "MIRROR_TIMEZONE": "America/Los_Angeles",
@@ -63,6 +70,9 @@ def test_daylight_saving_days_still_have_one_yesterday() -> None:
     ("{today:%Q}", "%Q is not a supported date directive"),
     ("{today", "without a closing"),
     ("today}", "without an opening"),
+    ("{today:%}", "ends with a lone %"),
+    ("{now-99999999d}", "beyond the calendar"),
+    ("{now+9999999999999999w}", "beyond the calendar"),
 ])
 def test_bad_templates_are_configuration_errors(template: str, message: str) -> None:
     """A template that cannot be rendered stops the run before anything happens."""
