@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
@@ -20,35 +21,52 @@ REDACTED = "[redacted]"
 
 
 class Redactor:
-    """Blanks out known secret values in each rendered log line.
+    """Blanks out known secret values in every log line.
 
-    Working on the final text catches a secret wherever it hides (a nested value, an
-    exception's message, a traceback); each secret is also searched in the escaped forms
-    the JSON and console renderers may have given it.
+    JSON lines are cleaned value by value before they are rendered (every string, key
+    and nested value, an exception's traceback included), so a blanked secret never
+    breaks a line's JSON, nor a number that happens to contain its digits. Console
+    lines are cleaned after rendering. Each secret is also searched in the escaped forms
+    a repr or a JSON string may have given it.
     """
 
     def __init__(self) -> None:
-        self._forms: tuple[str, ...] = ()
+        self._pattern: re.Pattern[str] | None = None
 
     def set(self, secrets: Iterable[str]) -> None:
         forms = set()
         for secret in (s for s in secrets if len(s) >= 4):
             forms.update({secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]})
-        self._forms = tuple(sorted(forms, key=len, reverse=True))
+        ordered = sorted(forms, key=len, reverse=True)  # the longest form wins
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
-    def clean(self, line: str) -> str:
-        for form in self._forms:
-            if form in line:
-                line = line.replace(form, REDACTED)
-        return line
+    def clean(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text) if self._pattern else text
 
-    def rendering(self, renderer: Callable[[Any, str, EventDict], str]) -> Processor:
-        """`renderer`, then the redaction of its output: the last processor of the chain."""
+    def scrub(self, value: Any) -> Any:
+        """`value` with every secret blanked, its structure and numbers kept."""
+        if isinstance(value, str):
+            return self.clean(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.scrub(v) for v in value]
+        return self.clean(str(value))
 
-        def render(logger: Any, name: str, event: EventDict) -> str:
+    def rendering(self, renderer: Callable[[Any, str, EventDict], str], *,
+                  structured: bool) -> Processor:
+        """The last processor of the chain: `renderer`, with the redaction before it
+        (`structured`, for JSON) or after it."""
+
+        def render_structured(logger: Any, name: str, event: EventDict) -> str:
+            return renderer(logger, name, self.scrub(event) if self._pattern else event)
+
+        def render_text(logger: Any, name: str, event: EventDict) -> str:
             return self.clean(renderer(logger, name, event))
 
-        return render
+        return render_structured if structured else render_text
 
 
 redactor = Redactor()
@@ -67,7 +85,7 @@ def configure(*, debug: bool = False, stream: TextIO | None = None,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            redactor.rendering(renderer),
+            redactor.rendering(renderer, structured=use_json),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug
                                                             else logging.INFO),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mirror.exclude import Exclude, PatternError, parse_exclude
@@ -24,7 +24,7 @@ from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_
 from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
 from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.proxy import Proxy, choose, parse_proxy
-from mirror.templates import TemplateError, expand
+from mirror.templates import TemplateError, expand, split_list
 
 T = TypeVar("T")
 
@@ -181,10 +181,14 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
         values = [self.slack_token]
-        password = urlsplit(self.pushgateway_url or "").password
-        values += [password, unquote(password)] if password else []
+        for url in (self.pushgateway_url, self.slack_api_url):
+            password = urlsplit(url or "").password
+            values += [password, unquote(password)] if password else []
         for alias in self.aliases.values():
-            values += [alias.secret_key, alias.session_token, alias.access_key]
+            # Not the access key ID: it names a key, as a user name does (AWS logs it in
+            # CloudTrail), and is often a word ("minio", a bucket's name) that blanking
+            # would blank everywhere else in the logs. The mirror never logs it.
+            values += [alias.secret_key, alias.session_token]
             values += alias.proxy.secrets() if alias.proxy else []
         return [v for v in values if v]
 
@@ -291,18 +295,51 @@ class _Reader:
 
 
 def _redacted(url: str) -> str:
-    """The URL as it may be shown: a password in it becomes ***."""
-    password = urlsplit(url).password
-    return url.replace(f":{password}@", ":***@") if password else url
+    """The URL as it may be shown: whatever comes before its last @ (user:password, even
+    one a parser would misread) becomes ***."""
+    if "@" not in url:
+        return url
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}{sep}***@{url.rsplit('@', 1)[1]}" if sep else f"***@{url.rsplit('@', 1)[1]}"
+
+
+_USERINFO_ESCAPES = "/ ? # [ ] @ as %2F %3F %23 %5B %5D %40"
+
+
+def _split_url(reader: _Reader, name: str, url: str, shape: str) -> SplitResult | None:
+    """`url` parsed, or None with the reason given: not http(s), no host, a port that is
+    no number, a character in user:password that cuts the URL short, a space."""
+    shown = _redacted(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        # the parser's own message may quote a piece of a password: not shown
+        reason = ("has an invalid port" if "port" in str(exc).lower() else
+                  "is not a valid URL ([ and ] may only enclose an IPv6 address)")
+        if "@" in url:
+            reason += f"; in user:password, percent-encode {_USERINFO_ESCAPES}"
+        reader.fail(name, f"{reason}: {shown!r}")
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.fail(name, f"must look like {shape}, got {shown!r}"
+                    " (is the http:// or https:// missing?)")
+        return None
+    if "@" in url and "@" not in parts.netloc:
+        reader.fail(name, f"has an @ outside its host part: in user:password, percent-encode "
+                    f"{_USERINFO_ESCAPES}: {shown!r}")
+        return None
+    if any(c.isspace() for c in url):
+        reader.fail(name, f"must not contain spaces: {shown!r}")
+        return None
+    return parts
 
 
 def _check_url(reader: _Reader, name: str, url: str) -> str | None:
-    parts = urlsplit(url)
-    shown = _redacted(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.fail(name, f"must look like http(s)://host[:port], got {shown!r}"
-                    " (is the http:// or https:// missing?)")
+    parts = _split_url(reader, name, url, "http(s)://host[:port]")
+    if parts is None:
         return None
+    shown = _redacted(url)
     if parts.username is not None or parts.password is not None:
         env = name.removesuffix("_URL")
         reader.fail(name, f"must not carry credentials (user:password@), got {shown!r}; set "
@@ -310,11 +347,6 @@ def _check_url(reader: _Reader, name: str, url: str) -> str | None:
         return None
     if parts.path not in ("", "/") or parts.query:
         reader.fail(name, f"must be only the endpoint, without a path or bucket, got {shown!r}")
-        return None
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        reader.fail(name, f"has an invalid port: {shown!r}")
         return None
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -425,12 +457,8 @@ def _web_url(reader: _Reader, name: str) -> str | None:
     url = reader.text(name)
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        reader.fail(name, f"must look like http(s)://host[:port][/path], got "
-                    f"{_redacted(url)!r}")
-        return None
-    return url
+    parts = _split_url(reader, name, url, "http(s)://host[:port][/path]")
+    return url if parts is not None else None
 
 
 def _report_file(reader: _Reader) -> str | None:
@@ -519,7 +547,7 @@ def _now(reader: _Reader, clock: datetime | None) -> datetime:
 def _prefixes(reader: _Reader, clock: datetime | None) -> tuple[str, ...]:
     now = _now(reader, clock)
     raw = []
-    for entry in reader.text("MIRROR_PREFIX").split(","):
+    for entry in split_list(reader.text("MIRROR_PREFIX")):
         try:
             raw.append(expand(entry.strip(), now).lstrip("/"))
         except TemplateError as exc:

@@ -43,3 +43,26 @@ def test_a_secret_that_reaches_a_log_line_is_blanked(minio_side: LocalS3,
     assert contents(aws_side, dst) == {leaky: b"pasted by mistake"}
     assert [e["key"] for e in run.named("object.copied")] == ["notes/[redacted].txt"]
     assert aws_side.secret_key not in run.stderr + run.stdout
+
+
+def test_short_credentials_do_not_break_the_logs(minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """An access key that is a plain word ("minio") is an identifier, not a secret: the
+    logs keep every "minio" in them. A secret made of digits is blanked in text, never in
+    a number, so each line stays valid JSON with its counts intact."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    other = new_bucket(aws_side, "other")
+    put(minio_side, src, {"a.bin": b"x" * 4096})
+    env = {**base_env(minio=minio_side, aws=aws_side), "BAD_URL": aws_side.url,
+           "BAD_ACCESS_KEY": "minio", "BAD_SECRET_KEY": "4096",
+           "BUCKET_PAIRS": f"minio/{src}:aws/{dst};minio/{src}:bad/{other}"}
+
+    run = run_mirror(env)  # parses every JSON line of the log
+
+    assert run.code == 1
+    assert contents(aws_side, dst) == {"a.bin": b"x" * 4096}
+    assert run.summary["schema"].startswith("minio-s3-mirror/")
+    assert run.pair(0)["pair"] == f"minio/{src}:aws/{dst}"
+    assert run.pair(0)["copied"] == {"objects": 1, "bytes": 4096}
+    assert [e["bytes"] for e in run.named("object.copied")] == [4096]
+    assert [e["copied_bytes"] for e in run.named("pair.done")] == [4096]
+    assert all(line.startswith("{") for line in run.stderr.splitlines() if line.strip())

@@ -96,7 +96,7 @@ BAD_INPUTS = [
     ({"SLACK_BOT_TOKEN": "xoxb-secret-token"}, "SLACK_CHANNEL_ID is not set; Slack needs both"),
     ({"SLACK_CHANNEL_ID": "C123"}, "SLACK_BOT_TOKEN is not set"),
     ({"MINIO_URL": "http://minio:secret-value@minio:9000"},
-     "MINIO_URL must not carry credentials (user:password@), got 'http://minio:***@minio:9000'"),
+     "MINIO_URL must not carry credentials (user:password@), got 'http://***@minio:9000'"),
     ({"MIRROR_MAX_WORKERS": "\u00b2"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
     ({"MIRROR_LOG_FORMAT": "jsnn"}, "MIRROR_LOG_FORMAT must be one of json, console, auto"),
     ({"AWS_URL": "http://storage.example.com", "AWS_PRICE_CLASS_A": "0.005"},
@@ -116,7 +116,21 @@ BAD_INPUTS = [
     ({"MIRROR_TIMEZONE": "US"}, "MIRROR_TIMEZONE must be an IANA time zone"),  # a tzdata folder
     ({"MIRROR_PUSHGATEWAY_URL": "pushgateway://mirror:secret-value@host:9091"},
      "MIRROR_PUSHGATEWAY_URL must look like http(s)://host[:port][/path], got "
-     "'pushgateway://mirror:***@host:9091'"),
+     "'pushgateway://***@host:9091'"),
+    # a password with a character that cuts the URL short: named, and no piece of it shown
+    ({"MIRROR_PUSHGATEWAY_URL": "http://mirror:secret-value/x@127.0.0.1:9091"},
+     "MIRROR_PUSHGATEWAY_URL has an invalid port; in user:password, percent-encode / ? # [ ] @ "
+     "as %2F %3F %23 %5B %5D %40: 'http://***@127.0.0.1:9091'"),
+    ({"MIRROR_PUSHGATEWAY_URL": "http://mirror:1234#secret-value@127.0.0.1:9091"},
+     "MIRROR_PUSHGATEWAY_URL has an @ outside its host part"),
+    ({"MIRROR_PUSHGATEWAY_URL": "mirror:secret-value@pushgateway:9091"},
+     "got '***@pushgateway:9091' (is the http:// or https:// missing?)"),
+    ({"SLACK_API_URL": "http://slack:abc/api/"}, "SLACK_API_URL has an invalid port"),
+    ({"MINIO_URL": "http://[::1"}, "MINIO_URL is not a valid URL ([ and ] may only enclose"),
+    ({"MINIO_URL": "http://mi nio:9000"}, "MINIO_URL must not contain spaces"),
+    ({"MIRROR_PREFIX": "{now-99999999d:%Y}"}, "MIRROR_PREFIX has a bad date template: "
+     "{now-99999999d:%Y}: the offset goes beyond the calendar"),
+    ({"MIRROR_PREFIX": "{today:%}"}, "the format ends with a lone %"),
 ]
 
 
