@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -206,6 +207,19 @@ def test_a_proxy_error_page_instead_of_slack_is_one_json_error_line(
     assert all(line.startswith("{") for line in run.stderr.splitlines())
 
 
+def test_json_that_is_not_a_slack_answer_is_one_error_line(slack_api: SlackServer) -> None:
+    """A server that answers `[1, 2]` (not Slack's API): slack.failed says so, no crash."""
+    slack_api.answer_html(200, "[1, 2]")
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[], seconds=1)
+
+    with capture_logs() as events:
+        assert not slack.post(run, TOKEN, CHANNEL, slack_api.api_url)
+
+    assert [(e["event"], e["error"]) for e in events] == [
+        ("slack.failed", "not a Slack API answer")]
+
+
 def test_without_both_slack_variables_nothing_is_posted(
         minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
     """SLACK_API_URL alone does not turn Slack on."""
@@ -354,6 +368,26 @@ def test_failures_list_is_condensed_to_the_first_few() -> None:
     assert "_and 2 more (one `object.failed` log event each)_" in shown
 
 
+def test_a_long_key_is_shortened_and_its_reason_still_shown() -> None:
+    """A 130-character key full of characters Slack escapes: the key is cut (never inside
+    an entity such as &amp;), its code span closed, and the reason kept whole."""
+    key = "été/" + "<&>" * 42
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.PARTIAL, failed=Count(1, 1),
+                       failures=[Failure(key, "in GLACIER; restore it first")])
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=1)
+
+    line = next(line for line in _texts(slack.message(run).blocks).splitlines()
+                if line.startswith("• "))
+
+    assert line.endswith(" more characters)` in GLACIER; restore it first"), line
+    assert line.startswith("• `été/&lt;&amp;&gt;")
+    assert line.count("`") == 2
+    assert re.search(r"&(amp|lt|gt);… \(\d+ more characters\)", line)  # no entity cut
+    assert len(line) <= slack.FAILURE_LINE + 4
+
+
 def test_kept_differences_are_listed_like_failures() -> None:
     """Overwrite off: the keys whose copies differ are named, the first five, then a count,
     so "differs, kept: 7" can be acted on without a debug run."""
@@ -386,6 +420,21 @@ def test_an_interrupted_run_says_so_in_the_header() -> None:
     assert built.blocks[0]["text"]["text"] == "⏹️ nightly: interrupted"
     assert built.text == "nightly mirror: interrupted, 3 (30 B) copied"
     assert "*interrupted*\n2\n" in _texts(built.blocks) + "\n"
+
+
+def test_a_pair_that_could_not_run_is_in_the_notification_text() -> None:
+    """One pair copied, another failed as a whole (no object failed in it): the text a
+    phone shows says a pair failed, not only 'partial, 5 copied'."""
+    done = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], copied_new=Count(5, 10))
+    broken = PairSummary(pair="minio/c:aws/d", source="minio/c", target="aws/d",
+                         dry_run=False, prefixes=[], status=Status.FAILED,
+                         error="cannot list the target aws/d: no such bucket")
+    run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[done, broken], seconds=3)
+
+    assert slack.message(run).text == ("nightly mirror: partial, 5 (10 B) copied, "
+                                       "1 of 2 pairs failed")
 
 
 def test_a_proxy_slack_cannot_use_is_named_without_its_password(

@@ -49,6 +49,7 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_MESSAGE_TEXT = 4000  # Slack truncates the notification text past 40,000; stay readable
 FAILURES_SHOWN = 5  # per pair; the rest are counted ("and N more")
 FAILURE_LINE = 200  # characters of one failure line
+FAILURE_KEY = 100  # of which the key may take
 MAX_RETRY_AFTER = 60  # seconds; a longer wait than Slack asks for is not worth a CronJob's time
 
 _FIXES = {
@@ -96,8 +97,22 @@ def escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def code(value: str) -> str:
-    return "`" + escape(value).replace("`", "'") + "`"
+def escaped_within(value: str, limit: int) -> str:
+    """`value` escaped, in at most `limit` characters: cut before escaping, so no entity
+    (&amp;) is cut in half, saying how many characters were left out."""
+    if len(escape(value)) <= limit:
+        return escape(value)
+    room, kept = max(limit - 32, 0), 0  # room for the note
+    for char in value:
+        room -= len(escape(char))
+        if room < 0:
+            break
+        kept += 1
+    return escape(value[:kept]) + f"… ({len(value) - kept:,} more characters)"
+
+
+def code(value: str, limit: int = MAX_SECTION) -> str:
+    return "`" + escaped_within(value.replace("`", "'"), limit) + "`"
 
 
 def _mrkdwn(value: str, limit: int = MAX_SECTION) -> dict[str, Any]:
@@ -184,7 +199,9 @@ def _keys(title: str, total: int, entries: list[tuple[str, str]], event: str) ->
     """The first few keys with why, and how many more the log has."""
     lines = [f"*{title}* ({total:,})"]
     for key, why in entries[:FAILURES_SHOWN]:
-        lines.append(clip(f"• {code(key)} {escape(why)}", FAILURE_LINE))
+        # the key and its reason share the line: a long key never hides why it failed
+        why_shown = escaped_within(why, FAILURE_LINE - FAILURE_KEY)
+        lines.append(f"• {code(key, FAILURE_KEY)} {why_shown}")
     more = total - min(len(entries), FAILURES_SHOWN)
     if more > 0:
         lines.append(f"_and {more:,} more (one `{event}` log event each)_")
@@ -317,6 +334,12 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
     except SlackClientError as exc:
         log.error("slack.failed", error=f"{type(exc).__name__}: {exc}"[:300],
                   fix="check SLACK_BOT_TOKEN and SLACK_API_URL",
+                  detail="the mirror's exit code does not depend on Slack")
+        return False
+    except (AttributeError, TypeError):  # JSON, but not an object: the SDK cannot read it
+        log.error("slack.failed", error="not a Slack API answer",
+                  fix=f"{api_url or API_URL} answered chat.postMessage with JSON that is not "
+                      "a Slack Web API response; check SLACK_API_URL",
                   detail="the mirror's exit code does not depend on Slack")
         return False
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -148,8 +148,11 @@ def headline(run: RunSummary) -> str:
     else:
         done = f"{objects(run.total('copied'))} copied"
     failed = run.total("failed").objects
+    pairs_failed = sum(pair.status is Status.FAILED for pair in run.pairs)
     differ = sum(pair.decided(Action.DIFFERS_KEPT).objects for pair in run.pairs)
     return (f"{name}: {run.status.value}{dry}, {done}"
             + (f", {failed:,} failed" if failed else "")
+            + (f", {pairs_failed:,} of {len(run.pairs):,} pairs failed" if pairs_failed
+               else "")
             + (f", {differ:,} {'differs' if differ == 1 else 'differ'} (kept)" if differ
                else ""))
