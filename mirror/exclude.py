@@ -10,7 +10,8 @@ Patterns are matched against the key relative to the pair's prefix, with these r
 - a pattern ending in '/' is a folder and excludes everything under it: `tmp/` excludes
   `tmp/a` and `x/tmp/b`, `cache/tmp/` only `cache/tmp/...`;
 - `*` and `?` never cross a '/'; `**` crosses any number of them (`raw/**/*.bak`);
-  `[abc]`, `[a-z]` and `[!abc]` are character classes; `\\` escapes the next character.
+  `[abc]`, `[a-z]` and `[!abc]` are character classes, which never match '/' either;
+  `\\` escapes the next character.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def _translate(glob: str) -> str:
             body = body[1:] if negate else body
             if not body:
                 raise PatternError("empty character class '[]'")
-            escaped = body.replace("\\", "\\\\").replace("]", "\\]")
-            out.append(f"[^/{escaped}]" if negate else f"[{escaped}]")
+            escaped = body.replace("\\", "\\\\").replace("]", "\\]").replace("[", "\\[")
+            # like * and ?, a class never matches '/', even one that names it or a range
+            # around it ([.-0])
+            out.append(f"[^/{escaped}]" if negate else f"(?!/)[{escaped}]")
             i = end
         elif c == "\\":
             if i + 1 >= n:

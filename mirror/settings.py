@@ -181,9 +181,8 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
         values = [self.slack_token]
-        for url in (self.pushgateway_url, self.slack_api_url):
-            password = urlsplit(url or "").password
-            values += [password, unquote(password)] if password else []
+        password = urlsplit(self.pushgateway_url or "").password
+        values += [password, unquote(password)] if password else []
         for alias in self.aliases.values():
             # Not the access key ID: it names a key, as a user name does (AWS logs it in
             # CloudTrail), and is often a word ("minio", a bucket's name) that blanking
@@ -246,8 +245,9 @@ class _Reader:
             price = Decimal(value.lstrip("$"))
         except InvalidOperation:
             price = Decimal(-1)
-        if not price.is_finite() or price < 0:
-            self.fail(name, f"must be US dollars per 1,000 requests such as 0.005, got {value!r}")
+        if not price.is_finite() or price < 0 or price > 1000:  # S3's is 0.005
+            self.fail(name, f"must be US dollars per 1,000 requests such as 0.005 (at most "
+                      f"1000), got {value!r}")
             return None
         return price
 
@@ -357,6 +357,10 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
     access = reader.text(f"{env}_ACCESS_KEY") or None
     secret = reader.text(f"{env}_SECRET_KEY") or None
     region = reader.text(f"{env}_REGION")
+    if region and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", region):
+        reader.fail(f"{env}_REGION", f"must be a region name such as eu-west-1 (letters, "
+                    f"digits, '-', '_', '.'), got {region!r}")
+        return None
     if not url and name == "aws" and region:
         url = f"https://s3.{region}.amazonaws.com"
     if not url:
@@ -427,6 +431,22 @@ def _ca_file(reader: _Reader, name: str) -> ssl.SSLContext | None:
     return None
 
 
+def _check_no_proxy(reader: _Reader) -> None:
+    """A CIDR range NO_PROXY cannot read would be ignored, sending an in-cluster endpoint
+    through the proxy: name it instead."""
+    import ipaddress  # only when a range is given: start-up time counts
+
+    name = "no_proxy" if reader.env.get("no_proxy") else "NO_PROXY"
+    for raw in reader.env.get(name, "").split(","):
+        entry = raw.strip()
+        if "/" not in entry:
+            continue
+        try:
+            ipaddress.ip_network(entry.split("]:")[0].strip("[]"), strict=False)
+        except ValueError:
+            reader.fail(name, f"has {entry!r}, which is not a CIDR range such as 10.0.0.0/8")
+
+
 def _proxy(reader: _Reader, url: str) -> Proxy | None:
     chosen = choose(url, reader.env)
     if chosen is None:
@@ -452,13 +472,20 @@ def _pricing(reader: _Reader, env: str, name: str, provider: Provider,
     return with_overrides(base, class_a, class_b)
 
 
-def _web_url(reader: _Reader, name: str) -> str | None:
-    """An http(s) URL that may carry a path (a proxy's prefix, Slack's /api/)."""
+def _web_url(reader: _Reader, name: str, *, credentials: bool) -> str | None:
+    """An http(s) URL that may carry a path (a proxy's prefix, Slack's /api/), and
+    user:password@ only where the output sends them (`credentials`)."""
     url = reader.text(name)
     if not url:
         return None
     parts = _split_url(reader, name, url, "http(s)://host[:port][/path]")
-    return url if parts is not None else None
+    if parts is None:
+        return None
+    if not credentials and (parts.username is not None or parts.password is not None):
+        reader.fail(name, f"must not carry credentials (user:password@), got "
+                    f"{_redacted(url)!r}")
+        return None
+    return url
 
 
 def _report_file(reader: _Reader) -> str | None:
@@ -498,6 +525,10 @@ def _pairs(reader: _Reader) -> list[Pair]:
         return []
     name = "BUCKET_PAIRS" if many else "BUCKET_PAIR"
     text = many or single
+    flag = next((n for n in ("BUCKET_PAIRS", "BUCKET_PAIR") if n in reader.labels), None)
+    if not text and flag:
+        reader.fail(flag, "is empty: give a pair such as minio/source:aws/target")
+        return []
     if not text:
         reader.problems.append("no bucket pair: set BUCKET_PAIR (one pair) or BUCKET_PAIRS "
                                "(several, separated by ';'), e.g. minio/source:aws/target")
@@ -583,6 +614,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
     except PatternError as exc:
         reader.fail("MIRROR_EXCLUDE", f"has an {exc}")
         exclude = Exclude()
+    _check_no_proxy(reader)
     token, channel = reader.text("SLACK_BOT_TOKEN"), reader.text("SLACK_CHANNEL_ID")
     if bool(token) != bool(channel):
         missing = "SLACK_CHANNEL_ID" if token else "SLACK_BOT_TOKEN"
@@ -601,9 +633,9 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         multipart_threshold=reader.size("MIRROR_MULTIPART_THRESHOLD", 256 * 1024 * 1024),
         bandwidth_limit=reader.rate("MIRROR_BANDWIDTH_LIMIT"),
         slack_token=token or None, slack_channel=channel or None,
-        slack_api_url=_web_url(reader, "SLACK_API_URL"),
+        slack_api_url=_web_url(reader, "SLACK_API_URL", credentials=False),
         report_file=_report_file(reader),
-        pushgateway_url=_web_url(reader, "MIRROR_PUSHGATEWAY_URL"),
+        pushgateway_url=_web_url(reader, "MIRROR_PUSHGATEWAY_URL", credentials=True),
         print_summary=_print_summary(reader),
     )
     reader.choice("MIRROR_LOG_FORMAT", ("json", "console", "auto"))

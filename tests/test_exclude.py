@@ -21,6 +21,9 @@ CASES = [
     ("[!abc]*.log", ["d1.log"], ["a1.log"]),
     ("img[0-9].png", ["img3.png"], ["imgx.png"]),
     (r"literal\*.txt", ["literal*.txt"], ["literalX.txt"]),
+    ("x[/]y", [], ["x/y"]),  # a class never matches '/', as * and ? do not
+    ("a[.-0]b", ["a.b", "a0b"], ["a/b"]),  # not even through a range around it
+    ("c[[]d", ["c[d"], ["cd"]),
     ("2025/01/22/*", ["2025/01/22/a"], ["2025/01/22/a/b", "2025/01/23/a"]),
 ]
 

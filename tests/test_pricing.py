@@ -93,6 +93,8 @@ def test_the_storage_class_written_in_picks_the_price_table(
     ({"AWS_PRICING": "glacier"}, "AWS_PRICING must be one of aws-s3-standard,"),
     ({"R2_PRICE_CLASS_A": "cheap"}, "R2_PRICE_CLASS_A must be US dollars per 1,000 requests"),
     ({"R2_PRICE_CLASS_B": "-1"}, "R2_PRICE_CLASS_B must be US dollars per 1,000 requests"),
+    ({"R2_PRICE_CLASS_A": "1e999999"}, "R2_PRICE_CLASS_A must be US dollars per 1,000 "
+                                       "requests such as 0.005 (at most 1000)"),
     ({"MIRROR_PRINT_SUMMARY": "sometimes"}, "MIRROR_PRINT_SUMMARY must be true, false or auto"),
     ({"SLACK_API_URL": "slack.example.com/api"}, "SLACK_API_URL must look like http(s)://"),
     ({"MIRROR_PUSHGATEWAY_URL": "pushgateway:9091"}, "MIRROR_PUSHGATEWAY_URL must look like"),

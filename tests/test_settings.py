@@ -126,11 +126,16 @@ BAD_INPUTS = [
     ({"MIRROR_PUSHGATEWAY_URL": "mirror:secret-value@pushgateway:9091"},
      "got '***@pushgateway:9091' (is the http:// or https:// missing?)"),
     ({"SLACK_API_URL": "http://slack:abc/api/"}, "SLACK_API_URL has an invalid port"),
+    ({"SLACK_API_URL": "https://bot:secret-value@slack.example.com/api/"},
+     "SLACK_API_URL must not carry credentials (user:password@), got "
+     "'https://***@slack.example.com/api/'"),
     ({"MINIO_URL": "http://[::1"}, "MINIO_URL is not a valid URL ([ and ] may only enclose"),
     ({"MINIO_URL": "http://mi nio:9000"}, "MINIO_URL must not contain spaces"),
     ({"MIRROR_PREFIX": "{now-99999999d:%Y}"}, "MIRROR_PREFIX has a bad date template: "
      "{now-99999999d:%Y}: the offset goes beyond the calendar"),
     ({"MIRROR_PREFIX": "{today:%}"}, "the format ends with a lone %"),
+    ({"MINIO_REGION": "us east 1"}, "MINIO_REGION must be a region name such as eu-west-1"),
+    ({"NO_PROXY": ".svc,10.0.0.0/99"}, "NO_PROXY has '10.0.0.0/99', which is not a CIDR range"),
 ]
 
 
@@ -174,6 +179,10 @@ def test_flags_are_named_in_errors_and_override_the_environment(listener: Listen
 
     assert run.code == 2
     assert "--max-workers (MIRROR_MAX_WORKERS) must be 'auto' or a whole number" in run.stderr
+    empty = run_mirror(_env(listener), "--pair", "")
+    assert empty.code == 2
+    assert "--pair (BUCKET_PAIRS) is empty: give a pair such as" in empty.stderr
+    assert listener.connections == 0
 
 
 def test_help_explains_every_setting() -> None:
