@@ -57,6 +57,10 @@ SCHEMA_ERRORS = {
                          "at '/jobs/0': missing property 'name'"),
     "negative-deadline": (job(activeDeadlineSeconds=-1), "at '/jobs/0/activeDeadlineSeconds'"),
     "pairs-as-string": (job(pairs="minio/a:aws/b"), "at '/jobs/0/pairs': got string, want array"),
+    "slack-api-url-port-not-a-number": ({**GOOD, "slack": {"apiUrl": "http://slack:abc/api/"}},
+                                        "at '/slack/apiUrl'"),
+    "pushgateway-port-not-a-number": ({**GOOD, "metrics": {"pushgatewayUrl": "http://pg:abc"}},
+                                      "at '/metrics/pushgatewayUrl'"),
     "pushgateway-password-in-values": (
         {**GOOD, "metrics": {"pushgatewayUrl": "https://mirror:pw@pushgateway.example"}},
         "at '/metrics/pushgatewayUrl'"),
@@ -199,3 +203,67 @@ def test_a_pushgateway_url_with_credentials_comes_from_a_secret_of_ones_own() ->
     container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["MIRROR_PUSHGATEWAY_URL"]["valueFrom"] == source
+
+
+# Values the schema lets through in shape, checked by the chart as the worker checks the
+# variable they become: (job settings, or whole values), and that variable's value.
+AS_THE_WORKER = {
+    "bandwidth-1KiB": ({"bandwidthLimit": "1KiB/s"}, {"MIRROR_BANDWIDTH_LIMIT": "1KiB/s"}),
+    "bandwidth-65535": ({"bandwidthLimit": "65535"}, {"MIRROR_BANDWIDTH_LIMIT": "65535"}),
+    "bandwidth-64KiB": ({"bandwidthLimit": "64KiB/s"}, {"MIRROR_BANDWIDTH_LIMIT": "64KiB/s"}),
+    "bandwidth-none": ({"bandwidthLimit": "0"}, {"MIRROR_BANDWIDTH_LIMIT": "0"}),
+    "prefix-unclosed": ({"prefix": "{yesterday:%Y/%m/%d"},
+                        {"MIRROR_PREFIX": "{yesterday:%Y/%m/%d"}),
+    "prefix-not-a-date": ({"prefix": ["a/", "{someday}"]}, {"MIRROR_PREFIX": "a/,{someday}"}),
+    "prefix-stray-brace": ({"prefix": "logs}"}, {"MIRROR_PREFIX": "logs}"}),
+    "prefix-good": ({"prefix": ["{now-2d:%Y/%m/%d}", "{{raw}}/{today:%Y,%m}"]},
+                    {"MIRROR_PREFIX": "{now-2d:%Y/%m/%d},{{raw}}/{today:%Y,%m}"}),
+    "exclude-unclosed": ({"exclude": ["*.tmp", "[a"]}, {"MIRROR_EXCLUDE": "*.tmp,[a"}),
+    "exclude-empty-class": ({"exclude": ["x[]"]}, {"MIRROR_EXCLUDE": "x[]"}),
+    "exclude-empty-negated-class": ({"exclude": ["x[!]]"]}, {"MIRROR_EXCLUDE": "x[!]]"}),
+    "exclude-lone-escape": ({"exclude": ["abc\\"]}, {"MIRROR_EXCLUDE": "abc\\"}),
+    "exclude-slash": ({"exclude": ["/"]}, {"MIRROR_EXCLUDE": "/"}),
+    "exclude-good": ({"exclude": ["[!abc]*.log", "[]]x", r"a\*", "tmp/"]},
+                     {"MIRROR_EXCLUDE": r"[!abc]*.log,[]]x,a\*,tmp/"}),
+    "pairs-same-target": ({"pairs": ["minio/a:aws/b", "minio/c:aws/b"]},
+                          {"BUCKET_PAIRS": "minio/a:aws/b;minio/c:aws/b"}),
+    "pairs-target-inside-another": ({"pairs": ["minio/a:aws/b", "minio/c:aws/b/y"]},
+                                    {"BUCKET_PAIRS": "minio/a:aws/b;minio/c:aws/b/y"}),
+    "pair-into-itself": ({"pairs": ["minio/a:minio/a/copy"]},
+                         {"BUCKET_PAIRS": "minio/a:minio/a/copy"}),
+    "pairs-side-by-side": ({"pairs": ["minio/a:aws/b/x", "minio/c:aws/b/xy"]},
+                           {"BUCKET_PAIRS": "minio/a:aws/b/x;minio/c:aws/b/xy"}),
+    "url-with-credentials": (merged(GOOD, {"endpoints": {"minio": {
+        "url": "http://u:p@minio:9000"}}}), {"MINIO_URL": "http://u:p@minio:9000"}),
+    "url-port-not-a-number": (merged(GOOD, {"endpoints": {"minio": {
+        "url": "http://minio:abc"}}}), {"MINIO_URL": "http://minio:abc"}),
+    "url-good": (merged(GOOD, {"endpoints": {"minio": {"url": "http://[fd00::1]:9000"}}}),
+                 {"MINIO_URL": "http://[fd00::1]:9000"}),
+}
+
+
+@pytest.mark.parametrize(("values", "variables"), AS_THE_WORKER.values(),
+                         ids=AS_THE_WORKER.keys())
+def test_a_value_renders_exactly_when_the_worker_accepts_what_it_becomes(
+        values: dict[str, Any], variables: dict[str, str]) -> None:
+    """No release installs a job that would exit 2 at each run: what the chart renders,
+    the worker accepts, and what the worker would refuse, the chart refuses with a message
+    naming the job or value."""
+    objects = manifests(merged(GOOD, {"endpoints": {"minio": {"url": "http://minio:9000"}}}))
+    (cron,) = of_kind(objects, "CronJob")
+    try:
+        load_settings({**container_env(cron, objects), **variables})
+        worker = True
+    except ConfigError:
+        worker = False
+    full = values if "jobs" in values else job(**values)
+    full = merged({"endpoints": {"minio": {"url": "http://minio:9000"}}}, full)
+    try:
+        rendered = manifests(full)
+        error = ""
+    except helm.HelmError as exc:
+        rendered, error = [], str(exc)
+
+    assert (bool(rendered), worker) in ((True, True), (False, False)), error
+    if not rendered:
+        assert "jobs[0] (nightly)" in error or "at '/endpoints/minio/url'" in error, error

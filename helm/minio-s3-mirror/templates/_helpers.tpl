@@ -160,6 +160,53 @@ floats, which cannot overflow and are exact near the limits; an unknown unit cou
 {{- fail (printf "%s: partSize %q is outside the part sizes the worker accepts: 5MiB to 5GiB (MIRROR_PART_SIZE, S3's limits; K and KiB are 1024 bytes, KB 1000), e.g. 16MiB" $where (toString .)) }}
 {{- end }}
 {{- end }}
+{{- with $job.bandwidthLimit }}
+{{- /* as the worker parses MIRROR_BANDWIDTH_LIMIT: a size per second, 0 for no cap, else at
+least 64KiB/s (the schema has checked the shape) */}}
+{{- $units := dict "" 1 "b" 1 "k" 1024 "kb" 1000 "kib" 1024 "m" 1048576 "mb" 1000000 "mib" 1048576 "g" 1073741824 "gb" 1000000000 "gib" 1073741824 }}
+{{- $rate := regexReplaceAll `\s*/\s*[Ss]\s*$` (toString .) "" }}
+{{- $number := regexFind `^\s*[0-9]+` $rate | trim }}
+{{- $unit := regexReplaceAll `^\s*[0-9]+\s*` $rate "" | trim | lower }}
+{{- $bytes := mulf (float64 $number) (default 0 (get $units $unit)) }}
+{{- if and (gt $bytes 0.0) (lt $bytes 65536.0) }}
+{{- fail (printf "%s: bandwidthLimit %q is below what the worker accepts: at least 64KiB/s (bytes per second, not bits), or 0 for no cap" $where (toString .)) }}
+{{- end }}
+{{- end }}
+{{- range (ternary (list $job.prefix) $job.prefix (kindIs "string" $job.prefix)) }}
+{{- /* MIRROR_PREFIX's date fields, {today:%Y/%m/%d} or {now-2d}; {{ and }} are literal braces */}}
+{{- if not (regexMatch `^([^{}]|\{\{|\}\}|\{\s*(now|today|yesterday|tomorrow)([+-][0-9]+[wdh])?\s*(:[^{}]*)?\})*$` (toString .)) }}
+{{- fail (printf "%s: prefix %q has a bad date template: a field is {now}, {today}, {yesterday} or {tomorrow}, with an optional offset (now-2d; w, d, h) and format ({yesterday:%%Y/%%m/%%d}); write {{ and }} for literal braces" $where (toString .)) }}
+{{- end }}
+{{- end }}
+{{- range $job.exclude }}
+{{- if or (not (regexMatch `^([^\[\\]|\\.|\[([!^][^\]]+|\][^\]]*|[^!^\]][^\]]*)\])*$` .)) (eq (trimAll "/" .) "") }}
+{{- fail (printf "%s: exclude pattern %q is not a valid glob: a '[' needs its ']' (and a class at least one character), a '\\' must escape something, and a pattern needs more than '/'" $where .) }}
+{{- end }}
+{{- end }}
+{{- /* pairs must not write into their own source nor into each other's target: the same
+store (endpoint URL), the same bucket, and one folder inside the other */}}
+{{- $targets := list }}
+{{- range $pair := $job.pairs }}
+{{- $sides := list }}
+{{- range splitList ":" (trim $pair) }}
+{{- $parts := splitList "/" (trim .) }}
+{{- $endpoint := get $root.Values.endpoints (lower (index $parts 0)) }}
+{{- $store := trimSuffix "/" (default (printf "https://s3.%s.amazonaws.com" (toString $endpoint.region)) $endpoint.url) }}
+{{- $folder := join "/" (rest (rest $parts)) | trimAll "/" }}
+{{- $sides = append $sides (dict "at" (printf "%s|%s" $store (index $parts 1)) "folder" (ternary (printf "%s/" $folder) "" (ne $folder ""))) }}
+{{- end }}
+{{- $source := index $sides 0 }}
+{{- $target := index $sides 1 }}
+{{- if and (eq $source.at $target.at) (or (hasPrefix $source.folder $target.folder) (hasPrefix $target.folder $source.folder)) }}
+{{- fail (printf "%s: pair %q: the target overlaps the source; a mirror into itself would copy its own copies" $where $pair) }}
+{{- end }}
+{{- range $targets }}
+{{- if and (eq .at $target.at) (or (hasPrefix .folder $target.folder) (hasPrefix $target.folder .folder)) }}
+{{- fail (printf "%s: pairs %q and %q write to overlapping targets; give each pair its own target bucket or folder" $where .pair $pair) }}
+{{- end }}
+{{- end }}
+{{- $targets = append $targets (merge (dict "pair" $pair) $target) }}
+{{- end }}
 {{- $_ := set $job "aliases" $aliases }}
 {{- $_ := set $job "fullname" $fullname }}
 {{- $jobs = append $jobs $job }}
