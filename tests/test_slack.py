@@ -156,6 +156,20 @@ def test_a_rate_limit_longer_than_a_minute_is_not_waited_out(
     assert [e["error"] for e in run.named("slack.failed")] == ["ratelimited"]
 
 
+def test_after_sigterm_only_a_short_rate_limit_is_waited_out(slack_api: SlackServer) -> None:
+    """An interrupted run posts within the pod's grace period: a 15 s Retry-After, which a
+    finished run would wait out, is given up at once, and says so."""
+    slack_api.rate_limit(retry_after=15)
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[], seconds=1, interrupted=True)
+
+    with capture_logs() as events:
+        assert not slack.post(run, TOKEN, CHANNEL, slack_api.api_url)
+
+    assert len(slack_api.calls) == 1
+    assert [(e["event"], e["error"]) for e in events] == [("slack.failed", "ratelimited")]
+
+
 def test_blocks_slack_refuses_are_sent_again_as_plain_text(
         minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
     """invalid_blocks: the summary still reaches the channel, as its plain-text headline."""

@@ -51,6 +51,9 @@ FAILURES_SHOWN = 5  # per pair; the rest are counted ("and N more")
 FAILURE_LINE = 200  # characters of one failure line
 FAILURE_KEY = 100  # of which the key may take
 MAX_RETRY_AFTER = 60  # seconds; a longer wait than Slack asks for is not worth a CronJob's time
+# After SIGTERM the pod has terminationGracePeriodSeconds (60 by default) before SIGKILL, and
+# the copies in flight had their share of it: the summary waits out only short rate limits.
+MAX_RETRY_AFTER_INTERRUPTED = 10
 
 _FIXES = {
     "invalid_auth": "SLACK_BOT_TOKEN was rejected: use the app's Bot User OAuth Token "
@@ -241,7 +244,12 @@ def message(run: RunSummary) -> Message:
 
 
 class _RateLimitRetry(RateLimitErrorRetryHandler):
-    """Wait as long as Slack's Retry-After asks, unless that is unreasonably long."""
+    """Wait as long as Slack's Retry-After asks, while the waits add up to at most
+    `budget` seconds."""
+
+    def __init__(self, *, budget: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.budget = budget
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest,
                    response: HttpResponse | None = None,
@@ -250,9 +258,13 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
             return False
         wait = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
         try:
-            return not wait or int(wait[0]) <= MAX_RETRY_AFTER
+            seconds = int(wait[0]) if wait else 1
         except ValueError:
-            return True
+            seconds = 1
+        if seconds > self.budget:
+            return False
+        self.budget -= seconds
+        return True
 
 
 # The SDK's own log lines would be plain text among our JSON ones; slack.* events say it all.
@@ -291,12 +303,15 @@ def base_url(api_url: str | None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def client(token: str, api_url: str | None = None, proxy: str | None = None) -> WebClient:
-    """`proxy`: http://[user:password@]host:port, or None to reach `api_url` directly."""
+def client(token: str, api_url: str | None = None, proxy: str | None = None, *,
+           rate_limit_budget: float = MAX_RETRY_AFTER) -> WebClient:
+    """`proxy`: http://[user:password@]host:port, or None to reach `api_url` directly.
+    Rate limits are waited out up to `rate_limit_budget` seconds in all."""
     return _WebClient(token=token, base_url=base_url(api_url), timeout=20, proxy=proxy,
                       logger=_sdk_log,
                       retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                                      _RateLimitRetry(max_retry_count=3)])
+                                      _RateLimitRetry(max_retry_count=3,
+                                                      budget=rate_limit_budget)])
 
 
 def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
@@ -312,7 +327,9 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
         return False
     log, chosen = routed
     via = "" if chosen is None else f" through proxy {chosen.address} ({chosen.variable})"
-    slack, built = client(token, api_url, chosen.url if chosen else None), message(run)
+    budget = MAX_RETRY_AFTER_INTERRUPTED if run.interrupted else MAX_RETRY_AFTER
+    slack = client(token, api_url, chosen.url if chosen else None, rate_limit_budget=budget)
+    built = message(run)
     try:
         try:
             answer = slack.chat_postMessage(channel=channel, text=built.text, blocks=built.blocks,
