@@ -126,6 +126,26 @@ class _Signals:
                            detail="finishing or aborting transfers in flight")
 
 
+def _report_config_error(exc: ConfigError, environ: Mapping[str, str]) -> None:
+    """One line per problem on stderr: readable on a terminal, and where the logs are JSON
+    (MIRROR_LOG_FORMAT=json, or not a terminal), a JSON event like the run's others, so a
+    log pipeline that alerts on level=error sees an exit-2 run too."""
+    log_format = environ.get("MIRROR_LOG_FORMAT", "auto").strip().lower()
+    as_json = log_format == "json" or (log_format != "console" and not sys.stderr.isatty())
+    for problem in exc.problems:
+        if not as_json:
+            print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
+            continue
+        import json
+        from datetime import UTC, datetime
+
+        event = {"event": "config.invalid", "level": "error",
+                 "error": f"configuration error: {problem}",
+                 "detail": "nothing was done; exit code 2",
+                 "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+        print(json.dumps(event, ensure_ascii=False), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     signals = _Signals()
     signals.install()
@@ -133,8 +153,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         settings = settings_from(sys.argv[1:] if argv is None else argv, environ)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
+        _report_config_error(exc, environ)
         return EXIT_CONFIG
     from mirror import logs
     from mirror.report.publish import publish

@@ -168,7 +168,10 @@ def test_a_configuration_error_exits_2_and_writes_nothing(image: Image) -> None:
     result = image.run()
 
     assert result.returncode == 2
-    assert "minio-s3-mirror: configuration error: no bucket pair" in result.stderr
+    (line,) = result.stderr.splitlines()  # not a terminal: a JSON event, as the logs are
+    event = json.loads(line)
+    assert (event["event"], event["level"]) == ("config.invalid", "error")
+    assert event["error"].startswith("configuration error: no bucket pair")
     assert "Traceback" not in result.stderr
     assert _snapshot(image.venv) == before
 

@@ -151,6 +151,8 @@ def test_bad_input_exits_2_with_one_clear_line_and_no_request(
     assert run.code == 2
     assert message in run.stderr
     assert "Traceback" not in run.stderr
+    assert [e["event"] for e in run.events] == ["config.invalid"] * len(run.events)
+    assert any(message in e["error"] for e in run.events)
     assert "secret-value" not in run.stderr + run.stdout
     assert "xoxb-secret-token" not in run.stderr + run.stdout
     assert listener.connections == 0
@@ -169,8 +171,18 @@ def test_all_problems_are_reported_at_once(listener: Listener) -> None:
                           AWS_URL="s3.amazonaws.com"))
 
     assert run.code == 2
-    problems = [line for line in run.stderr.splitlines() if "configuration error" in line]
+    problems = [e["error"] for e in run.named("config.invalid")]
     assert len(problems) == 3
+    assert len(run.stderr.splitlines()) == 3
+
+
+def test_a_terminal_gets_the_problems_as_plain_lines(listener: Listener) -> None:
+    """MIRROR_LOG_FORMAT=console (or a terminal): one readable line per problem, no JSON."""
+    run = run_mirror({**_env(listener, MIRROR_DRY_RUN="maybe"), "MIRROR_LOG_FORMAT": "console"})
+
+    assert run.code == 2
+    assert run.stderr == ("minio-s3-mirror: configuration error: MIRROR_DRY_RUN must be true or "
+                          "false, got 'maybe'\n")
 
 
 def test_flags_are_named_in_errors_and_override_the_environment(listener: Listener) -> None:
