@@ -203,8 +203,8 @@ def _keys(title: str, total: int, entries: list[tuple[str, str]], event: str) ->
     lines = [f"*{title}* ({total:,})"]
     for key, why in entries[:FAILURES_SHOWN]:
         # the key and its reason share the line: a long key never hides why it failed
-        why_shown = escaped_within(why, FAILURE_LINE - FAILURE_KEY)
-        lines.append(f"• {code(key, FAILURE_KEY)} {why_shown}")
+        key_shown = code(key, FAILURE_KEY)
+        lines.append(f"• {key_shown} {escaped_within(why, FAILURE_LINE - len(key_shown))}")
     more = total - min(len(entries), FAILURES_SHOWN)
     if more > 0:
         lines.append(f"_and {more:,} more (one `{event}` log event each)_")
