@@ -128,7 +128,7 @@ def test_weekly_full_and_nightly_prefix_jobs_share_connections_and_pairs() -> No
     assert full["spec"]["concurrencyPolicy"] == nightly["spec"]["concurrencyPolicy"] == "Forbid"
     assert container(full)["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"}
     assert container(nightly)["resources"]["limits"] == {"memory": "512Mi"}
-    assert full["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 43200
+    assert full["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 79200
 
 
 def _days_of_week(schedule: str) -> set[int]:
