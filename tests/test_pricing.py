@@ -112,7 +112,7 @@ def test_a_bad_price_stops_the_command_with_exit_2() -> None:
     run = run_mirror({**base_env(), **BASE, "AWS_PRICE_CLASS_A": "free"})
     assert run.code == 2
     assert "AWS_PRICE_CLASS_A must be US dollars per 1,000 requests" in run.stderr
-    assert not run.events
+    assert [e["event"] for e in run.events] == ["config.invalid"]  # nothing ran
 
 
 def test_help_lists_the_summary_variables() -> None:

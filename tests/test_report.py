@@ -194,7 +194,7 @@ def test_a_report_file_in_a_missing_directory_is_a_configuration_error(
 
     assert result.code == 2
     assert "MIRROR_REPORT_FILE is in a directory that does not exist" in result.stderr
-    assert not result.events
+    assert [e["event"] for e in result.events] == ["config.invalid"]  # nothing ran
 
 
 def test_a_report_that_cannot_be_written_is_logged_and_the_run_is_unchanged(
