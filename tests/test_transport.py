@@ -211,6 +211,22 @@ def test_slowdown_is_retried_and_every_attempt_is_counted(scripted: Start) -> No
     assert client.counter.snapshot() == {"LIST": 3}
 
 
+def test_an_answer_cut_off_mid_body_is_asked_for_again(scripted: Start) -> None:
+    """A listing page whose connection drops half-way through its XML is asked for again
+    (and billed again, so counted), like any transient failure: one lost packet does not
+    fail a pair."""
+    page = (b"<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key>"
+            b"<Size>1</Size><ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag>"
+            b"<LastModified>2025-01-01T00:00:00.000Z</LastModified></Contents>"
+            b"</ListBucketResult>")
+    cut = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(page) + page[:40]
+    server = scripted([cut, ok(page)], close_after={0})
+    client = client_for(server)
+
+    assert [o.key for o in client.list_page("bucket", "").objects] == ["a"]
+    assert client.counter.snapshot() == {"LIST": 2}
+
+
 def test_retries_end_in_an_error_that_says_what_to_do(scripted: Start) -> None:
     """After the last attempt the error carries its code and is marked transient."""
     server = scripted([SLOW_DOWN])

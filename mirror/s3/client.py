@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from html import unescape
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from mirror.s3.accounting import Op, RequestCounter
@@ -268,13 +269,30 @@ class S3Client:
         self._elsewhere[bucket] = (host, Signer(region, clock=self.endpoint.clock))
         return True
 
-    def _read_ok(self, response: Response, op: Op, bucket: str, key: str | None) -> bytes:
-        """Read a 200 body that may still be an <Error> (CompleteMultipartUpload, Copy)."""
-        data = response.read()
+    def _exchange(self, op: Op, method: str, bucket: str, key: str | None = None,
+                  **request: Any) -> tuple[Response, bytes]:
+        """`_send`, and the whole answer read: an answer cut off mid-body (a listing page,
+        an upload's XML) is asked for again, as any transient failure is."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self._send(op, method, bucket, key, **request)
+            try:
+                return response, response.read()
+            except TransportError as exc:
+                if not exc.retryable or attempt >= self._retry.attempts:
+                    raise
+                self._sleep(self._retry.delay(attempt))
+
+    def _read_ok(self, op: Op, method: str, bucket: str, key: str | None,
+                 **request: Any) -> tuple[Response, bytes]:
+        """`_exchange` for an answer whose 200 may still carry an <Error>
+        (CompleteMultipartUpload, Copy): that is an error like any other."""
+        response, data = self._exchange(op, method, bucket, key, **request)
         if b"<Error>" in data[:512]:
             raise S3Error.from_response(500, response.headers, data, operation=op.value,
                                         bucket=bucket, key=key)
-        return data
+        return response, data
 
     # -- listing -------------------------------------------------------------------------
 
@@ -289,8 +307,8 @@ class S3Client:
             query["delimiter"] = delimiter
         if start_after:
             query["start-after"] = start_after
-        response = self._send(Op.LIST, "GET", bucket, query=query)
-        page = parse_list_page(response.read(), strip)
+        _, data = self._exchange(Op.LIST, "GET", bucket, query=query)
+        page = parse_list_page(data, strip)
         if token and page.next_token == token:  # on a billed store, a loop costs money
             raise ListingParseError(
                 f"the listing of {bucket} would never end: the server answered a "
@@ -315,9 +333,9 @@ class S3Client:
 
     def get_object_tagging(self, bucket: str, key: str) -> str:
         """The object's tags as an x-amz-tagging header value (`k=v&k2=v2`, URL-encoded)."""
-        response = self._send(Op.GET_TAGGING, "GET", bucket, key, query={"tagging": ""})
+        _, data = self._exchange(Op.GET_TAGGING, "GET", bucket, key, query={"tagging": ""})
         pairs = []
-        for tag in _TAG.findall(response.read()):
+        for tag in _TAG.findall(data):
             key_found, value_found = _TAG_KEY.search(tag), _TAG_VALUE.search(tag)
             if key_found is None:
                 continue
@@ -326,8 +344,14 @@ class S3Client:
                          f"{quote(unescape(value.decode()), safe='')}")
         return "&".join(pairs)
 
-    def head_object(self, bucket: str, key: str) -> dict[str, str]:
-        response = self._send(Op.HEAD, "HEAD", bucket, key)
+    def head_object(self, bucket: str, key: str, *, if_match: str | None = None,
+                    part_number: int | None = None) -> dict[str, str]:
+        """The object's headers; with `part_number`, those of one part as it was uploaded
+        (its Content-Length, x-amz-mp-parts-count), where the store knows the parameter."""
+        headers = {"if-match": f'"{if_match}"'} if if_match else {}
+        query = {"partNumber": str(part_number)} if part_number is not None else None
+        response = self._send(Op.HEAD, "HEAD", bucket, key, query=query, headers=headers,
+                              ok=(200, 206))
         return response.headers
 
     # -- writing -------------------------------------------------------------------------
@@ -336,8 +360,7 @@ class S3Client:
                    content_md5: str, headers: dict[str, str]) -> Written:
         sent = dict(headers)
         sent["content-md5"] = content_md5
-        response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
-        response.read()
+        response, _ = self._exchange(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
         return Written.of(response)
 
     def put_object_stream(self, bucket: str, key: str, length: int,
@@ -372,15 +395,13 @@ class S3Client:
             headers["x-amz-storage-class"] = storage_class
         if if_match:
             headers["x-amz-copy-source-if-match"] = f'"{if_match}"'
-        response = self._send(Op.COPY, "PUT", bucket, key, headers=headers)
-        data = self._read_ok(response, Op.COPY, bucket, key)
+        response, data = self._read_ok(Op.COPY, "PUT", bucket, key, headers=headers)
         found = _ETAG.search(data)
         return Written.of(response, unescape(found.group(1).decode()) if found else "")
 
     def create_multipart_upload(self, bucket: str, key: str, headers: dict[str, str]) -> str:
-        response = self._send(Op.MPU_CREATE, "POST", bucket, key, query={"uploads": ""},
-                              headers=headers)
-        data = self._read_ok(response, Op.MPU_CREATE, bucket, key)
+        _, data = self._read_ok(Op.MPU_CREATE, "POST", bucket, key, query={"uploads": ""},
+                                headers=headers)
         found = _UPLOAD_ID.search(data)
         if not found:
             raise S3Error(500, "MalformedResponse", "no UploadId in response",
@@ -389,10 +410,9 @@ class S3Client:
 
     def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
                     body: bytes | bytearray | memoryview, *, content_md5: str) -> Written:
-        response = self._send(Op.MPU_PART, "PUT", bucket, key,
-                              query={"partNumber": str(number), "uploadId": upload_id},
-                              headers={"content-md5": content_md5}, body=body)
-        response.read()
+        response, _ = self._exchange(Op.MPU_PART, "PUT", bucket, key,
+                                     query={"partNumber": str(number), "uploadId": upload_id},
+                                     headers={"content-md5": content_md5}, body=body)
         return Written.of(response)
 
     def upload_part_copy(self, src_bucket: str, src_key: str, bucket: str, key: str,
@@ -403,10 +423,9 @@ class S3Client:
                    "x-amz-copy-source-range": f"bytes={byte_range[0]}-{byte_range[1]}"}
         if if_match:
             headers["x-amz-copy-source-if-match"] = f'"{if_match}"'
-        response = self._send(Op.MPU_PART_COPY, "PUT", bucket, key,
-                              query={"partNumber": str(number), "uploadId": upload_id},
-                              headers=headers)
-        data = self._read_ok(response, Op.MPU_PART_COPY, bucket, key)
+        _, data = self._read_ok(Op.MPU_PART_COPY, "PUT", bucket, key,
+                                query={"partNumber": str(number), "uploadId": upload_id},
+                                headers=headers)
         found = _ETAG.search(data)
         return unescape(found.group(1).decode()) if found else ""
 
@@ -416,15 +435,13 @@ class S3Client:
                       for p in parts)
         body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
         body_md5 = base64.b64encode(md5(body).digest()).decode()
-        response = self._send(Op.MPU_COMPLETE, "POST", bucket, key,
-                              query={"uploadId": upload_id},
-                              headers={"content-md5": body_md5, "content-type": "application/xml"},
-                              body=body)
-        data = self._read_ok(response, Op.MPU_COMPLETE, bucket, key)
+        _, data = self._read_ok(Op.MPU_COMPLETE, "POST", bucket, key,
+                                query={"uploadId": upload_id},
+                                headers={"content-md5": body_md5,
+                                         "content-type": "application/xml"}, body=body)
         found = _ETAG.search(data)
         return unescape(found.group(1).decode()) if found else ""
 
     def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        response = self._send(Op.MPU_ABORT, "DELETE", bucket, key,
-                              query={"uploadId": upload_id}, ok=(200, 204, 404))
-        response.read()
+        self._exchange(Op.MPU_ABORT, "DELETE", bucket, key, query={"uploadId": upload_id},
+                       ok=(200, 204, 404))
