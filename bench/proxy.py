@@ -52,17 +52,20 @@ WRITES = {"PUT", "COPY", "MPU_COMPLETE"}
 
 
 Answer = Callable[[str, str, dict[str, str]], bytes | None]
+Tamper = Callable[[str, str, dict[str, str]], int | None]
 
 
 class CountingProxy:
     """Listens on 127.0.0.1:<port> and forwards to `upstream` (host, port). With `answer`,
     a request it returns a response for (method, target, headers) is answered with it
-    instead of being forwarded: a store that refuses one kind of request, for the tests."""
+    instead of being forwarded: a store that refuses one kind of request, for the tests.
+    With `tamper`, the answer to a request it returns an offset for has the byte at that
+    offset of its body flipped: a link that corrupts data in transit."""
 
     def __init__(self, upstream_host: str, upstream_port: int,
-                 answer: Answer | None = None) -> None:
+                 answer: Answer | None = None, tamper: Tamper | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
-        self.answer = answer
+        self.answer, self.tamper = answer, tamper
         self.counts: Counter[str] = Counter()
         self.written: list[str] = []
         self.in_flight: Counter[str] = Counter()
@@ -142,6 +145,7 @@ class CountingProxy:
             self.peak[op] = max(self.peak[op], self.in_flight[op])
         answered = False  # the exchange broke before an answer: no longer in flight either
         refusal = self.answer(method, target, headers) if self.answer else None
+        flip = self.tamper(method, target, headers) if self.tamper else None
         try:
             if refusal is not None and "content-length" in headers:
                 await reader.readexactly(int(headers["content-length"]))
@@ -170,7 +174,7 @@ class CountingProxy:
             answered = True
             self._count(op, key, response)
             return await _forward_body(up_reader, writer, _headers_of(response), method,
-                                       _status(response))
+                                       _status(response), flip)
         finally:
             if not answered:
                 with self._lock:
@@ -205,10 +209,11 @@ def _parse_request(head: bytes) -> tuple[str, str, dict[str, str]]:
 
 async def _forward_body(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
                         headers: dict[str, str], request_method: str | None,
-                        status: int | None = None) -> bool:
+                        status: int | None = None, flip: int | None = None) -> bool:
     """Copy one message body; return whether the connection stays open afterwards.
 
     `request_method` is None for a request body, else the method the response answers.
+    `flip`: the offset of a byte to flip on the way (a body with a Content-Length).
     """
     keep_alive = headers.get("connection", "").lower() != "close"
     if request_method == "HEAD" or status in (204, 304):
@@ -227,10 +232,16 @@ async def _forward_body(source: asyncio.StreamReader, sink: asyncio.StreamWriter
             sink.write(await source.readexactly(size + 2))
     elif "content-length" in headers:
         remaining = int(headers["content-length"])
+        at = 0
         while remaining:
             chunk = await source.read(min(remaining, 1 << 20))
             if not chunk:
                 raise ConnectionError("body ended early")
+            if flip is not None and at <= flip < at + len(chunk):
+                flipped = bytearray(chunk)
+                flipped[flip - at] ^= 0x01
+                chunk = bytes(flipped)
+            at += len(chunk)
             sink.write(chunk)
             remaining -= len(chunk)
             await sink.drain()

@@ -19,6 +19,10 @@
 - Same endpoint and credentials on both sides: a server-side copy, no bytes through here.
 - The ETag the target returns is compared with what was sent, where the store's ETags
   are MD5s. A mismatch is a failed object, never a success.
+- A multipart source ETag (MD5 of the parts' MD5s) checks what is read too, in the part
+  sizes the source was uploaded with (the usual clients' tried first, else asked of it).
+- A copy later runs can compare only by size and time is followed by a HEAD of the
+  source: an object rewritten while it was copied is copied again, not left looking newer.
 """
 
 from __future__ import annotations
@@ -126,6 +130,9 @@ class TransferContext:
     # Set once the target refused a write for its tags (501 NotImplemented): the pair's
     # objects are copied without them from then on.
     no_tags: threading.Event = field(default_factory=threading.Event)
+    # Set once the source showed it tells no part sizes (?partNumber= ignored or refused):
+    # its multipart ETags are not checked by asking it for them again.
+    no_part_sizes: threading.Event = field(default_factory=threading.Event)
 
 
 class StopFlag(Protocol):
@@ -192,6 +199,51 @@ def _copy_or_untagged(ctx: TransferContext, obj: ObjectInfo) -> None:
         _copy(ctx, obj)
 
 
+FRESH_ATTEMPTS = 3  # copies of an object rewritten on the source while it was copied
+
+
+def compared_by_time(ctx: TransferContext, obj: ObjectInfo) -> bool:
+    """Whether later runs can tell this object's copy from the source only by size and time:
+    no MD5 on one side, so a same-size rewrite during the copy would look older than it."""
+    if not (_source_md5(ctx, obj) and ctx.target_etags_md5):
+        return True
+    if ctx.server_side:
+        return obj.size > MAX_SINGLE_COPY  # a multipart copy: its ETag is no MD5
+    return obj.size > ctx.part_size and not _one_put(ctx, obj)
+
+
+def _current(ctx: TransferContext, obj: ObjectInfo) -> ObjectInfo | None:
+    """The source's object now, if it is no longer the version `obj` describes."""
+    try:
+        headers = ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key))
+    except S3Error as exc:
+        if exc.status == 404:
+            return None  # deleted since: what was copied is its last version
+        raise
+    etag = normalize_etag(headers.get("etag", ""))
+    size = int(headers.get("content-length", obj.size))
+    if etag == obj.etag and size == obj.size:
+        return None
+    return obj._replace(size=size, etag=etag)
+
+
+def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
+    """Copy the object. Where later runs compare it by size and time only, read the
+    source's ETag once more after the copy: an object rewritten while it was copied (a
+    checkpoint saved in place) is copied again, so its newer bytes are not left looking
+    older than the copy of the earlier ones, for good."""
+    for _ in range(FRESH_ATTEMPTS):
+        _copy_or_untagged(ctx, obj)
+        if not compared_by_time(ctx, obj):
+            return
+        newer = _current(ctx, obj)
+        if newer is None:
+            return
+        obj = newer
+    raise IntegrityError(f"was rewritten on the source during each of {FRESH_ATTEMPTS} copies; "
+                         "the target holds an earlier version")
+
+
 def part_size_for(configured: int, size: int) -> int:
     """The configured part size, grown (in whole MiB) when 10,000 parts would not suffice."""
     needed = -(-size // MAX_PARTS)
@@ -234,6 +286,109 @@ def _check_returned(ctx: TransferContext, returned: Written, expected_md5: str) 
                          f"ETags are not MD5s{_target_hint(ctx)}")
 
 
+MIB = 1024 * 1024
+# Part sizes of the usual clients, likeliest first: aws cli and boto3 (8 MiB), rclone
+# (5 MiB), mc and minio-go (16 MiB and up), s3cmd (15 MiB), SDK and tool settings seen often.
+_USUAL_PART_SIZES = tuple(n * MIB for n in (8, 5, 16, 15, 10, 64, 32, 100, 128, 50, 25, 20))
+MAX_LAYOUTS = 16  # part sizes tried against a multipart ETag before asking the source
+
+
+def layouts(size: int, count: int) -> list[int]:
+    """Part sizes that cut `size` bytes into `count` parts, all full but the last, the
+    usual clients' first, then whole MiB: the layouts a multipart ETag "-count" may have."""
+    if count == 1:
+        return [max(size, 1)]
+    low, high = -(-size // count), (size - 1) // (count - 1)
+    found = [p for p in _USUAL_PART_SIZES if low <= p <= high]
+    mib = -(-low // MIB) * MIB
+    while mib <= high and len(found) < MAX_LAYOUTS:
+        if mib not in found:
+            found.append(mib)
+        mib += MIB
+    return found[:MAX_LAYOUTS]
+
+
+def composite_etag(data: bytes | bytearray, part_size: int) -> str:
+    """The ETag S3 gives `data` uploaded in parts of `part_size`: MD5 of the parts' MD5s."""
+    view = memoryview(data)
+    starts = range(0, max(len(view), 1), part_size)
+    digests = b"".join(md5(view[i : i + part_size]).digest() for i in starts)
+    return f"{md5(digests).hexdigest()}-{len(starts)}"
+
+
+class PartHasher:
+    """The parts' MD5s of a stream fed in pieces of any size, cut every `part_size` bytes
+    as the source's uploader cut it: its multipart ETag, without holding the stream."""
+
+    def __init__(self, part_size: int) -> None:
+        self.part_size, self._filled = part_size, 0
+        self._current, self._digests = md5(), bytearray()
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self.part_size - self._filled)
+            self._current.update(view[:take])
+            self._filled, view = self._filled + take, view[take:]
+            if self._filled == self.part_size:
+                self._digests += self._current.digest()
+                self._current, self._filled = md5(), 0
+
+    def etag(self) -> str:
+        digests = bytes(self._digests)
+        if self._filled or not digests:
+            digests += self._current.digest()
+        return f"{md5(digests).hexdigest()}-{len(digests) // 16}"
+
+
+def _composite_source(ctx: TransferContext, obj: ObjectInfo) -> int | None:
+    """The part count of a source ETag that is the MD5 of its parts' MD5s, else None."""
+    if not (ctx.source_etags_md5 and ctx.source_multipart_etag == "composite"
+            and _COMPOSITE.match(obj.etag)):
+        return None
+    return int(obj.etag.rsplit("-", 1)[1])
+
+
+def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int) -> int | None:
+    """The size of the source object's first part, asked of the source (HEAD ?partNumber=1);
+    None where the store does not tell it."""
+    if ctx.no_part_sizes.is_set():
+        return None
+    try:
+        headers = ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key),
+                                                if_match=obj.etag, part_number=1)
+    except S3Error as exc:
+        if exc.status in (400, 416, 501) or exc.code == "NotImplemented":
+            ctx.no_part_sizes.set()
+            return None
+        raise
+    found = _RANGE.match(headers.get("content-range", ""))
+    parts = headers.get("x-amz-mp-parts-count")
+    if parts is not None and parts != str(count):
+        raise SourceChanged(f"has {parts} parts now, {count} when listed")
+    if found is None and parts is None:
+        ctx.no_part_sizes.set()
+        return None  # the store answered for the whole object
+    return int(headers["content-length"]) if "content-length" in headers else None
+
+
+def _check_layout(ctx: TransferContext, obj: ObjectInfo, count: int, body: bytearray,
+                  headers: dict[str, str]) -> None:
+    """The bytes read must give the source's multipart ETag: tried against the usual part
+    sizes (no request), then against the one the source states. A store that states none
+    leaves nothing to check by, as for any ETag that is no MD5."""
+    tried = layouts(obj.size, count)
+    if any(composite_etag(body, size) == obj.etag for size in tried):
+        return
+    exact = _source_part_size(ctx, obj, count)
+    if exact is None or (exact not in tried and composite_etag(body, exact) == obj.etag):
+        return
+    raise _source_mismatch(ctx, headers, (
+        f"the bytes read from the source, in its parts of {exact} bytes, give ETag "
+        f"{composite_etag(body, exact)} but its ETag is {obj.etag}: the source object is "
+        f"damaged, or its store's ETags are not MD5s {_source_hint(ctx)}; nothing was written"))
+
+
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
     byte_range = (start, obj.size - 1) if start else None
     response = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
@@ -255,6 +410,9 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
                 f"the bytes read from the source have MD5 {digest} but its ETag is {obj.etag}: "
                 "the source object is damaged, or its store's ETags are not MD5s "
                 f"{_source_hint(ctx)}; nothing was written"))
+        count = _composite_source(ctx, obj)
+        if count is not None:
+            _check_layout(ctx, obj, count, body, headers)
         _throttle(ctx, len(body))
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
@@ -421,9 +579,52 @@ def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part])
         raise
 
 
-def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
+class _ReadCheck:
+    """What the bytes a multipart copy reads are checked by, part by part, before the upload
+    is completed: the MD5 of the whole (a plain-MD5 source ETag), or the MD5s of the parts
+    the source was uploaded in (a multipart ETag, its part size known)."""
+
+    def __init__(self, ctx: TransferContext, obj: ObjectInfo, part_size: int,
+                 layout: int | None) -> None:
+        self.obj, self.layout = obj, layout
+        self.digests: list[bytes] = []
+        self.whole = md5() if ctx.source_etags_md5 and is_plain_md5(obj.etag) else None
+        self.hasher = PartHasher(layout) if layout and layout != part_size else None
+
+    def add(self, buf: bytearray) -> bytes:
+        """Take the next part read; its MD5, for its Content-MD5."""
+        digest: bytes = md5(buf).digest()
+        self.digests.append(digest)
+        for hashing in (self.whole, self.hasher):
+            if hashing is not None:
+                hashing.update(buf)
+        return digest
+
+    def parts_etag(self) -> str:
+        return f"{md5(b''.join(self.digests)).hexdigest()}-{len(self.digests)}"
+
+    def mismatch(self) -> str | None:
+        """What the bytes read give that the source's ETag does not, if anything."""
+        if self.whole is not None and self.whole.hexdigest() != self.obj.etag:
+            return f"the bytes read from the source have MD5 {self.whole.hexdigest()}"
+        if self.layout:  # cut as the source's parts were: their MD5s give its ETag
+            read = self.hasher.etag() if self.hasher is not None else self.parts_etag()
+            if read != self.obj.etag:
+                return (f"the bytes read from the source, in its parts of {self.layout} bytes, "
+                        f"give ETag {read}")
+        return None
+
+
+def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
+                    source_part_size: int | None = None) -> None:
+    """`source_part_size`: the size of the source's own parts, when known, so a multipart
+    ETag can check what is read (else asked of the source, where the ETag is one)."""
     part_size = part_size_for(ctx.part_size, obj.size)
     key = ctx.target.key(obj.key)
+    count = _composite_source(ctx, obj)
+    if count is not None and source_part_size is None:
+        source_part_size = _source_part_size(ctx, obj, count)
+    check = _ReadCheck(ctx, obj, part_size, source_part_size if count is not None else None)
     response = _source_get(ctx, obj)
     try:
         upload_id = ctx.target.client.create_multipart_upload(
@@ -432,8 +633,6 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
     except BaseException:
         response.close()
         raise
-    whole = md5() if ctx.source_etags_md5 and is_plain_md5(obj.etag) else None
-    digests: list[bytes] = []
 
     def produce(submit: Callable[[int, int, Callable[[], str]], None]) -> None:
         nonlocal response
@@ -451,23 +650,21 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
                 ctx.budget.release(held)
                 raise
             number += 1
-            digest = md5(buf).digest()
-            digests.append(digest)
-            if whole is not None:
-                whole.update(buf)
+            digest = check.add(buf)
             submit(number, held, partial(_upload_part, ctx, key, upload_id, number, buf, digest))
             offset += n
-        if whole is not None and whole.hexdigest() != obj.etag:
+        problem = check.mismatch()
+        if problem is not None:
             raise _source_mismatch(ctx, response.headers, (
-                f"the bytes read from the source have MD5 {whole.hexdigest()}, its ETag says "
-                f"{obj.etag}"))
+                f"{problem} but its ETag is {obj.etag}: the source object is damaged "
+                f"{_source_hint(ctx)}; the upload was aborted, nothing was written"))
 
     try:
         parts = _run_parts(ctx, key, upload_id, produce)
     finally:
         response.close()
     returned = _complete(ctx, key, upload_id, parts)
-    expected = md5(b"".join(digests)).hexdigest() + f"-{len(digests)}"
+    expected = check.parts_etag()
     etag = normalize_etag(returned)
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(etag) and etag != expected:
         raise IntegrityError(f"the target returned ETag {etag} for a multipart upload whose "
@@ -475,7 +672,12 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo) -> None:
 
 
 class _NotAligned(Exception):
-    """The object cannot be copied part for part: copy it another way."""
+    """The object cannot be copied part for part: copy it another way. `part_size`: the
+    size of the source's parts, when its first part was seen."""
+
+    def __init__(self, part_size: int | None = None) -> None:
+        super().__init__()
+        self.part_size = part_size
 
 
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -569,15 +771,18 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     except S3Error as exc:
         if exc.status == 501 or exc.code == "NotImplemented":  # no part GETs at this source
             ctx.no_aligned.set()
+            ctx.no_part_sizes.set()
             raise _NotAligned from exc
         raise
     try:
         span = _part_span(first, obj, count)
         if span is None:
             ctx.no_aligned.set()  # the source ignored ?partNumber=
+            ctx.no_part_sizes.set()
             raise _NotAligned
-        if count > 1 and span[1] - span[0] + 1 < MIN_PART_SIZE:
-            raise _NotAligned  # parts the target may refuse (EntityTooSmall) at the end
+        first_part = span[1] - span[0] + 1
+        if count > 1 and first_part < MIN_PART_SIZE:
+            raise _NotAligned(first_part)  # parts the target may refuse (EntityTooSmall)
         upload_id = ctx.target.client.create_multipart_upload(
             ctx.target.bucket, key, write_headers(ctx, first.headers, ctx.source.key(obj.key)))
     except BaseException:
@@ -594,7 +799,10 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
             submit(number, held, partial(_upload_aligned_part, ctx, obj, key, upload_id,
                                          number, count, response, spans))
 
-    parts = _run_parts(ctx, key, upload_id, produce)
+    try:
+        parts = _run_parts(ctx, key, upload_id, produce)
+    except _NotAligned as exc:
+        raise _NotAligned(first_part) from exc
     edges = [spans[n] for n in range(1, count + 1)]
     tiled = edges[0][0] == 0 and edges[-1][1] == obj.size - 1 and all(
         a[1] + 1 == b[0] for a, b in itertools.pairwise(edges))
@@ -661,16 +869,17 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
             if ctx.stop.is_set():
                 raise Interrupted("stopped before it started")
             count = _aligned_parts(ctx, obj)
+            layout = None
             if count is not None:
                 try:
                     _copy_aligned(ctx, obj, count)
                     return
-                except _NotAligned:
-                    pass
+                except _NotAligned as exc:
+                    layout = exc.part_size
             if _one_put(ctx, obj):
                 _copy_streamed(ctx, obj)
             else:
-                _copy_multipart(ctx, obj)
+                _copy_multipart(ctx, obj, layout)
 
 
 def _one_put(ctx: TransferContext, obj: ObjectInfo) -> bool:
@@ -682,6 +891,13 @@ def _one_put(ctx: TransferContext, obj: ObjectInfo) -> bool:
 def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, int]]:
     """The requests per side that copying `obj` takes when nothing goes wrong: the way
     `_copy` would choose, for a dry run's estimate (retries and fallbacks add to it)."""
+    planned = _planned_copy(ctx, obj)
+    if compared_by_time(ctx, obj):  # the source's ETag read again after the copy
+        planned["source"][Op.HEAD] = planned["source"].get(Op.HEAD, 0) + 1
+    return planned
+
+
+def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, int]]:
     if ctx.server_side:
         if obj.size <= MAX_SINGLE_COPY:
             return {"source": {}, "target": {Op.COPY: 1}}
@@ -711,7 +927,7 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     if ctx.stop.is_set():
         return result(Outcome.INTERRUPTED, "stopped before it started")
     try:
-        _copy_or_untagged(ctx, obj)
+        _copy_current(ctx, obj)
     except SourceChanged as exc:
         return result(Outcome.SOURCE_CHANGED, f"changed during the run: {exc}")
     except Interrupted as exc:

@@ -1,0 +1,109 @@
+"""What is read from the source is checked against its ETag on every path, multipart
+ETags included (the MD5 of the parts' MD5s, in the part sizes the source was uploaded
+with), and a copy that later runs can compare only by size and time is of the source's
+current version, even when the object was rewritten while it was being copied."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import base_env, contents, new_bucket, put_multipart, run_mirror
+from proxy_server import Relay
+
+from bench.proxy import CountingProxy
+from mirror.sandbox import LocalS3
+
+MIB = 1024 * 1024
+
+# (object size, part size the source was uploaded with, the mirror's settings)
+PATHS = {
+    # within one part size: read whole into memory, its ETag checked over the buffer
+    "within the part size": (10 * MIB, 5 * MIB, {}),
+    # streamed into parts of our own size (the target's ETags are not trusted to be MD5s,
+    # so no part-for-part copy): the source's part MD5s are hashed on the way
+    "streamed in other parts": (12 * MIB, 8 * MIB, {"MIRROR_PART_SIZE": "5MiB",
+                                                    "AWS_ETAG_IS_MD5": "false"}),
+}
+
+
+def _whole_gets(method: str, target: str, headers: dict[str, str]) -> int | None:
+    """Flip a byte of every GET of the object itself (not of a part, not a listing)."""
+    parts = urlsplit(target)
+    is_object = parts.path.strip("/").count("/") >= 1
+    return 3 * MIB + 7 if method == "GET" and is_object and "partNumber" not in parts.query \
+        else None
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_multipart_object_corrupted_on_the_way_is_failed_not_written(
+        minio_side: LocalS3, aws_side: LocalS3, path: str) -> None:
+    """One byte flipped between source and mirror: the object's parts no longer give the
+    source's multipart ETag, so the object fails and nothing is written (no upload left
+    behind); the next run, on a clean link, copies it exactly."""
+    size, uploaded_in, settings = PATHS[path]
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(size)
+    put_multipart(minio_side, src, "model.bin", body, uploaded_in)
+    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
+    corrupting = CountingProxy(host, int(port), tamper=_whole_gets)
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+           **settings}
+    try:
+        run = run_mirror({**env, "MINIO_URL": corrupting.url})
+    finally:
+        corrupting.close()
+
+    assert run.code == 1, run.stderr[-2000:]
+    (failed,) = run.named("object.failed")
+    assert failed["key"] == "model.bin"
+    assert f"in its parts of {uploaded_in} bytes, give ETag" in failed["error"]
+    assert "the source object is damaged" in failed["error"]
+    assert contents(aws_side, dst) == {}
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
+    again = run_mirror(env)
+
+    assert again.code == 0, again.stderr[-2000:]
+    assert contents(aws_side, dst) == {"model.bin": body}
+
+
+REWRITES = {
+    "read whole": (10 * MIB, {}),
+    "copied part for part": (12 * MIB, {"MIRROR_PART_SIZE": "5MiB"}),
+}
+
+
+@pytest.mark.parametrize("path", REWRITES)
+def test_an_object_rewritten_while_it_is_copied_ends_up_current(
+        minio_side: LocalS3, aws_side: LocalS3, path: str) -> None:
+    """A checkpoint saved again, same size, while its previous version is streaming to the
+    target: the copy of the previous version would look newer than the rewrite for good,
+    since such objects are compared by size and time. The source's ETag, read again once
+    the copy is written, shows the rewrite, and the object is copied again."""
+    size, settings = REWRITES[path]
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    old, new = os.urandom(size), os.urandom(size)
+    put_multipart(minio_side, src, "checkpoint.bin", old, 5 * MIB)
+    slow = Relay(int(minio_side.url.rsplit(":", 1)[1]), rate=3 * MIB)  # a copy of ~3 s
+    rewrite = threading.Timer(1.2, put_multipart,
+                              (minio_side, src, "checkpoint.bin", new, 5 * MIB))
+    env: dict[str, Any] = {**base_env(minio=minio_side, aws=aws_side),
+                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}", **settings}
+    rewrite.start()
+    try:
+        run = run_mirror({**env, "MINIO_URL": slow.url})
+    finally:
+        rewrite.join()
+        slow.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    # copied again after the rewrite; or, had a read begun after it, not at all this time
+    assert contents(aws_side, dst) in ({"checkpoint.bin": new}, {})
+    again = run_mirror(env)
+    assert again.code == 0, again.stderr[-2000:]
+    assert contents(aws_side, dst) == {"checkpoint.bin": new}
+    assert run_mirror(env).decisions() == {"unchanged": 1}
