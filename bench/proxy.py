@@ -147,8 +147,8 @@ class CountingProxy:
         refusal = self.answer(method, target, headers) if self.answer else None
         flip = self.tamper(method, target, headers) if self.tamper else None
         try:
-            if refusal is not None and "content-length" in headers:
-                await reader.readexactly(int(headers["content-length"]))
+            if refusal is not None and "chunked" not in headers.get("transfer-encoding", ""):
+                await reader.readexactly(int(headers.get("content-length", "0")))
                 writer.write(refusal)
                 await writer.drain()
                 answered = True

@@ -319,6 +319,12 @@ class PairRun:
                 "pair.tags_refused", target=str(self.pair.target),
                 detail="the target answers 'not implemented' to object tags: objects were "
                        "copied without them (MIRROR_COPY_TAGS=false skips reading them)")
+        if self.ctx.no_part_sizes.is_set():  # set by the first object it showed that on
+            self.log.warning(
+                "pair.multipart_unchecked", source=str(self.pair.source),
+                detail="the source states no part sizes (it ignores ?partNumber=), so the "
+                       "bytes of its objects uploaded multipart were copied without a check "
+                       "against their ETag; the target still checked every part it stored")
         self._log_done()
         return self.summary
 

@@ -107,3 +107,35 @@ def test_an_object_rewritten_while_it_is_copied_ends_up_current(
     assert again.code == 0, again.stderr[-2000:]
     assert contents(aws_side, dst) == {"checkpoint.bin": new}
     assert run_mirror(env).decisions() == {"unchanged": 1}
+
+
+_REFUSAL = b"<Error><Code>NotImplemented</Code><Message>partNumber</Message></Error>"
+NOT_IMPLEMENTED = b"HTTP/1.1 501 Not Implemented\r\ncontent-length: %d\r\n\r\n%s" % (
+    len(_REFUSAL), _REFUSAL)
+
+
+def test_a_source_that_states_no_part_sizes_is_named_in_a_warning(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """A store that refuses ?partNumber=: its multipart objects are still copied (each part
+    checked by the target against its Content-MD5), and a warning says their bytes could
+    not be checked against the source's ETag."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(12 * MIB)
+    put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+
+    def no_parts(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        return NOT_IMPLEMENTED if "partNumber=" in target else None
+
+    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
+    partless = CountingProxy(host, int(port), answer=no_parts)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                          "MINIO_URL": partless.url, "MIRROR_PART_SIZE": "5MiB",
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    finally:
+        partless.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"model.bin": body}
+    (warning,) = run.named("pair.multipart_unchecked")
+    assert warning["source"] == f"minio/{src}"
