@@ -494,9 +494,11 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                     continue
                 if isinstance(exc, S3Error) and exc.code in ("BadDigest", "InvalidDigest"):
                     raise _source_mismatch(ctx, response.headers, (
-                        f"the bytes read from the source do not match its ETag {obj.etag}: "
-                        "the source object is damaged, or its store's ETags are not MD5s "
-                        f"{_source_hint(ctx)}; the target refused them")) from exc
+                        f"the bytes the target received do not match the source's ETag "
+                        f"{obj.etag}: the source object is damaged, or they were altered on "
+                        "the way (source to here, or here to the target), or the source's "
+                        f"ETags are not MD5s {_source_hint(ctx)}; the target refused them"
+                    )) from exc
                 raise
             finally:
                 response.close()
@@ -815,7 +817,8 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
         _abort(ctx, key, upload_id)
         raise _source_mismatch(ctx, first.headers, (
             f"the parts the target received give ETag {expected}-{count}, the source's ETag "
-            f"is {obj.etag}: the source object is damaged, or its store's ETags are not MD5s "
+            f"is {obj.etag}: the source object is damaged, or its bytes were altered on the "
+            "way (source to here, or here to the target), or its store's ETags are not MD5s "
             f"{_source_hint(ctx)}; the upload was aborted, nothing was written"))
     returned = normalize_etag(_complete(ctx, key, upload_id, parts))
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(returned) \

@@ -71,7 +71,7 @@ def test_a_stream_the_target_refuses_by_digest_is_a_failure(minio_side: LocalS3)
     target = ScriptedServer([BAD_DIGEST])
     etag, error = _copy_through(minio_side, bucket, target)
 
-    assert "do not match its ETag" in error
+    assert "do not match the source's ETag" in error
     assert "the target refused them" in error
     sent = target.requests[0].decode("latin-1").lower()
     assert f"content-md5: {base64.b64encode(bytes.fromhex(etag)).decode().lower()}" in sent
