@@ -53,6 +53,7 @@ WRITES = {"PUT", "COPY", "MPU_COMPLETE"}
 
 Answer = Callable[[str, str, dict[str, str]], bytes | None]
 Tamper = Callable[[str, str, dict[str, str]], int | None]
+Lose = Callable[[str, str, dict[str, str]], bool]
 
 
 class CountingProxy:
@@ -60,12 +61,15 @@ class CountingProxy:
     a request it returns a response for (method, target, headers) is answered with it
     instead of being forwarded: a store that refuses one kind of request, for the tests.
     With `tamper`, the answer to a request it returns an offset for has the byte at that
-    offset of its body flipped: a link that corrupts data in transit."""
+    offset of its body flipped: a link that corrupts data in transit. With `lose`, a
+    request it returns True for reaches the server, and its answer is lost: the connection
+    is dropped once the server has answered."""
 
     def __init__(self, upstream_host: str, upstream_port: int,
-                 answer: Answer | None = None, tamper: Tamper | None = None) -> None:
+                 answer: Answer | None = None, tamper: Tamper | None = None,
+                 lose: Lose | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
-        self.answer, self.tamper = answer, tamper
+        self.answer, self.tamper, self.lose = answer, tamper, lose
         self.counts: Counter[str] = Counter()
         self.written: list[str] = []
         self.in_flight: Counter[str] = Counter()
@@ -167,6 +171,10 @@ class CountingProxy:
                                                _status(interim))
             await _forward_body(reader, up_writer, headers, None)
             response = await up_reader.readuntil(b"\r\n\r\n")
+            if self.lose is not None and self.lose(method, target, headers):
+                answered = True
+                self._count(op, key, response)
+                return False  # the server acted; its answer never reaches the client
             while _status(response) == 100:
                 writer.write(response)
                 response = await up_reader.readuntil(b"\r\n\r\n")

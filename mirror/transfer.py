@@ -572,13 +572,40 @@ def _abort(ctx: TransferContext, key: str, upload_id: str) -> None:
 
 
 def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part]) -> str:
-    """Complete the upload; if that fails, abort it, so its parts are not left billed."""
+    """Complete the upload; if that fails, abort it, so its parts are not left billed. A
+    Complete whose answer was lost may have landed all the same (its retry then finds no
+    such upload): the target's object, if it is exactly these parts, is the success."""
     try:
         return ctx.target.client.complete_multipart_upload(ctx.target.bucket, key, upload_id,
                                                            parts)
+    except S3Error as exc:
+        landed = _landed(ctx, key, parts) if exc.code in _COMPLETE_MAY_HAVE_LANDED else None
+        if landed is not None:
+            return landed
+        _abort(ctx, key, upload_id)
+        raise
     except BaseException:
         _abort(ctx, key, upload_id)  # after a lost answer to a Complete that did land: a no-op
         raise
+
+
+# A Complete retried after its answer was lost (NoSuchUpload: it was completed), or one
+# answered with an error inside a 200 or a 5xx, which may have completed all the same.
+_COMPLETE_MAY_HAVE_LANDED = frozenset({"NoSuchUpload", "InternalError", "ServiceUnavailable",
+                                       "SlowDown"})
+
+
+def _landed(ctx: TransferContext, key: str, parts: list[Part]) -> str | None:
+    """The target object's ETag, if it is the MD5 of exactly these parts' MD5s."""
+    digests = [normalize_etag(p.etag) for p in parts]
+    if ctx.target_multipart_etag != "composite" or not all(map(is_plain_md5, digests)):
+        return None
+    expected = f"{md5(bytes.fromhex(''.join(digests))).hexdigest()}-{len(parts)}"
+    try:
+        headers = ctx.target.client.head_object(ctx.target.bucket, key)
+    except (S3Error, TransportError):
+        return None
+    return expected if normalize_etag(headers.get("etag", "")) == expected else None
 
 
 class _ReadCheck:

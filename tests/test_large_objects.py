@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
 from proxy_server import Relay
+from test_transport import s3_error
 
 from bench.proxy import CountingProxy
 from mirror.report import jsonreport
@@ -292,3 +293,45 @@ def test_a_source_link_cut_mid_body_recovers_with_exact_bytes(
     assert run.requests("source")["GET"] == 2
     assert contents(aws_side, dst) == objects
 
+
+
+def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: LocalS3,
+                                                                 aws_side: LocalS3) -> None:
+    """The target completes the upload, and its answer is lost on the way: the retry finds
+    no such upload (as AWS answers). The object the target holds is exactly the parts sent
+    (its ETag says so), so the copy succeeded, and the run says so instead of failing it.
+    Both Completes reached the target: both are counted, as both are billed."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(12 * MIB)
+    put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+    lost: list[str] = []
+
+    def lose_first_complete(method: str, target: str, headers: dict[str, str]) -> bool:
+        if method == "POST" and "uploadId=" in target and not lost:
+            lost.append(target)
+            return True
+        return False
+
+    def no_such_upload_after(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if method == "POST" and "uploadId=" in target and lost:
+            return s3_error("404 Not Found", "NoSuchUpload", "completed already")
+        return None
+
+    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
+    proxy = CountingProxy(host, int(port), lose=lose_first_complete,
+                          answer=no_such_upload_after)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+        counted = proxy.snapshot()[0]
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert len(lost) == 1
+    assert [e["key"] for e in run.named("object.copied")] == ["model.bin"]
+    assert contents(aws_side, dst) == {"model.bin": body}
+    assert counted["MPU_COMPLETE"] == 2
+    assert counted["HEAD"] == 1  # the target's object, looked at once
+    assert run.requests("target")["MPU_COMPLETE"] == 2
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from html import unescape
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -233,7 +233,8 @@ class S3Client:
             self.counter.add(op)
             try:
                 response = pool.request(method, target, send_headers, body,
-                                        stream[1] if stream is not None else None)
+                                        stream[1] if stream is not None else None,
+                                        partial(self.counter.add, op))
             except TransportError as exc:
                 if exc.retryable and attempt < self._retry.attempts and stream is None:
                     self._sleep(self._retry.delay(attempt))

@@ -20,7 +20,7 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -386,13 +386,16 @@ class ConnectionPool:
 
     def request(self, method: str, target: str, headers: dict[str, str],
                 body: bytes | bytearray | memoryview | None = None,
-                chunks: Iterable[bytes | memoryview] | None = None) -> Response:
+                chunks: Iterable[bytes | memoryview] | None = None,
+                resent: Callable[[], None] | None = None) -> Response:
         """Send one request and read the response head; the body is left to the caller.
 
         `body` is sent whole; `chunks` streams a body whose content-length is in `headers`,
         pulling each chunk only once the previous one is sent (a stream is sent once: it
         cannot be replayed). A reused keep-alive connection found dead before any response
-        byte arrived is replaced once, transparently, for a request with a whole body.
+        byte arrived is replaced once, transparently, for a request with a whole body; as
+        an idle connection the server closed is never taken (`is_stale`), the request most
+        likely reached the server (and was billed): `resent` is told.
         """
         head = [f"{method} {self._prefix}{target} HTTP/1.1"]
         head.extend(f"{k}: {v}" for k, v in headers.items())
@@ -413,6 +416,8 @@ class ConnectionPool:
             except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
                 conn.close()
                 if conn.reused and attempt == 0 and chunks is None:
+                    if resent is not None:
+                        resent()
                     continue
                 raise TransportError(f"connection to {self.host}:{self.port} lost: {exc}",
                                      retryable=True) from exc
