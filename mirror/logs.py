@@ -61,7 +61,10 @@ class Redactor:
         (`structured`, for JSON) or after it."""
 
         def render_structured(logger: Any, name: str, event: EventDict) -> str:
-            return renderer(logger, name, self.scrub(event) if self._pattern else event)
+            line = renderer(logger, name, dict(event))
+            if self._pattern is None or not self._pattern.search(line):
+                return line  # the usual case: one search of the line, nothing to blank
+            return renderer(logger, name, self.scrub(event))
 
         def render_text(logger: Any, name: str, event: EventDict) -> str:
             return self.clean(renderer(logger, name, event))
