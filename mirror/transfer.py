@@ -968,7 +968,7 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         return result(Outcome.FAILED, str(exc), fatal=True)
     except S3Error as exc:
         if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation in (
-                "GET", "GET_TAGGING"):
+                "GET", "GET_TAGGING", "HEAD"):
             return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
         if exc.status == 412:
             return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
