@@ -123,7 +123,7 @@ class PairRun:
                                     self.counters["source"]),
                            pair.source.bucket, pair.source.prefix)
         self.target = Side(S3Client(res.endpoints[pair.target.alias], res.pools,
-                                    self.counters["target"]),
+                                    self.counters["target"], resending=self._resending),
                            pair.target.bucket, pair.target.prefix)
         self.order = merge_order(self.source_alias.provider.listing_order,
                                  self.target_alias.provider.listing_order)
@@ -222,6 +222,11 @@ class PairRun:
                 for i in range(len(edges) - 1)]
 
     # -- copies ------------------------------------------------------------------------
+
+    def _resending(self, n: int) -> None:
+        """A retry sends its body again: under MIRROR_BANDWIDTH_LIMIT, those bytes count."""
+        if self.res.throttle is not None:
+            self.res.throttle.take(n, self.res.stop.is_set)
 
     def _copy(self, obj: ObjectInfo, action: Action) -> None:
         try:

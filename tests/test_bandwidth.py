@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 from conftest import ROOT, base_env, contents, new_bucket, put, run_mirror
+from test_transport import s3_error
 
+from bench.proxy import CountingProxy
 from mirror.executor import Throttle
 from mirror.sandbox import LocalS3
 
@@ -143,3 +145,37 @@ def test_sigterm_during_a_throttled_copy_stops_at_once(minio_side: LocalS3,
 
     assert rerun.code == 0, rerun.stderr[-2000:]
     assert contents(aws_side, dst) == objects
+
+
+def test_a_part_sent_again_counts_against_the_cap(minio_side: LocalS3,
+                                                  aws_side: LocalS3) -> None:
+    """Two part uploads answered 503 SlowDown are sent again: the cap holds the bytes of
+    those retries too, so the run cannot be faster than all the bytes that were sent."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(15 * MIB)
+    put(minio_side, src, {"model.bin": body})
+    refused: list[str] = []
+
+    def slow_down_twice(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if method == "PUT" and "partNumber=" in target and len(refused) < 2:
+            refused.append(target)
+            return s3_error("503 Slow Down", "SlowDown", "reduce your request rate")
+        return None
+
+    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
+    proxy = CountingProxy(host, int(port), answer=slow_down_twice)
+    limit = 4 * MIB
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "10MiB",
+                          "MIRROR_BANDWIDTH_LIMIT": "4MiB/s",
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"model.bin": body}
+    assert len(refused) == 2
+    assert run.requests("target")["MPU_PART"] == 3 + 2
+    sent = len(body) + 2 * 5 * MIB
+    assert run.pair()["seconds"] >= sent / limit  # a lower bound: a slow machine only adds

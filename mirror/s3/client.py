@@ -160,8 +160,12 @@ class S3Client:
 
     def __init__(self, endpoint: EndpointConfig, pools: PoolRegistry, counter: RequestCounter,
                  retry: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 resending: Callable[[int], None] | None = None) -> None:
+        """`resending(n)` is called before a body of `n` bytes is sent again (a retry): a
+        bandwidth cap counts those bytes too."""
         self.endpoint = endpoint
+        self._resending = resending
         self.counter = counter
         self._pools = pools
         self._retry = retry
@@ -228,6 +232,8 @@ class S3Client:
             if stream is not None:
                 send_headers["content-length"] = str(stream[0])
             has_body = body is not None or stream is not None
+            if attempt > 1 and body is not None and self._resending is not None:
+                self._resending(len(body))
             signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
                         UNSIGNED_PAYLOAD if has_body else EMPTY_SHA256)
             self.counter.add(op)
