@@ -23,7 +23,7 @@ from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
 from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
 from mirror.resources import LARGE_TRANSFERS
-from mirror.s3.proxy import Proxy, choose, parse_proxy
+from mirror.s3.proxy import Proxy, _has_port, choose, parse_proxy
 from mirror.templates import TemplateError, expand, split_list
 
 T = TypeVar("T")
@@ -297,10 +297,16 @@ class _Reader:
 def _redacted(url: str) -> str:
     """The URL as it may be shown: whatever comes before its last @ (user:password, even
     one a parser would misread) becomes ***."""
-    if "@" not in url:
-        return url
-    scheme, sep, _ = url.partition("://")
-    return f"{scheme}{sep}***@{url.rsplit('@', 1)[1]}" if sep else f"***@{url.rsplit('@', 1)[1]}"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" not in authority:  # an @ in a password cut short by a '/', '?' or '#': hidden too
+        head = rest.split("@", 1)[0] if "@" in rest else None
+        if head is None or ":" not in head:
+            return url
+        return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
+    return f"{scheme}{sep}***@{rest[len(authority.rsplit('@', 1)[0]) + 1:]}"
 
 
 _USERINFO_ESCAPES = "/ ? # [ ] @ as %2F %3F %23 %5B %5D %40"
@@ -325,9 +331,10 @@ def _split_url(reader: _Reader, name: str, url: str, shape: str) -> SplitResult 
         reader.fail(name, f"must look like {shape}, got {shown!r}"
                     " (is the http:// or https:// missing?)")
         return None
-    if "@" in url and "@" not in parts.netloc:
+    user_part = url.partition("://")[2].split("@", 1)[0] if "@" in url else ""
+    if "@" in url and "@" not in parts.netloc and ":" in user_part:
         reader.fail(name, f"has an @ outside its host part: in user:password, percent-encode "
-                    f"{_USERINFO_ESCAPES}: {shown!r}")
+                    f"{_USERINFO_ESCAPES} (and an @ in a path as %40): {shown!r}")
         return None
     if any(c.isspace() for c in url):
         reader.fail(name, f"must not contain spaces: {shown!r}")
@@ -441,8 +448,9 @@ def _check_no_proxy(reader: _Reader) -> None:
         entry = raw.strip()
         if "/" not in entry:
             continue
+        network = entry.rpartition(":")[0] if _has_port(entry) else entry  # 10.0.0.0/8:9000
         try:
-            ipaddress.ip_network(entry.split("]:")[0].strip("[]"), strict=False)
+            ipaddress.ip_network(network.strip("[]"), strict=False)
         except ValueError:
             reader.fail(name, f"has {entry!r}, which is not a CIDR range such as 10.0.0.0/8")
 

@@ -346,17 +346,22 @@ def _composite_source(ctx: TransferContext, obj: ObjectInfo) -> int | None:
     if not (ctx.source_etags_md5 and ctx.source_multipart_etag == "composite"
             and _COMPOSITE.match(obj.etag)):
         return None
-    return int(obj.etag.rsplit("-", 1)[1])
+    count = int(obj.etag.rsplit("-", 1)[1])
+    return count if 1 <= count <= MAX_PARTS else None
 
 
-def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int) -> int | None:
-    """The size of the source object's first part, asked of the source (HEAD ?partNumber=1);
-    None where the store does not tell it."""
+MAX_PART_HEADS = 32  # parts whose sizes are asked one by one to tell damage from a layout
+
+
+def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int,
+                      number: int = 1) -> int | None:
+    """The size of one part of the source object, asked of the source (HEAD
+    ?partNumber=n); None where the store does not tell it."""
     if ctx.no_part_sizes.is_set():
         return None
     try:
         headers = ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key),
-                                                if_match=obj.etag, part_number=1)
+                                                if_match=obj.etag, part_number=number)
     except S3Error as exc:
         if exc.status in (400, 416, 501) or exc.code == "NotImplemented":
             ctx.no_part_sizes.set()
@@ -372,21 +377,53 @@ def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int) -> int 
     return int(headers["content-length"]) if "content-length" in headers else None
 
 
+def _part_sizes(ctx: TransferContext, obj: ObjectInfo, count: int) -> list[int] | None:
+    """The size of every part of the source object, as the source states them (a HEAD
+    each); None where it states none, or for more parts than MAX_PART_HEADS."""
+    if count > MAX_PART_HEADS:
+        return None
+    sizes = []
+    for number in range(1, count + 1):
+        size = _source_part_size(ctx, obj, count, number)
+        if size is None:
+            return None
+        sizes.append(size)
+    return sizes if sum(sizes) == obj.size else None
+
+
+def _parts_etag(data: bytes | bytearray, sizes: list[int]) -> str:
+    """The multipart ETag of `data` uploaded in parts of these sizes, in order."""
+    view, at, digests = memoryview(data), 0, bytearray()
+    for size in sizes:
+        digests += md5(view[at : at + size]).digest()
+        at += size
+    return f"{md5(bytes(digests)).hexdigest()}-{len(sizes)}"
+
+
 def _check_layout(ctx: TransferContext, obj: ObjectInfo, count: int, body: bytearray,
                   headers: dict[str, str]) -> None:
     """The bytes read must give the source's multipart ETag: tried against the usual part
-    sizes (no request), then against the one the source states. A store that states none
+    sizes (no request), then against the part sizes the source states, each asked (parts
+    need not be of one size). A store that states none, or an object of too many parts,
     leaves nothing to check by, as for any ETag that is no MD5."""
-    tried = layouts(obj.size, count)
-    if any(composite_etag(body, size) == obj.etag for size in tried):
+    if any(composite_etag(body, size) == obj.etag for size in layouts(obj.size, count)):
         return
-    exact = _source_part_size(ctx, obj, count)
-    if exact is None or (exact not in tried and composite_etag(body, exact) == obj.etag):
+    sizes = _part_sizes(ctx, obj, count)
+    if sizes is None or _parts_etag(body, sizes) == obj.etag:
         return
     raise _source_mismatch(ctx, headers, (
-        f"the bytes read from the source, in its parts of {exact} bytes, give ETag "
-        f"{composite_etag(body, exact)} but its ETag is {obj.etag}: the source object is "
+        f"the bytes read from the source, in its {count} parts as it states them, give ETag "
+        f"{_parts_etag(body, sizes)} but its ETag is {obj.etag}: the source object is "
         f"damaged, or its store's ETags are not MD5s {_source_hint(ctx)}; nothing was written"))
+
+
+def _uneven(ctx: TransferContext, obj: ObjectInfo, count: int, part_size: int) -> bool:
+    """Whether the source's parts are not all `part_size` but the last (as far as it states
+    them): a multipart ETag hashed in parts of that size proves nothing then."""
+    sizes = _part_sizes(ctx, obj, count)
+    if sizes is None:
+        return True
+    return any(size != part_size for size in sizes[:-1])
 
 
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
@@ -632,13 +669,16 @@ class _ReadCheck:
     def parts_etag(self) -> str:
         return f"{md5(b''.join(self.digests)).hexdigest()}-{len(self.digests)}"
 
-    def mismatch(self) -> str | None:
-        """What the bytes read give that the source's ETag does not, if anything."""
+    def mismatch(self, ctx: TransferContext) -> str | None:
+        """What the bytes read give that the source's ETag does not, if anything; a
+        multipart ETag hashed in parts of the first part's size counts only where the
+        source's parts are all that size (they need not be)."""
         if self.whole is not None and self.whole.hexdigest() != self.obj.etag:
             return f"the bytes read from the source have MD5 {self.whole.hexdigest()}"
         if self.layout:  # cut as the source's parts were: their MD5s give its ETag
             read = self.hasher.etag() if self.hasher is not None else self.parts_etag()
-            if read != self.obj.etag:
+            count = int(self.obj.etag.rsplit("-", 1)[1])
+            if read != self.obj.etag and not _uneven(ctx, self.obj, count, self.layout):
                 return (f"the bytes read from the source, in its parts of {self.layout} bytes, "
                         f"give ETag {read}")
         return None
@@ -682,7 +722,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
             digest = check.add(buf)
             submit(number, held, partial(_upload_part, ctx, key, upload_id, number, buf, digest))
             offset += n
-        problem = check.mismatch()
+        problem = check.mismatch(ctx)
         if problem is not None:
             raise _source_mismatch(ctx, response.headers, (
                 f"{problem} but its ETag is {obj.etag}: the source object is damaged "
@@ -941,7 +981,10 @@ def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, 
     if count is None and _one_put(ctx, obj):
         return one_put
     parts = count or -(-obj.size // part_size_for(ctx.part_size, obj.size))
-    return {"source": {Op.GET: count or 1},
+    source: dict[str, int] = {Op.GET: count or 1}
+    if count is None and _composite_source(ctx, obj) and not ctx.no_part_sizes.is_set():
+        source[Op.HEAD] = 1  # the size of its parts, to check its multipart ETag by
+    return {"source": source,
             "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 

@@ -136,6 +136,8 @@ BAD_INPUTS = [
     ({"MIRROR_PREFIX": "{today:%}"}, "the format ends with a lone %"),
     ({"MINIO_REGION": "us east 1"}, "MINIO_REGION must be a region name such as eu-west-1"),
     ({"NO_PROXY": ".svc,10.0.0.0/99"}, "NO_PROXY has '10.0.0.0/99', which is not a CIDR range"),
+    ({"NO_PROXY": "10.0.0.0/8:9000,10.0.0.0/99:9000"},
+     "NO_PROXY has '10.0.0.0/99:9000', which is not a CIDR range"),
 ]
 
 
@@ -276,3 +278,10 @@ def test_seaweedfs_provider_lists_folders_first() -> None:
     settings = _load(BUCKET_PAIR="minio/a:minio/b", MINIO_PROVIDER="SeaweedFS")
     alias = settings.aliases["minio"]  # type: ignore[attr-defined]
     assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
+
+
+def test_a_cidr_range_with_a_port_is_a_valid_no_proxy_entry() -> None:
+    """NO_PROXY=10.0.0.0/8:9000 (a range, one port), as the proxy rules read it."""
+    env = {"MINIO_URL": "http://minio:9000", "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
+           "BUCKET_PAIR": "minio/a:minio/b", "NO_PROXY": "10.0.0.0/8:9000,[fd00::/8]:9000"}
+    assert load_settings(env).aliases["minio"].url == "http://minio:9000"
