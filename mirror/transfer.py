@@ -204,7 +204,10 @@ FRESH_ATTEMPTS = 3  # copies of an object rewritten on the source while it was c
 
 def compared_by_time(ctx: TransferContext, obj: ObjectInfo) -> bool:
     """Whether later runs can tell this object's copy from the source only by size and time:
-    no MD5 on one side, so a same-size rewrite during the copy would look older than it."""
+    no MD5 on one side, so a same-size rewrite during the copy would look older than it.
+    (A store that lists no ETags leaves nothing to read again: False.)"""
+    if not obj.etag:
+        return False
     if not (_source_md5(ctx, obj) and ctx.target_etags_md5):
         return True
     if ctx.server_side:
