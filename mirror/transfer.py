@@ -311,12 +311,17 @@ def layouts(size: int, count: int) -> list[int]:
     return found[:MAX_LAYOUTS]
 
 
+def multipart_etag(digests: bytes | bytearray) -> str:
+    """The ETag S3 gives a multipart upload whose parts have these MD5s, end to end: the MD5
+    of the MD5s, and their count."""
+    return f"{md5(digests).hexdigest()}-{len(digests) // 16}"
+
+
 def composite_etag(data: bytes | bytearray, part_size: int) -> str:
     """The ETag S3 gives `data` uploaded in parts of `part_size`: MD5 of the parts' MD5s."""
     view = memoryview(data)
     starts = range(0, max(len(view), 1), part_size)
-    digests = b"".join(md5(view[i : i + part_size]).digest() for i in starts)
-    return f"{md5(digests).hexdigest()}-{len(starts)}"
+    return multipart_etag(b"".join(md5(view[i : i + part_size]).digest() for i in starts))
 
 
 class PartHasher:
@@ -341,7 +346,7 @@ class PartHasher:
         digests = bytes(self._digests)
         if self._filled or not digests:
             digests += self._current.digest()
-        return f"{md5(digests).hexdigest()}-{len(digests) // 16}"
+        return multipart_etag(digests)
 
 
 def _composite_source(ctx: TransferContext, obj: ObjectInfo) -> int | None:
@@ -400,7 +405,7 @@ def _parts_etag(data: bytes | bytearray, sizes: list[int]) -> str:
     for size in sizes:
         digests += md5(view[at : at + size]).digest()
         at += size
-    return f"{md5(bytes(digests)).hexdigest()}-{len(sizes)}"
+    return multipart_etag(digests)
 
 
 def _check_layout(ctx: TransferContext, obj: ObjectInfo, count: int, body: bytearray,
@@ -412,11 +417,12 @@ def _check_layout(ctx: TransferContext, obj: ObjectInfo, count: int, body: bytea
     if any(composite_etag(body, size) == obj.etag for size in layouts(obj.size, count)):
         return
     sizes = _part_sizes(ctx, obj, count)
-    if sizes is None or _parts_etag(body, sizes) == obj.etag:
+    read = None if sizes is None else _parts_etag(body, sizes)
+    if read is None or read == obj.etag:
         return
     raise _source_mismatch(ctx, headers, (
         f"the bytes read from the source, in its {count} parts as it states them, give ETag "
-        f"{_parts_etag(body, sizes)} but its ETag is {obj.etag}: the source object is "
+        f"{read} but its ETag is {obj.etag}: the source object is "
         f"damaged, or its store's ETags are not MD5s {_source_hint(ctx)}; nothing was written"))
 
 
@@ -640,7 +646,7 @@ def _landed(ctx: TransferContext, key: str, parts: list[Part]) -> str | None:
     digests = [normalize_etag(p.etag) for p in parts]
     if ctx.target_multipart_etag != "composite" or not all(map(is_plain_md5, digests)):
         return None
-    expected = f"{md5(bytes.fromhex(''.join(digests))).hexdigest()}-{len(parts)}"
+    expected = multipart_etag(bytes.fromhex("".join(digests)))
     try:
         headers = ctx.target.client.head_object(ctx.target.bucket, key)
     except (S3Error, TransportError):
@@ -654,8 +660,8 @@ class _ReadCheck:
     the source was uploaded in (a multipart ETag, its part size known)."""
 
     def __init__(self, ctx: TransferContext, obj: ObjectInfo, part_size: int,
-                 layout: int | None) -> None:
-        self.obj, self.layout = obj, layout
+                 layout: int | None, count: int | None) -> None:
+        self.obj, self.layout, self.count = obj, layout, count
         self.digests: list[bytes] = []
         self.whole = md5() if ctx.source_etags_md5 and is_plain_md5(obj.etag) else None
         self.hasher = PartHasher(layout) if layout and layout != part_size else None
@@ -670,7 +676,7 @@ class _ReadCheck:
         return digest
 
     def parts_etag(self) -> str:
-        return f"{md5(b''.join(self.digests)).hexdigest()}-{len(self.digests)}"
+        return multipart_etag(b"".join(self.digests))
 
     def mismatch(self, ctx: TransferContext) -> str | None:
         """What the bytes read give that the source's ETag does not, if anything; a
@@ -678,10 +684,9 @@ class _ReadCheck:
         source's parts are all that size (they need not be)."""
         if self.whole is not None and self.whole.hexdigest() != self.obj.etag:
             return f"the bytes read from the source have MD5 {self.whole.hexdigest()}"
-        if self.layout:  # cut as the source's parts were: their MD5s give its ETag
+        if self.layout and self.count:  # cut as the source's parts were: their MD5s give it
             read = self.hasher.etag() if self.hasher is not None else self.parts_etag()
-            count = int(self.obj.etag.rsplit("-", 1)[1])
-            if read != self.obj.etag and not _uneven(ctx, self.obj, count, self.layout):
+            if read != self.obj.etag and not _uneven(ctx, self.obj, self.count, self.layout):
                 return (f"the bytes read from the source, in its parts of {self.layout} bytes, "
                         f"give ETag {read}")
         return None
@@ -696,7 +701,8 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
     count = _composite_source(ctx, obj)
     if count is not None and source_part_size is None:
         source_part_size = _source_part_size(ctx, obj, count)
-    check = _ReadCheck(ctx, obj, part_size, source_part_size if count is not None else None)
+    check = _ReadCheck(ctx, obj, part_size, source_part_size if count is not None else None,
+                       count)
     response = _source_get(ctx, obj)
     try:
         upload_id = ctx.target.client.create_multipart_upload(
@@ -756,14 +762,11 @@ _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
 def _aligned_parts(ctx: TransferContext, obj: ObjectInfo) -> int | None:
-    """The part count of a multipart source object whose layout can be copied as it is."""
-    if (not (ctx.source_etags_md5 and ctx.target_etags_md5) or ctx.no_aligned.is_set()
-            or ctx.source_multipart_etag != "composite"):  # R2's are not md5-of-part-md5s
+    """The part count of a multipart source object whose layout can be copied as it is:
+    its ETag is the MD5 of its parts' MD5s (R2's are not), and the target's are MD5s too."""
+    if not ctx.target_etags_md5 or ctx.no_aligned.is_set():
         return None
-    if not _COMPOSITE.match(obj.etag):
-        return None
-    count = int(obj.etag.rsplit("-", 1)[1])
-    return count if 1 <= count <= MAX_PARTS else None
+    return _composite_source(ctx, obj)
 
 
 def _part_span(response: Response, obj: ObjectInfo, count: int) -> tuple[int, int] | None:
@@ -878,15 +881,15 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     edges = [spans[n] for n in range(1, count + 1)]
     tiled = edges[0][0] == 0 and edges[-1][1] == obj.size - 1 and all(
         a[1] + 1 == b[0] for a, b in itertools.pairwise(edges))
-    expected = md5(b"".join(bytes.fromhex(normalize_etag(p.etag)) for p in parts)).hexdigest()
+    expected = multipart_etag(b"".join(bytes.fromhex(normalize_etag(p.etag)) for p in parts))
     if not tiled:
         _abort(ctx, key, upload_id)
         raise IntegrityError("the parts the source served do not cover the object exactly; "
                              "the upload was aborted, nothing was written")
-    if f"{expected}-{count}" != obj.etag:
+    if expected != obj.etag:
         _abort(ctx, key, upload_id)
         raise _source_mismatch(ctx, first.headers, (
-            f"the parts the target received give ETag {expected}-{count}, the source's ETag "
+            f"the parts the target received give ETag {expected}, the source's ETag "
             f"is {obj.etag}: the source object is damaged, or its bytes were altered on the "
             "way (source to here, or here to the target), or its store's ETags are not MD5s "
             f"{_source_hint(ctx)}; the upload was aborted, nothing was written"))
