@@ -210,11 +210,14 @@ class S3Client:
               query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
               body: bytes | bytearray | memoryview | None = None,
               ok: tuple[int, ...] = (200,),
-              stream: tuple[int, Iterable[bytes | memoryview]] | None = None) -> Response:
+              stream: tuple[int, Iterable[bytes | memoryview]] | None = None,
+              whole: bool = False) -> Response:
         """One signed, counted request, retried while it is transient.
 
         `stream` is (length, chunks) for a body that cannot be replayed: such a request is
-        sent once, and its failure is the caller's to handle.
+        sent once, and its failure is the caller's to handle. `whole`: the answer's body is
+        read into `response.body` here, so one cut off mid-way is retried like any
+        transient failure.
         """
         qs = canonical_query(query) if query else ""
         attempt = 0
@@ -227,11 +230,10 @@ class S3Client:
             send_headers = {"host": host_header}
             if headers:
                 send_headers.update(headers)
-            if body is not None:
-                send_headers["content-length"] = str(len(body))
-            if stream is not None:
-                send_headers["content-length"] = str(stream[0])
-            has_body = body is not None or stream is not None
+            length = len(body) if body is not None else stream[0] if stream is not None else None
+            has_body = length is not None
+            if has_body:
+                send_headers["content-length"] = str(length)
             if attempt > 1 and body is not None and self._resending is not None:
                 self._resending(len(body))
             signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
@@ -241,6 +243,8 @@ class S3Client:
                 response = pool.request(method, target, send_headers, body,
                                         stream[1] if stream is not None else None,
                                         partial(self.counter.add, op))
+                if whole and response.status in ok:
+                    response.body = response.read()
             except TransportError as exc:
                 if exc.retryable and attempt < self._retry.attempts and stream is None:
                     self._sleep(self._retry.delay(attempt))
@@ -278,18 +282,10 @@ class S3Client:
 
     def _exchange(self, op: Op, method: str, bucket: str, key: str | None = None,
                   **request: Any) -> tuple[Response, bytes]:
-        """`_send`, and the whole answer read: an answer cut off mid-body (a listing page,
-        an upload's XML) is asked for again, as any transient failure is."""
-        attempt = 0
-        while True:
-            attempt += 1
-            response = self._send(op, method, bucket, key, **request)
-            try:
-                return response, response.read()
-            except TransportError as exc:
-                if not exc.retryable or attempt >= self._retry.attempts:
-                    raise
-                self._sleep(self._retry.delay(attempt))
+        """`_send`, and the whole answer read within its retries: an answer cut off mid-body
+        (a listing page, an upload's XML) is asked for again, as any transient failure is."""
+        response = self._send(op, method, bucket, key, whole=True, **request)
+        return response, response.body
 
     def _read_ok(self, op: Op, method: str, bucket: str, key: str | None,
                  **request: Any) -> tuple[Response, bytes]:

@@ -154,6 +154,7 @@ class Response:
         self.status = status
         self.reason = reason
         self.headers = headers
+        self.body = b""  # the whole body, where the client read it before handing it over
         self._pool = pool
         self._conn: _Connection | None = conn
         self._keep_alive = headers.get("connection", "").lower() != "close"
