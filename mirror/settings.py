@@ -23,7 +23,7 @@ from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
 from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
 from mirror.resources import LARGE_TRANSFERS
-from mirror.s3.proxy import Proxy, _has_port, choose, parse_proxy
+from mirror.s3.proxy import Proxy, choose, invalid_ranges, no_proxy_of, parse_proxy
 from mirror.templates import TemplateError, expand, split_list
 
 T = TypeVar("T")
@@ -294,19 +294,26 @@ class _Reader:
         return size
 
 
-def _redacted(url: str) -> str:
-    """The URL as it may be shown: whatever comes before its last @ (user:password, even
-    one a parser would misread) becomes ***."""
-    scheme, sep, rest = url.partition("://")
+def _userinfo(url: str) -> tuple[str, str, bool] | None:
+    """Where a URL's user:password is: (what comes before it, what comes after its @,
+    whether a '/', '?' or '#' in the password cuts it short of the host part, which a
+    parser would misread); None for a URL without one."""
+    _, sep, rest = url.partition("://")
     if not sep:
-        scheme, rest = "", url
+        rest = url
+    before = url[: len(url) - len(rest)]
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" not in authority:  # an @ in a password cut short by a '/', '?' or '#': hidden too
-        head = rest.split("@", 1)[0] if "@" in rest else None
-        if head is None or ":" not in head:
-            return url
-        return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
-    return f"{scheme}{sep}***@{rest[len(authority.rsplit('@', 1)[0]) + 1:]}"
+    if "@" in authority:
+        return before, rest[authority.rindex("@") + 1 :], False
+    user, at, after = rest.partition("@")
+    return (before, after, True) if at and ":" in user else None
+
+
+def _redacted(url: str) -> str:
+    """The URL as it may be shown: its user:password (even one a parser would misread)
+    becomes ***."""
+    found = _userinfo(url)
+    return url if found is None else f"{found[0]}***@{found[1]}"
 
 
 _USERINFO_ESCAPES = "/ ? # [ ] @ as %2F %3F %23 %5B %5D %40"
@@ -331,8 +338,8 @@ def _split_url(reader: _Reader, name: str, url: str, shape: str) -> SplitResult 
         reader.fail(name, f"must look like {shape}, got {shown!r}"
                     " (is the http:// or https:// missing?)")
         return None
-    user_part = url.partition("://")[2].split("@", 1)[0] if "@" in url else ""
-    if "@" in url and "@" not in parts.netloc and ":" in user_part:
+    found = _userinfo(url)
+    if found is not None and found[2]:
         reader.fail(name, f"has an @ outside its host part: in user:password, percent-encode "
                     f"{_USERINFO_ESCAPES} (and an @ in a path as %40): {shown!r}")
         return None
@@ -441,18 +448,9 @@ def _ca_file(reader: _Reader, name: str) -> ssl.SSLContext | None:
 def _check_no_proxy(reader: _Reader) -> None:
     """A CIDR range NO_PROXY cannot read would be ignored, sending an in-cluster endpoint
     through the proxy: name it instead."""
-    import ipaddress  # only when a range is given: start-up time counts
-
-    name = "no_proxy" if reader.env.get("no_proxy") else "NO_PROXY"
-    for raw in reader.env.get(name, "").split(","):
-        entry = raw.strip()
-        if "/" not in entry:
-            continue
-        network = entry.rpartition(":")[0] if _has_port(entry) else entry  # 10.0.0.0/8:9000
-        try:
-            ipaddress.ip_network(network.strip("[]"), strict=False)
-        except ValueError:
-            reader.fail(name, f"has {entry!r}, which is not a CIDR range such as 10.0.0.0/8")
+    name, value = no_proxy_of(reader.env)
+    for entry in invalid_ranges(value):
+        reader.fail(name, f"has {entry!r}, which is not a CIDR range such as 10.0.0.0/8")
 
 
 def _proxy(reader: _Reader, url: str) -> Proxy | None:

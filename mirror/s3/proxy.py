@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -59,24 +59,45 @@ def variables(scheme: str) -> tuple[str, str]:
     return ("https_proxy", "HTTPS_PROXY") if scheme == "https" else ("http_proxy", "HTTP_PROXY")
 
 
+def no_proxy_entries(no_proxy: str) -> Iterator[tuple[str, str, str]]:
+    """Each NO_PROXY entry as written, and its name (host, domain, IP or CIDR range, lower
+    case, without brackets) and port ('' for any)."""
+    for raw in no_proxy.split(","):
+        entry = raw.strip()
+        if entry:
+            name, _, port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+            yield entry, name.strip("[]").lower(), port
+
+
+def invalid_ranges(no_proxy: str) -> list[str]:
+    """The NO_PROXY entries that look like CIDR ranges (a '/') but are none."""
+    ranges = [(entry, name) for entry, name, _ in no_proxy_entries(no_proxy) if "/" in name]
+    if not ranges:
+        return []
+    import ipaddress  # only when a range is given: start-up time counts
+
+    bad = []
+    for entry, name in ranges:
+        try:
+            ipaddress.ip_network(name, strict=False)
+        except ValueError:
+            bad.append(entry)
+    return bad
+
+
 def bypassed(host: str, port: int, no_proxy: str) -> bool:
     """NO_PROXY: `*`, host names (a leading dot optional) matching the host and its
     subdomains, IP addresses, CIDR ranges, each optionally with `:port`."""
     host = host.strip("[]").lower()
-    for raw in no_proxy.split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
+    for entry, name, entry_port in no_proxy_entries(no_proxy):
         if entry == "*":
             return True
-        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
         if entry_port and entry_port != str(port):
             continue
-        name = name.strip("[]")
         if _ip_match(host, name):
             return True
-        name = name.lstrip(".")
-        if name and (host == name or host.endswith("." + name)):
+        domain = name.lstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
             return True
     return False
 
@@ -120,6 +141,12 @@ def route(chosen: tuple[str, str] | None) -> Route | None:
     return Route(variable, value, address)
 
 
+def no_proxy_of(environ: Mapping[str, str]) -> tuple[str, str]:
+    """(variable, value) of the NO_PROXY in effect: no_proxy first, as curl reads it."""
+    return ("no_proxy", environ["no_proxy"]) if environ.get("no_proxy") else (
+        "NO_PROXY", environ.get("NO_PROXY", ""))
+
+
 def choose(url: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
     """(variable, value) of the proxy requests to `url` must go through, or None: direct.
     (A URL whose port is not a number gets None: its request fails on its own, saying so.)"""
@@ -128,8 +155,7 @@ def choose(url: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return None
-    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
-    if bypassed(parts.hostname or "", port, no_proxy):
+    if bypassed(parts.hostname or "", port, no_proxy_of(environ)[1]):
         return None
     for name in variables(parts.scheme):
         value = environ.get(name, "").strip()
