@@ -126,24 +126,26 @@ class _Signals:
                            detail="finishing or aborting transfers in flight")
 
 
+def _log_json(environ: Mapping[str, str]) -> bool | None:
+    """MIRROR_LOG_FORMAT: json, console, or None for auto (JSON when not on a terminal)."""
+    log_format = environ.get("MIRROR_LOG_FORMAT", "auto").strip().lower()
+    return {"json": True, "console": False}.get(log_format)
+
+
 def _report_config_error(exc: ConfigError, environ: Mapping[str, str]) -> None:
     """One line per problem on stderr: readable on a terminal, and where the logs are JSON
     (MIRROR_LOG_FORMAT=json, or not a terminal), a JSON event like the run's others, so a
     log pipeline that alerts on level=error sees an exit-2 run too."""
-    log_format = environ.get("MIRROR_LOG_FORMAT", "auto").strip().lower()
-    as_json = log_format == "json" or (log_format != "console" and not sys.stderr.isatty())
-    for problem in exc.problems:
-        if not as_json:
-            print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
-            continue
-        import json
-        from datetime import UTC, datetime
+    from mirror import logs
 
-        event = {"event": "config.invalid", "level": "error",
-                 "error": f"configuration error: {problem}",
-                 "detail": "nothing was done; exit code 2",
-                 "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
-        print(json.dumps(event, ensure_ascii=False), file=sys.stderr)
+    if not logs.as_json(_log_json(environ)):
+        for problem in exc.problems:
+            print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
+        return
+    logs.configure(json=True)
+    for problem in exc.problems:
+        logs.get().error("config.invalid", error=f"configuration error: {problem}",
+                         detail="nothing was done; exit code 2")
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -160,9 +162,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from mirror.run import run
 
     logs.redactor.set(settings.secrets())
-    log_format = environ.get("MIRROR_LOG_FORMAT", "auto").strip().lower()
-    logs.configure(debug=settings.debug,
-                   json={"json": True, "console": False}.get(log_format))
+    logs.configure(debug=settings.debug, json=_log_json(environ))
     summary = run(settings, stop=signals.stop)
     publish(summary, settings, sys.stdout, environ)
     return exit_code(summary, signals.received[0] if signals.received else None)

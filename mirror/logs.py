@@ -61,7 +61,7 @@ class Redactor:
         (`structured`, for JSON) or after it."""
 
         def render_structured(logger: Any, name: str, event: EventDict) -> str:
-            line = renderer(logger, name, dict(event))
+            line = renderer(logger, name, event)
             if self._pattern is None or not self._pattern.search(line):
                 return line  # the usual case: one search of the line, nothing to blank
             return renderer(logger, name, self.scrub(event))
@@ -75,11 +75,16 @@ class Redactor:
 redactor = Redactor()
 
 
+def as_json(json: bool | None, stream: TextIO | None = None) -> bool:
+    """Whether lines go out as JSON: `json`, else when the stream is not a terminal."""
+    return (not (stream or sys.stderr).isatty()) if json is None else json
+
+
 def configure(*, debug: bool = False, stream: TextIO | None = None,
               json: bool | None = None) -> None:
     """Set up structlog for a run; `json` defaults to "not a terminal"."""
     out = stream or sys.stderr
-    use_json = (not out.isatty()) if json is None else json
+    use_json = as_json(json, out)
     renderer: Any = (structlog.processors.JSONRenderer(sort_keys=False) if use_json
                      else structlog.dev.ConsoleRenderer(colors=out.isatty()))
     structlog.configure(
