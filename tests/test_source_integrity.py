@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import base_env, contents, new_bucket, put_multipart, run_mirror
+from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
 from proxy_server import Relay
 
 from bench.proxy import CountingProxy
@@ -174,3 +174,58 @@ def test_parts_of_different_sizes_are_copied_and_checked(minio_side: LocalS3,
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == {"uneven.bin": b"".join(parts)}
+
+
+def _proxy(server: LocalS3, **hooks: Any) -> CountingProxy:
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    return CountingProxy(host, int(port), **hooks)
+
+
+def _listing_without_etags(server: LocalS3, bucket: str) -> bytes:
+    """The bucket's one-page ListObjectsV2 answer with every <ETag> left out, as a store
+    that does not list ETags sends it."""
+    entries = b"".join(
+        b"<Contents><Key>%s</Key><LastModified>%s</LastModified><Size>%d</Size></Contents>"
+        % (o["Key"].encode(), o["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z").encode(),
+           o["Size"])
+        for o in server.boto3().list_objects_v2(Bucket=bucket).get("Contents", []))
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
+            b"<Name>%s</Name><IsTruncated>false</IsTruncated>%s</ListBucketResult>"
+            % (bucket.encode(), entries))
+    return b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: %d\r\n\r\n%s" \
+        % (len(body), body)
+
+
+def test_a_source_that_lists_no_etags_is_copied_once(minio_side: LocalS3,
+                                                     aws_side: LocalS3) -> None:
+    """Listings without ETags leave size and time to compare by, and nothing to tell a
+    rewrite during the copy by: each object is copied once, with no HEAD read after it
+    (an ETag read back would differ from the listing's empty one, and every copy would be
+    taken for a rewrite and made again), and the next run finds it unchanged."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"a.txt": b"alpha", "b/c.bin": os.urandom(70_000)}
+    put(minio_side, src, objects)
+    canned = _listing_without_etags(minio_side, src)
+
+    def list_without_etags(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        return canned if method == "GET" and "list-type=2" in target else None
+
+    source = _proxy(minio_side, answer=list_without_etags)
+    target = _proxy(aws_side)
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+           "MINIO_URL": source.url, "AWS_URL": target.url}
+    try:
+        run = run_mirror(env)
+        source_ops, _ = source.snapshot()
+        _, written = target.snapshot()
+        again = run_mirror(env)
+    finally:
+        source.close()
+        target.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == objects
+    assert sorted(written) == sorted(objects)
+    assert "HEAD" not in source_ops
+    assert again.code == 0, again.stderr[-2000:]
+    assert again.decisions() == {"unchanged": 2}
