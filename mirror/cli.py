@@ -114,16 +114,23 @@ class _Signals:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
+            threading.Thread(target=self._announce, name="signals", daemon=True).start()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        """Only flags: the handler runs on the main thread between two of its steps, maybe
+        while it holds the log's write lock, so logging here could wait on itself."""
         if self.received:  # a second signal: stop waiting for work in flight
             os._exit(EXIT_SIGNAL.get(signal.Signals(signum), 143))
         self.received.append(signum)
         self.stop.set()
-        from mirror import logs
 
-        logs.get().warning("run.stopping", signal=signal.Signals(signum).name,
-                           detail="finishing or aborting transfers in flight")
+    def _announce(self) -> None:
+        self.stop.wait()
+        if self.received:
+            from mirror import logs
+
+            logs.get().warning("run.stopping", signal=signal.Signals(self.received[0]).name,
+                               detail="finishing or aborting transfers in flight")
 
 
 def _log_json(environ: Mapping[str, str]) -> bool | None:
@@ -162,7 +169,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from mirror.run import run
 
     logs.redactor.set(settings.secrets())
-    logs.configure(debug=settings.debug, json=_log_json(environ))
+    logs.configure(debug=settings.debug, json=_log_json(environ), service=settings.service)
     summary = run(settings, stop=signals.stop)
     publish(summary, settings, sys.stdout, environ)
     return exit_code(summary, signals.received[0] if signals.received else None)

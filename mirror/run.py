@@ -98,7 +98,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     acts between the listing and the copy); production passes neither.
     """
     stop = stop or threading.Event()
-    log = logs.get().bind(service=settings.service) if settings.service else logs.get()
+    log = logs.get()
     limits = limits or read_limits()
     sizing = size_run(limits, settings.part_size, settings.max_workers,
                       settings.large_transfers)

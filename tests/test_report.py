@@ -88,6 +88,9 @@ def test_summary_counts_match_the_buckets_and_the_requests_seen(
     assert result.requests("target") == target_proxy.seen()
     assert target_proxy.seen() == {"LIST": 1, "PUT": 12}
     assert pair["bytes_per_second"] > 0
+    # SERVICE is on every line, the per-object and per-pair ones included
+    assert {e.get("service") for e in result.events} == {"photos"}
+    assert {"object.copied", "object.failed", "pair.done"} <= {e["event"] for e in result.events}
 
     seen = target_proxy.seen()
     expected = (seen.get("LIST", 0) + seen.get("PUT", 0)) * AWS_WRITE / 1000
