@@ -101,8 +101,16 @@ class Exclude:
         return None
 
 
+_ALTERNATIVES = re.compile(r"\{[^{},]*,[^{}]*\}")
+
+
 def parse_exclude(value: str) -> Exclude:
     """Comma-separated patterns; blanks around them and empty entries are ignored."""
+    braces = _ALTERNATIVES.search(value)
+    if braces:  # split at its commas, it would quietly become other patterns
+        raise PatternError(f"invalid pattern {braces.group()!r}: {{a,b}} alternatives are not "
+                           "supported (commas separate patterns): list each one, e.g. "
+                           "*.tmp,*.log")
     patterns = tuple(p.strip() for p in value.split(",") if p.strip())
     for pattern in patterns:
         try:

@@ -270,7 +270,12 @@ class _Reader:
             self.fail(name, f"must be bytes per second such as 20MiB/s or 500KiB/s, "
                       f"got {value!r}")
             return None
-        rate = int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+        unit = found.group(2) or ""
+        if unit.endswith("b") and not unit.lower().endswith("ib"):
+            self.fail(name, f"{value!r} reads as bits per second (a lower-case b); the limit is "
+                      "in bytes: write MB/s, MiB/s or KiB/s (100 Mbit/s is 12MB/s)")
+            return None
+        rate = int(found.group(1)) * _UNITS[unit.lower()]
         if rate == 0:
             return None
         if rate < MIN_RATE:

@@ -48,6 +48,7 @@ SCHEMA_ERRORS = {
         merged(GOOD, {"endpoints": {"aws": {"storageClass": "GLACIER IR"}}}),
         "at '/endpoints/aws/storageClass'"),
     "bandwidth-in-bits": (job(bandwidthLimit="100Mbit/s"), "at '/jobs/0/bandwidthLimit'"),
+    "bandwidth-megabits": (job(bandwidthLimit="100Mb/s"), "at '/jobs/0/bandwidthLimit'"),
     "dry-run-as-string": (job(dryRun="yes"), "at '/jobs/0/dryRun': got string, want boolean"),
     "too-many-workers": (job(maxWorkers=1000), "at '/jobs/0/maxWorkers'"),
     "no-large-transfers": (job(largeTransfers=0), "at '/jobs/0/largeTransfers'"),
@@ -78,6 +79,12 @@ def test_values_that_break_the_schema_are_rejected_with_their_path(values: dict[
 
 
 GUARDS = {
+    "one-service-for-two-jobs-with-metrics": (
+        {**GOOD, "metrics": {"pushgatewayUrl": "http://pushgateway:9091"},
+         "jobDefaults": {"service": "ml-platform", "pairs": ["minio/photos:aws/photos"]},
+         "jobs": [{"name": "full"}, {"name": "nightly", "prefix": "{yesterday}/"}]},
+        "jobs[1] (nightly): service \"ml-platform\" is also jobs[0] (full)'s: the Pushgateway "
+        "groups a run's metrics by service and pair"),
     "job-without-pairs": (
         {**GOOD, "jobs": [{"name": "full"}]},
         "jobs[0] (full) has no bucket pairs: set jobs[0].pairs, or jobDefaults.pairs"),
@@ -218,6 +225,11 @@ AS_THE_WORKER = {
     "prefix-stray-brace": ({"prefix": "logs}"}, {"MIRROR_PREFIX": "logs}"}),
     "prefix-good": ({"prefix": ["{now-2d:%Y/%m/%d}", "{{raw}}/{today:%Y,%m}"]},
                     {"MIRROR_PREFIX": "{now-2d:%Y/%m/%d},{{raw}}/{today:%Y,%m}"}),
+    "prefix-unsupported-directive": ({"prefix": "{yesterday:%F}/"},
+                                     {"MIRROR_PREFIX": "{yesterday:%F}/"}),
+    "prefix-lone-percent": ({"prefix": "{today:%Y%}"}, {"MIRROR_PREFIX": "{today:%Y%}"}),
+    "prefix-literal-percent": ({"prefix": "{today:%Y%%}"}, {"MIRROR_PREFIX": "{today:%Y%%}"}),
+    "exclude-comma-in-class": ({"exclude": ["[,;]x"]}, {"MIRROR_EXCLUDE": "[,;]x"}),
     "exclude-unclosed": ({"exclude": ["*.tmp", "[a"]}, {"MIRROR_EXCLUDE": "*.tmp,[a"}),
     "exclude-empty-class": ({"exclude": ["x[]"]}, {"MIRROR_EXCLUDE": "x[]"}),
     "exclude-empty-negated-class": ({"exclude": ["x[!]]"]}, {"MIRROR_EXCLUDE": "x[!]]"}),
@@ -267,3 +279,20 @@ def test_a_value_renders_exactly_when_the_worker_accepts_what_it_becomes(
     assert (bool(rendered), worker) in ((True, True), (False, False)), error
     if not rendered:
         assert "jobs[0] (nightly)" in error or "at '/endpoints/minio/url'" in error, error
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    ({"prefix": ["2025/01,2025/02"]}, 'prefix "2025/01,2025/02" has a comma outside'),
+    ({"prefix": "{{x}},{today}"}, 'prefix "{{x}},{today}" has a comma outside'),
+    ({"exclude": ["{a,b}.tmp"]}, 'exclude pattern "{a,b}.tmp" contains a comma'),
+])
+def test_an_entry_that_would_be_cut_at_its_comma_is_refused(values: dict[str, Any],
+                                                            named: str) -> None:
+    """Prefixes and exclude patterns reach the worker joined by commas: an entry with a
+    comma of its own would silently become two (which the worker accepts), so the chart
+    refuses it and says to list each one."""
+    with pytest.raises(helm.HelmError) as refused:
+        manifests(merged({"endpoints": {"minio": {"url": "http://minio:9000"}}},
+                         job(**values)))
+    assert named in str(refused.value)
+    assert "jobs[0] (nightly)" in str(refused.value)

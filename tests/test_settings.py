@@ -92,6 +92,8 @@ BAD_INPUTS = [
     ({"MIRROR_PART_SIZE": "big"}, "MIRROR_PART_SIZE must be a size such as 16MiB"),
     ({"MIRROR_EXCLUDE": "*.tmp,[abc"}, "MIRROR_EXCLUDE has an invalid pattern '[abc': '[' "
                                        "without a closing ']'"),
+    ({"MIRROR_EXCLUDE": "*.{tmp,log}"}, "MIRROR_EXCLUDE has an invalid pattern '{tmp,log}': "
+                                        "{a,b} alternatives are not supported"),
     ({"BUCKET_PAIR": "minio/src:minio/src/copy"}, "the target overlaps the source"),
     ({"SLACK_BOT_TOKEN": "xoxb-secret-token"}, "SLACK_CHANNEL_ID is not set; Slack needs both"),
     ({"SLACK_CHANNEL_ID": "C123"}, "SLACK_BOT_TOKEN is not set"),
@@ -110,6 +112,10 @@ BAD_INPUTS = [
      "DEEP_ARCHIVE (letters, digits, '_'), got 'GLACIER IR'"),
     ({"MIRROR_BANDWIDTH_LIMIT": "fast"},
      "MIRROR_BANDWIDTH_LIMIT must be bytes per second such as 20MiB/s or 500KiB/s"),
+    ({"MIRROR_BANDWIDTH_LIMIT": "100Mb/s"},
+     "MIRROR_BANDWIDTH_LIMIT '100Mb/s' reads as bits per second (a lower-case b)"),
+    ({"MIRROR_BANDWIDTH_LIMIT": "800kb"},
+     "MIRROR_BANDWIDTH_LIMIT '800kb' reads as bits per second"),
     ({"MIRROR_BANDWIDTH_LIMIT": "100"},
      "MIRROR_BANDWIDTH_LIMIT must be at least 64KiB/s (bytes, not bits), or 0 for no cap"),
     ({"MIRROR_TIMEZONE": "Mars/Olympus"}, "MIRROR_TIMEZONE must be an IANA time zone"),

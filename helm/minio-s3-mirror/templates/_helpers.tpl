@@ -99,6 +99,7 @@ is checked here, so each template that includes this fails with the same readabl
 {{- $root := . }}
 {{- $jobs := list }}
 {{- $seen := dict }}
+{{- $services := dict }}
 {{- $chartEnv := list "SERVICE" "BUCKET_PAIR" "BUCKET_PAIRS" "MIRROR_PREFIX" "MIRROR_TIMEZONE" "MIRROR_EXCLUDE" "MIRROR_DRY_RUN" "MIRROR_OVERWRITE" "MIRROR_SKIP_ERRORS" "MIRROR_MAX_WORKERS" "MIRROR_LARGE_TRANSFERS" "MIRROR_PART_SIZE" "MIRROR_BANDWIDTH_LIMIT" "MIRROR_DEBUG" "MIRROR_LOG_FORMAT" "SLACK_BOT_TOKEN" "SLACK_CHANNEL_ID" "SLACK_API_URL" "MIRROR_PUSHGATEWAY_URL" }}
 {{- if not .Values.metrics.pushgatewayUrl }}
 {{- /* a Pushgateway URL with credentials comes from the user's own Secret, through extraEnv */}}
@@ -174,11 +175,17 @@ least 64KiB/s (the schema has checked the shape) */}}
 {{- end }}
 {{- range (ternary (list $job.prefix) $job.prefix (kindIs "string" $job.prefix)) }}
 {{- /* MIRROR_PREFIX's date fields, {today:%Y/%m/%d} or {now-2d}; {{ and }} are literal braces */}}
-{{- if not (regexMatch `^([^{}]|\{\{|\}\}|\{\s*(now|today|yesterday|tomorrow)([+-][0-9]+[wdh])?\s*(:[^{}]*)?\})*$` (toString .)) }}
-{{- fail (printf "%s: prefix %q has a bad date template: a field is {now}, {today}, {yesterday} or {tomorrow}, with an optional offset (now-2d; w, d, h) and format ({yesterday:%%Y/%%m/%%d}); write {{ and }} for literal braces" $where (toString .)) }}
+{{- if regexMatch `^([^{]|\{\{|\{[^{}]*\})*,` (toString .) }}
+{{- fail (printf "%s: prefix %q has a comma outside a date field: MIRROR_PREFIX is comma-separated, so give each prefix as its own list entry" $where (toString .)) }}
+{{- end }}
+{{- if not (regexMatch `^([^{}]|\{\{|\}\}|\{\s*(now|today|yesterday|tomorrow)([+-][0-9]+[wdh])?\s*(:([^%{}]|%%|%[YmdHMSjyUWVGuaAbBpIe])*)?\})*$` (toString .)) }}
+{{- fail (printf "%s: prefix %q has a bad date template: a field is {now}, {today}, {yesterday} or {tomorrow}, with an optional offset (now-2d; w, d, h) and format ({yesterday:%%Y/%%m/%%d}; directives %%Y %%m %%d %%H %%M %%S %%j %%y %%U %%W %%V %%G %%u %%a %%A %%b %%B %%p %%I %%e, %%%% for a literal %%); write {{ and }} for literal braces" $where (toString .)) }}
 {{- end }}
 {{- end }}
 {{- range $job.exclude }}
+{{- if contains "," . }}
+{{- fail (printf "%s: exclude pattern %q contains a comma: MIRROR_EXCLUDE is comma-separated, so a comma cannot be part of a pattern ({a,b} alternatives are not globs here: list each pattern)" $where .) }}
+{{- end }}
 {{- if or (not (regexMatch `^([^\[\\]|\\.|\[([!^][^\]]+|\][^\]]*|[^!^\]][^\]]*)\])*$` .)) (eq (trimAll "/" .) "") }}
 {{- fail (printf "%s: exclude pattern %q is not a valid glob: a '[' needs its ']' (and a class at least one character), a '\\' must escape something, and a pattern needs more than '/'" $where .) }}
 {{- end }}
@@ -207,6 +214,11 @@ store (endpoint URL), the same bucket, and one folder inside the other */}}
 {{- end }}
 {{- $targets = append $targets (merge (dict "pair" $pair) $target) }}
 {{- end }}
+{{- $service := default $fullname $job.service }}
+{{- if and $root.Values.metrics.pushgatewayUrl (hasKey $services $service) }}
+{{- fail (printf "%s: service %q is also %s's: the Pushgateway groups a run's metrics by service and pair, so the two jobs would overwrite each other's series; give each job its own service, or leave it unset (the CronJob's name)" $where $service (get $services $service)) }}
+{{- end }}
+{{- $_ := set $services $service $where }}
 {{- $_ := set $job "aliases" $aliases }}
 {{- $_ := set $job "fullname" $fullname }}
 {{- $jobs = append $jobs $job }}
