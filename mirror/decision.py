@@ -52,6 +52,11 @@ class Policy:
     exclude: Exclude
     target_provider: Provider
     compare_etags: bool  # both stores' single-part ETags are MD5s of the content
+    target_prefix: str = ""  # the target pair's folder: a relative key's name there follows it
+
+
+PREFIX_MARKER = ("the folder marker of the source's pair prefix: the target pair names no "
+                 "folder, and its bucket needs no marker")
 
 
 def is_plain_md5(etag: str) -> bool:
@@ -89,7 +94,10 @@ def decide(source: ObjectInfo | None, target: ObjectInfo | None, policy: Policy)
     if policy.exclude.matches(source.key):
         return Decision(Action.EXCLUDED, "matches MIRROR_EXCLUDE")
     if target is None:
-        problem = policy.target_provider.key_problem(source.key, source.size)
+        if not source.key and not policy.target_prefix:
+            return Decision(Action.EXCLUDED, PREFIX_MARKER)  # its target key would be ''
+        problem = policy.target_provider.key_problem(policy.target_prefix + source.key,
+                                                     source.size)
         if problem:
             return Decision(Action.UNSUPPORTED, problem)
         if source.storage_class in ARCHIVED_CLASSES:

@@ -130,7 +130,8 @@ class PairRun:
         self.policy = Policy(
             overwrite=settings.overwrite, exclude=settings.exclude,
             target_provider=self.target_alias.provider,
-            compare_etags=self.source_alias.etags_are_md5 and self.target_alias.etags_are_md5)
+            compare_etags=self.source_alias.etags_are_md5 and self.target_alias.etags_are_md5,
+            target_prefix=pair.target.prefix)
         self.abort = threading.Event()
         self.ctx = TransferContext(
             source=self.source, target=self.target, part_size=res.part_size,
@@ -273,9 +274,7 @@ class PairRun:
             self.log.debug("object.decision", key=obj.key, action=decision.action.value,
                            reason=decision.reason)
         if decision.action in NOT_MIRRORED:
-            with self._lock:
-                self.summary.failed.add(obj.size)
-                self.tally._keep_failure(obj.key, decision.reason)
+            self.tally.not_mirrored(obj.key, obj.size, decision.reason)
             self.log.error("object.failed", key=obj.key, error=decision.reason)
             if not self.res.settings.skip_errors:
                 self._halt("stopped at the first failed object (MIRROR_SKIP_ERRORS=false)")

@@ -182,6 +182,12 @@ class PairTally:
                 s.failed.add(result.size)
                 self._keep_failure(result.key, result.error or "failed")
 
+    def not_mirrored(self, key: str, size: int, reason: str) -> None:
+        """An object failed without a transfer (a key the target cannot hold, archived)."""
+        with self._lock:
+            self.summary.failed.add(size)
+            self._keep_failure(key, reason)
+
     def _keep_failure(self, key: str, error: str) -> None:
         if len(self.summary.failures) < MAX_FAILURES_KEPT:
             self.summary.failures.append(Failure(key, error))

@@ -63,6 +63,28 @@ def test_pair_folders_map_source_keys_into_the_target_folder(minio_side: LocalS3
     assert rerun.decisions() == {"unchanged": 2}
 
 
+def test_the_source_folders_own_marker_is_not_written_to_the_target_bucket_root(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """`photos/`, the marker the AWS console or mc makes for a folder, is the pair prefix
+    itself: its key below the prefix is empty, and a target pair with no folder has no key
+    to write it to (a PUT to the bucket's own path would be a CreateBucket). It is skipped
+    with a reason, the folder's objects are copied, and the next run has nothing to do."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"photos/": b"", "photos/a.jpg": b"a", "photos/2025/b.jpg": b"b"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_DEBUG": "true",
+           "BUCKET_PAIR": f"minio/{src}/photos:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"a.jpg": b"a", "2025/b.jpg": b"b"}
+    assert run.decisions() == {"copy-new": 2, "excluded": 1}
+    (marker,) = [e for e in run.named("object.decision") if e["action"] == "excluded"]
+    assert (marker["key"], marker["reason"].split(":")[0]) == (
+        "", "the folder marker of the source's pair prefix")
+    assert run_mirror(env).decisions() == {"unchanged": 2, "excluded": 1}
+
+
 def test_excluded_keys_are_neither_copied_nor_counted_as_failures(minio_side: LocalS3,
                                                                   aws_side: LocalS3) -> None:
     """The original's exclude list plus a folder and an anchored pattern, end to end."""
