@@ -255,8 +255,11 @@ def _level(client: S3Client, scope: Scope, prefix: str,
             return
 
 
-def walk(client: S3Client, scope: Scope, prefix: str | None = None,
-         ) -> Iterator[list[ObjectInfo]]:
+WALK_BATCH = 1000  # objects of one folder handed on at once: a page's worth
+
+
+def walk(client: S3Client, scope: Scope, prefix: str | None = None, *,
+         batch_size: int = WALK_BATCH) -> Iterator[list[ObjectInfo]]:
     """List folder by folder, yielding keys in UTF-8 order whatever order the server uses.
 
     A server that lists folders first puts folder `a/` where `a` sorts, before `a-b` and
@@ -264,6 +267,7 @@ def walk(client: S3Client, scope: Scope, prefix: str | None = None,
     whose bare name sorts at or after `a/` arrives (every later entry sorts after it, in
     either order), then walked in full. Memory: one page per open folder level. Costs one
     LIST (or more) per folder, so it is used only where the two sides' orders differ.
+    A folder's objects are handed on `batch_size` at a time, however many it holds.
     """
     held: list[tuple[str, int, int, ObjectInfo | None]] = []  # name, folder?, seq, object
     batch: list[ObjectInfo] = []
@@ -273,25 +277,28 @@ def walk(client: S3Client, scope: Scope, prefix: str | None = None,
         heapq.heappush(held, (name, obj is None, seq, obj))
         bound = name.rstrip("/")
         while held and held[0][0] <= bound:
-            yield from _release(client, scope, base, heapq.heappop(held), batch)
+            yield from _release(client, scope, base, heapq.heappop(held), batch, batch_size)
     while held:
-        yield from _release(client, scope, base, heapq.heappop(held), batch)
+        yield from _release(client, scope, base, heapq.heappop(held), batch, batch_size)
     if batch:
         yield batch
 
 
 def _release(client: S3Client, scope: Scope, base: str,
              entry: tuple[str, int, int, ObjectInfo | None], batch: list[ObjectInfo],
-             ) -> Iterator[list[ObjectInfo]]:
-    """Emit one held entry: an object joins the batch, a folder is walked in full."""
+             batch_size: int) -> Iterator[list[ObjectInfo]]:
+    """Emit one held entry: an object joins the batch (handed on once full), a folder is
+    walked in full."""
     name, _, _, obj = entry
     if obj is not None:
         batch.append(obj)
-        return
+        if len(batch) < batch_size:
+            return
     if batch:
         yield list(batch)
         batch.clear()
-    yield from walk(client, scope, base + name)
+    if obj is None:
+        yield from walk(client, scope, base + name, batch_size=batch_size)
 
 
 class Prefetch:

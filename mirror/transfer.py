@@ -49,7 +49,7 @@ from mirror.s3.checksum import b64_of_hex, md5
 from mirror.s3.client import Part, S3Client, Written, opaque_by
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
-from mirror.s3.listing import ObjectInfo, normalize_etag
+from mirror.s3.listing import ObjectInfo, normalize_etag, unquote_etag
 from mirror.s3.sigv4 import CredentialsUnavailable
 from mirror.settings import MIN_PART_SIZE  # S3's smallest part but the last
 
@@ -223,11 +223,16 @@ def _current(ctx: TransferContext, obj: ObjectInfo) -> ObjectInfo | None:
         if exc.status == 404:
             return None  # deleted since: what was copied is its last version
         raise
-    etag = normalize_etag(headers.get("etag", ""))
-    size = int(headers.get("content-length", obj.size))
-    if etag == obj.etag and size == obj.size:
-        return None
-    return obj._replace(size=size, etag=etag)
+    now = _versioned(obj, headers.get("etag", ""), int(headers.get("content-length", obj.size)))
+    return None if (now.etag, now.size) == (obj.etag, obj.size) else now
+
+
+def _versioned(obj: ObjectInfo, raw_etag: str, size: int | None = None) -> ObjectInfo:
+    """`obj` with the ETag (and size) a response gives, as ETags are kept (`listing`)."""
+    listed = unquote_etag(raw_etag)
+    etag = listed.lower()
+    return obj._replace(size=obj.size if size is None else size, etag=etag,
+                        listed_etag=listed if listed != etag else "")
 
 
 def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
@@ -369,7 +374,7 @@ def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int,
         return None
     try:
         headers = ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key),
-                                                if_match=obj.etag, part_number=number)
+                                                if_match=obj.match_etag, part_number=number)
     except S3Error as exc:
         if exc.status in (400, 416, 501) or exc.code == "NotImplemented":
             ctx.no_part_sizes.set()
@@ -438,7 +443,14 @@ def _uneven(ctx: TransferContext, obj: ObjectInfo, count: int, part_size: int) -
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
     byte_range = (start, obj.size - 1) if start else None
     response = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
-                                            byte_range=byte_range, if_match=obj.etag or None)
+                                            byte_range=byte_range, if_match=obj.match_etag or None)
+    if start and not (response.status == 206 and response.headers.get(
+            "content-range", "").startswith(f"bytes {start}-")):
+        response.close()  # a store or proxy that ignored the Range sends byte 0 again
+        raise IntegrityError(f"the source answered the read resumed at byte {start} with "
+                             f"{response.status} and Content-Range "
+                             f"{response.headers.get('content-range', '(none)')!r}, not the "
+                             "bytes asked for; nothing was written")
     length = response.headers.get("content-length")
     if length is not None and int(length) != obj.size - start:
         response.close()
@@ -556,7 +568,10 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
 
 def _fill(ctx: TransferContext, obj: ObjectInfo, response: Response, view: memoryview,
           offset: int) -> Response:
-    """Fill `view` with the object's bytes from `offset`, resuming a broken GET by range."""
+    """Fill `view` with the object's bytes from `offset`, resuming a broken GET by range
+    (on the version the first answer was of, when the listing gave no ETag to hold to)."""
+    if not obj.etag:
+        obj = _versioned(obj, response.headers.get("etag", ""))
     filled, resumes = 0, 0
     while filled < len(view):
         try:
@@ -627,6 +642,8 @@ def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part])
     except S3Error as exc:
         landed = _landed(ctx, key, parts) if exc.code in _COMPLETE_MAY_HAVE_LANDED else None
         if landed is not None:
+            if exc.code != "NoSuchUpload":  # the object may be an earlier copy of these bytes
+                _abort(ctx, key, upload_id)
             return landed
         _abort(ctx, key, upload_id)
         raise
@@ -730,6 +747,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
             number += 1
             digest = check.add(buf)
             submit(number, held, partial(_upload_part, ctx, key, upload_id, number, buf, digest))
+            del buf  # the part is the upload's now: its memory goes back to the budget with it
             offset += n
         problem = check.mismatch(ctx)
         if problem is not None:
@@ -796,7 +814,7 @@ def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload
     for attempt in range(1, STREAM_ATTEMPTS + 1):
         if response is None:
             response = ctx.source.client.get_object(
-                ctx.source.bucket, ctx.source.key(obj.key), if_match=obj.etag,
+                ctx.source.bucket, ctx.source.key(obj.key), if_match=obj.match_etag,
                 part_number=number)
         try:
             span = _part_span(response, obj, count)
@@ -842,7 +860,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
     key = ctx.target.key(obj.key)
     try:
         first = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
-                                             if_match=obj.etag, part_number=1)
+                                             if_match=obj.match_etag, part_number=1)
     except S3Error as exc:
         if exc.status == 501 or exc.code == "NotImplemented":  # no part GETs at this source
             ctx.no_aligned.set()
@@ -911,7 +929,7 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     client = ctx.target.client
     if obj.size <= MAX_SINGLE_COPY:
         returned = client.copy_object(ctx.source.bucket, src_key, ctx.target.bucket, key,
-                                      if_match=obj.etag or None,
+                                      if_match=obj.match_etag or None,
                                       storage_class=ctx.storage_class,
                                       copy_tags=ctx.copy_tags)
         if is_plain_md5(obj.etag):
@@ -928,7 +946,7 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
             end = min(start + part_size, obj.size) - 1
             submit(number, 0, partial(client.upload_part_copy, ctx.source.bucket, src_key,
                                       ctx.target.bucket, key, upload_id, number, (start, end),
-                                      if_match=obj.etag or None))
+                                      if_match=obj.match_etag or None))
 
     parts = _run_parts(ctx, key, upload_id, produce)
     _complete(ctx, key, upload_id, parts)

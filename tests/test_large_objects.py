@@ -335,3 +335,85 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
     assert counted["HEAD"] == 1  # the target's object, looked at once
     assert run.requests("target")["MPU_COMPLETE"] == 2
     assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
+
+_LATE_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n' + b" " * 4096
+               + b"<Error><Code>InternalError</Code><Message>We encountered an internal "
+               b"error. Please try again.</Message></Error>")
+LATE_ERROR = b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: %d\r\n" \
+    b"\r\n%s" % (len(_LATE_ERROR), _LATE_ERROR)
+
+
+def test_a_complete_answered_200_then_an_error_after_whitespace_is_a_failure(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """AWS answers a long CompleteMultipartUpload with 200 at once, whitespace while it
+    works, then the result or an <Error>. An error kilobytes into the body is still an
+    error: the object fails, its upload is aborted, nothing is written, and the next run
+    (the target well again) copies it."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(12 * MIB)
+    put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+
+    def failing_complete(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        return LATE_ERROR if method == "POST" and "uploadId=" in target else None
+
+    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
+    proxy = CountingProxy(host, int(port), answer=failing_complete)
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    try:
+        run = run_mirror({**env, "AWS_URL": proxy.url})
+    finally:
+        proxy.close()
+
+    assert run.code == 1, run.stderr[-2000:]
+    (failed,) = run.named("object.failed")
+    assert failed["key"] == "model.bin"
+    assert "InternalError" in failed["error"]
+    assert run.named("object.copied") == []
+    assert contents(aws_side, dst) == {}
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
+    again = run_mirror(env)
+    assert again.code == 0, again.stderr[-2000:]
+    assert contents(aws_side, dst) == {"model.bin": body}
+
+
+def test_a_resumed_read_answered_with_the_whole_object_is_failed_not_spliced(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """The source link drops mid-body, and the read resumed by range is answered by a store
+    or proxy that ignores Range: 200 and the object from byte 0 (a multipart copy: a
+    smaller object is asked for whole again). Those bytes are not the
+    ones asked for; the object fails with that reason (it was not changed on the source),
+    nothing is written, and the next run copies it."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(12 * MIB)
+    put(minio_side, src, {"object.bin": body})
+    etag = minio_side.boto3().head_object(Bucket=src, Key="object.bin")["ETag"]
+    whole = (b"HTTP/1.1 200 OK\r\ncontent-type: binary/octet-stream\r\netag: %s\r\n"
+             b"content-length: %d\r\n\r\n%s" % (etag.encode(), len(body), body))
+
+    def range_ignored(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        return whole if method == "GET" and "range" in headers else None
+
+    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
+    proxy = CountingProxy(host, int(port), answer=range_ignored)
+    link = Relay(proxy.port, cut_after=6 * MIB)  # in the second part: resumed at its start
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
+           "MIRROR_MULTIPART_THRESHOLD": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    try:
+        run = run_mirror({**env, "MINIO_URL": link.url})
+    finally:
+        link.close()
+        proxy.close()
+
+    assert link.cuts == 1
+    assert run.code == 1, run.stderr[-2000:]
+    (failed,) = run.named("object.failed")
+    assert failed["key"] == "object.bin"
+    assert "resumed at byte" in failed["error"]
+    assert contents(aws_side, dst) == {}
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+    again = run_mirror(env)
+    assert again.code == 0, again.stderr[-2000:]
+    assert contents(aws_side, dst) == {"object.bin": body}

@@ -71,6 +71,19 @@ def test_walking_a_folders_first_server_yields_utf8_order(minio_side: LocalS3) -
     assert scoped == sorted(k for k in keys if k.startswith("my"))
 
 
+def test_a_walked_folder_is_handed_on_in_bounded_batches(minio_side: LocalS3) -> None:
+    """A folder of many objects and no subfolders is not gathered whole before the merge
+    sees it: memory stays at a batch, whatever the folder holds."""
+    bucket = new_bucket(minio_side, "walk")
+    keys = [f"flat/{i:04}.f" for i in range(120)] + ["flat-x.f", "flat/sub/y.f"]
+    put(minio_side, bucket, dict.fromkeys(keys, b""))
+
+    batches = list(walk(client_for(minio_side), Scope(bucket, "", 0), batch_size=50))
+
+    assert [o.key for batch in batches for o in batch] == sorted(keys)
+    assert max(len(batch) for batch in batches) == 50
+
+
 SERVER_PAIRS = [("minio_side", "aws_side"), ("minio_side", "rclone_side"),
                 ("rclone_side", "aws_side"), ("rclone_side", "rclone_side")]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -181,19 +182,31 @@ def _proxy(server: LocalS3, **hooks: Any) -> CountingProxy:
     return CountingProxy(host, int(port), **hooks)
 
 
-def _listing_without_etags(server: LocalS3, bucket: str) -> bytes:
-    """The bucket's one-page ListObjectsV2 answer with every <ETag> left out, as a store
-    that does not list ETags sends it."""
-    entries = b"".join(
-        b"<Contents><Key>%s</Key><LastModified>%s</LastModified><Size>%d</Size></Contents>"
-        % (o["Key"].encode(), o["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z").encode(),
-           o["Size"])
-        for o in server.boto3().list_objects_v2(Bucket=bucket).get("Contents", []))
+def _answer(status: str, body: bytes, **headers: str) -> bytes:
+    head = "".join(f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items())
+    return b"HTTP/1.1 %s\r\n%scontent-length: %d\r\n\r\n%s" % (
+        status.encode(), head.encode(), len(body), body)
+
+
+def _listing(server: LocalS3, bucket: str, etag: Callable[[str], str | None]) -> bytes:
+    """The bucket's one-page ListObjectsV2 answer, each <ETag> as `etag` gives it from the
+    real one (None: left out, as by a store that does not list ETags)."""
+    entries = []
+    for o in server.boto3().list_objects_v2(Bucket=bucket).get("Contents", []):
+        listed = etag(o["ETag"])
+        entries.append(
+            b"<Contents><Key>%s</Key><LastModified>%s</LastModified>%s<Size>%d</Size>"
+            b"</Contents>" % (
+                o["Key"].encode(), o["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z").encode(),
+                b"" if listed is None else b"<ETag>%s</ETag>" % listed.encode(), o["Size"]))
     body = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
             b"<Name>%s</Name><IsTruncated>false</IsTruncated>%s</ListBucketResult>"
-            % (bucket.encode(), entries))
-    return b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: %d\r\n\r\n%s" \
-        % (len(body), body)
+            % (bucket.encode(), b"".join(entries)))
+    return _answer("200 OK", body, content_type="application/xml")
+
+
+def _is_listing(method: str, target: str) -> bool:
+    return method == "GET" and "list-type=2" in target
 
 
 def test_a_source_that_lists_no_etags_is_copied_once(minio_side: LocalS3,
@@ -205,10 +218,10 @@ def test_a_source_that_lists_no_etags_is_copied_once(minio_side: LocalS3,
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     objects = {"a.txt": b"alpha", "b/c.bin": os.urandom(70_000)}
     put(minio_side, src, objects)
-    canned = _listing_without_etags(minio_side, src)
+    canned = _listing(minio_side, src, lambda etag: None)
 
     def list_without_etags(method: str, target: str, headers: dict[str, str]) -> bytes | None:
-        return canned if method == "GET" and "list-type=2" in target else None
+        return canned if _is_listing(method, target) else None
 
     source = _proxy(minio_side, answer=list_without_etags)
     target = _proxy(aws_side)
@@ -229,3 +242,41 @@ def test_a_source_that_lists_no_etags_is_copied_once(minio_side: LocalS3,
     assert "HEAD" not in source_ops
     assert again.code == 0, again.stderr[-2000:]
     assert again.decisions() == {"unchanged": 2}
+
+
+def test_upper_case_etags_are_sent_back_as_the_store_wrote_them(minio_side: LocalS3,
+                                                               aws_side: LocalS3) -> None:
+    """A store that writes ETags in upper case (Alibaba OSS) and compares If-Match exactly:
+    the read is conditional on the ETag as listed, so it is answered, not refused as if
+    the object had been rewritten (which would leave it uncopied, run after run). Its
+    bytes are still checked against that ETag, and the next run finds it unchanged."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(50_000)
+    put(minio_side, src, {"photo.jpg": body})
+    upper = minio_side.boto3().head_object(Bucket=src, Key="photo.jpg")["ETag"].upper()
+    canned = _listing(minio_side, src, lambda etag: etag.upper())
+
+    def oss(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if _is_listing(method, target):
+            return canned
+        if method == "GET" and "photo.jpg" in target:
+            if headers.get("if-match", upper) != upper:
+                return _answer("412 Precondition Failed",
+                               b"<Error><Code>PreconditionFailed</Code></Error>")
+            return _answer("200 OK", body, etag=upper,
+                           content_type="application/octet-stream")
+        return None
+
+    source = _proxy(minio_side, answer=oss)
+    env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": source.url,
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    try:
+        run = run_mirror(env)
+        again = run_mirror(env)
+    finally:
+        source.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.named("object.source_changed") == []
+    assert contents(aws_side, dst) == {"photo.jpg": body}
+    assert again.decisions() == {"unchanged": 1}

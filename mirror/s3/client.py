@@ -41,6 +41,7 @@ from mirror.s3.sigv4 import (
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")  # a document's first element (after <?xml?>)
 _TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
 _TAG_KEY = re.compile(rb"<Key>([^<]*)</Key>")
 _TAG_VALUE = re.compile(rb"<Value>([^<]*)</Value>")
@@ -290,9 +291,12 @@ class S3Client:
     def _read_ok(self, op: Op, method: str, bucket: str, key: str | None,
                  **request: Any) -> tuple[Response, bytes]:
         """`_exchange` for an answer whose 200 may still carry an <Error>
-        (CompleteMultipartUpload, Copy): that is an error like any other."""
+        (CompleteMultipartUpload, Copy): that is an error like any other. AWS sends the
+        200 at once and keeps the connection alive with whitespace while it works, so the
+        <Error> can come after any amount of it: the document's first element decides."""
         response, data = self._exchange(op, method, bucket, key, **request)
-        if b"<Error>" in data[:512]:
+        root = _ROOT.search(data)
+        if root is not None and root.group(1) == b"Error":
             raise S3Error.from_response(500, response.headers, data, operation=op.value,
                                         bucket=bucket, key=key)
         return response, data

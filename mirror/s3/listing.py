@@ -32,6 +32,13 @@ class ObjectInfo(NamedTuple):
     etag: str  # lower-case, without quotes: "0cc1...", or "0cc1...-3" for multipart
     last_modified: str  # as listed, ISO 8601 UTC
     storage_class: str = "STANDARD"
+    listed_etag: str = ""  # the ETag in the store's own case, when that is not lower case
+
+    @property
+    def match_etag(self) -> str:
+        """The ETag to send back in If-Match, as the store wrote it: stores compare it
+        exactly, and some (Alibaba OSS) write ETags in upper case."""
+        return self.listed_etag or self.etag
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +52,29 @@ class ListingParseError(Exception):
     pass
 
 
-def normalize_etag(raw: str) -> str:
-    """ETags arrive quoted, unquoted (rclone), XML-escaped or weak-prefixed."""
+def unquote_etag(raw: str) -> str:
+    """ETags arrive quoted, unquoted (rclone), XML-escaped or weak-prefixed: the value."""
     if raw.startswith("&quot;") and raw.endswith("&quot;"):  # the common case, fast
-        return raw[6:-6].lower()
+        return raw[6:-6]
     value = raw.strip()
     if "&" in value:
         value = unescape(value)
     if value.startswith("W/"):
         value = value[2:]
-    return value.strip('"').lower()
+    return value.strip('"')
+
+
+def normalize_etag(raw: str) -> str:
+    """The ETag's value in lower case, as ETags are compared here."""
+    return unquote_etag(raw).lower()
+
+
+def _object(key: str, size: int, raw_etag: str, last_modified: str,
+            storage_class: str) -> ObjectInfo:
+    listed = unquote_etag(raw_etag)
+    etag = listed.lower()
+    return ObjectInfo(key, size, etag, last_modified, storage_class,
+                      listed if listed != etag else "")
 
 
 def _text(raw: bytes) -> str:
@@ -91,8 +111,7 @@ def _objects_by_field(body: bytes, key_of: Callable[[bytes], str], strip: int,
         if classes:
             return None
         classes = [b"STANDARD"] * count
-    return [ObjectInfo(key_of(k)[strip:], int(z), normalize_etag(e.decode()),
-                       t.decode(), c.decode() or "STANDARD")
+    return [_object(key_of(k)[strip:], int(z), e.decode(), t.decode(), c.decode() or "STANDARD")
             for k, t, e, z, c in zip(keys, times, etags, sizes, classes, strict=True)]
 
 
@@ -102,10 +121,10 @@ def _objects_by_entry(body: bytes, key_of: Callable[[bytes], str],
     for block in _CONTENTS.findall(body):
         fields = dict(_FIELD.findall(block))
         try:
-            objects.append(ObjectInfo(
+            objects.append(_object(
                 key=key_of(fields[b"Key"])[strip:],
                 size=int(fields[b"Size"]),
-                etag=normalize_etag(fields.get(b"ETag", b"").decode("utf-8")),
+                raw_etag=fields.get(b"ETag", b"").decode("utf-8"),
                 last_modified=fields.get(b"LastModified", b"").decode("ascii").strip(),
                 storage_class=fields.get(b"StorageClass", b"").decode("ascii") or "STANDARD",
             ))
