@@ -352,9 +352,9 @@ class PairRun:
 
     def _walk_range(self, prefix: str, part: Range) -> None:
         source = checked(self._side("source", prefix, part), self.order, "source",
-                         self.source_alias.variable("PROVIDER"))
+                         self.source_alias.variable("PROVIDER"), part.after, part.until)
         target = checked(self._side("target", prefix, part), self.order, "target",
-                         self.target_alias.variable("PROVIDER"))
+                         self.target_alias.variable("PROVIDER"), part.after, part.until)
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break

@@ -44,13 +44,17 @@ def merge_order(source: ListingOrder, target: ListingOrder) -> ListingOrder:
 
 
 def checked(objects: Iterable[ObjectInfo], order: ListingOrder, side: str,
-            provider_variable: str = "<ALIAS>_PROVIDER") -> Iterator[tuple[str, ObjectInfo]]:
-    """(sort key, object) for each object, after checking it sorts after the previous one."""
-    folders_first = order is ListingOrder.FOLDERS_FIRST
-    previous: str | None = None
-    previous_key = ""
+            provider_variable: str = "<ALIAS>_PROVIDER", after: str | None = None,
+            until: str | None = None) -> Iterator[tuple[str, ObjectInfo]]:
+    """(sort key, object) for each object, after checking it sorts after the previous one
+    (the first after `after`, a range's start); objects past `until` (a range's end) are
+    checked, then left to the next range."""
+    sorting = sort_key(order)
+    previous = None if after is None else sorting(after)
+    previous_key = after or ""
+    limit = None if until is None else sorting(until)
     for obj in objects:
-        current = obj.key.replace("/", "\x00") if folders_first else obj.key
+        current = sorting(obj.key)
         if previous is not None and current <= previous:
             what = "repeats" if current == previous else "comes after"
             raise ListingOrderError(
@@ -58,4 +62,5 @@ def checked(objects: Iterable[ObjectInfo], order: ListingOrder, side: str,
                 f"{previous_key!r}; set {provider_variable} if this server is not "
                 "recognised, or report it")
         previous, previous_key = current, obj.key
-        yield current, obj
+        if limit is None or current <= limit:
+            yield current, obj

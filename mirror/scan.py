@@ -43,9 +43,12 @@ def ranged(client: S3Client, scope: Scope, after: str | None, until: str | None,
            order: ListingOrder, first: tuple[ListPage, ...] = ()) -> Iterator[list[ObjectInfo]]:
     """Flat pages of the keys in (after, until], relative keys compared in `order`.
 
-    `after` becomes ListObjectsV2's start-after; the listing stops at the first key past
-    `until` (the rest of that page is dropped). `first` are this range's first pages,
-    already fetched (by the planner), so they are not requested twice.
+    `after` becomes ListObjectsV2's start-after; the listing stops at the page that
+    crosses `until`, yielded whole: its keys past `until` are the next range's, and are
+    dropped by the caller once their order has been checked (`order.checked`), so a
+    server listing in another order than declared is caught, not cut short. `first` are
+    this range's first pages, already fetched (by the planner), so they are not
+    requested twice.
     """
     key_of = sort_key(order)
     limit = key_of(until) if until is not None else None
@@ -57,10 +60,9 @@ def ranged(client: S3Client, scope: Scope, after: str | None, until: str | None,
             page = client.list_page(scope.bucket, scope.prefix, None, strip=scope.strip,
                                     start_after=start_after)
         objects = page.objects
-        if limit is not None and objects and key_of(objects[-1].key) > limit:
-            yield [o for o in objects if key_of(o.key) <= limit]
-            return
         yield objects
+        if limit is not None and objects and key_of(objects[-1].key) > limit:
+            return
         if page.next_token is None:
             return
         if fetched:

@@ -7,7 +7,11 @@ import random
 import pytest
 from conftest import Run, base_env, contents, listing, new_bucket, put, run_mirror
 
+from mirror.order import ListingOrderError, checked
+from mirror.providers import ListingOrder
+from mirror.s3.listing import ListPage, ObjectInfo
 from mirror.sandbox import LocalS3
+from mirror.scan import Scope, ranged
 
 FOLDERS = [f"2025/{m:02d}/{d:02d}/" for m in (1, 2, 3) for d in range(1, 11)]
 
@@ -84,3 +88,28 @@ def test_a_flat_listing_without_folders_is_cut_by_key_and_stays_exact(
     pages = -(-len(objects) // 1000)
     assert rerun.requests("source")["LIST"] <= pages + 8 + 32 + 8  # pages, folder look,
     # probes, a partial page per range
+
+
+def _page(*keys: str) -> ListPage:
+    return ListPage([ObjectInfo(k, 1, "", "2025-01-01T00:00:00.000Z") for k in keys], [], None)
+
+
+# A server declared to list in UTF-8 order that lists folders first (SeaweedFS behind a
+# host name the provider table does not know), cut into ranges at the folder 'c-/'.
+FOLDERS_FIRST_PAGE = ("c/a", "c/z", "c!", "c-/x", "d")
+
+
+@pytest.mark.parametrize(("after", "until"), [(None, "c-/"), ("c-/", None)],
+                         ids=["range ending at the boundary", "range starting after it"])
+def test_a_range_does_not_hide_keys_listed_out_of_order(after: str | None,
+                                                        until: str | None) -> None:
+    """The page that crosses a range's end is checked whole before the keys past the end
+    are left to the next range, and a range's first key must come after its start: the
+    misplaced 'c!' and 'c/...' stop the pair instead of falling between two ranges."""
+    first = _page(*(FOLDERS_FIRST_PAGE if until else FOLDERS_FIRST_PAGE[2:]))
+    scope = Scope("bucket", "", 0)
+    pages = ranged(None, scope, after, until, ListingOrder.UTF8, (first,))  # type: ignore[arg-type]
+
+    with pytest.raises(ListingOrderError, match="'c!' comes after"):
+        list(checked((o for page in pages for o in page), ListingOrder.UTF8, "source",
+                     "SRC_PROVIDER", after, until))

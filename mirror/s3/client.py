@@ -41,6 +41,27 @@ from mirror.s3.sigv4 import (
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
+# A next page asked for by start-after, not by the server's token (see `_resumable`). No
+# real token holds a NUL: it comes from XML text, which cannot.
+_RESUME_AFTER = "\x00start-after:"
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _resumable(page: ListPage, stripped: str, bucket: str) -> ListPage:
+    """A page whose continuation token is its last key (SeaweedFS) with characters XML
+    cannot carry in it: written as U+FFFD, the token would resume after another key,
+    skipping every key between. The entry it names is found in the page (whose keys come
+    URL-encoded, intact), and the next page starts after that entry instead."""
+    token = page.next_token or ""
+    entries = [*(o.key for o in page.objects), *page.prefixes]
+    for name in reversed(entries):
+        if _NOT_IN_XML.sub("\ufffd", stripped + name) == token:
+            return ListPage(page.objects, page.prefixes, _RESUME_AFTER + stripped + name)
+    raise ListingParseError(
+        f"the listing of {bucket} cannot be continued exactly: the server's continuation "
+        f"token {token!r} has characters it could not write, and names no key of the page")
+
+
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")  # a document's first element (after <?xml?>)
 _TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
 _TAG_KEY = re.compile(rb"<Key>([^<]*)</Key>")
@@ -306,8 +327,12 @@ class S3Client:
     def list_page(self, bucket: str, prefix: str, token: str | None = None, *,
                   delimiter: str | None = None, start_after: str | None = None,
                   strip: int = 0, max_keys: int = 1000) -> ListPage:
+        """One ListObjectsV2 page; pass its `next_token` back for the next one."""
         query = {"list-type": "2", "encoding-type": "url", "max-keys": str(max_keys),
                  "prefix": prefix}
+        given = token
+        if token and token.startswith(_RESUME_AFTER):
+            start_after, token = token[len(_RESUME_AFTER):], None
         if token:
             query["continuation-token"] = token
         if delimiter:
@@ -316,7 +341,9 @@ class S3Client:
             query["start-after"] = start_after
         _, data = self._exchange(Op.LIST, "GET", bucket, query=query)
         page = parse_list_page(data, strip)
-        if token and page.next_token == token:  # on a billed store, a loop costs money
+        if page.next_token and "\ufffd" in page.next_token:
+            page = _resumable(page, prefix[:strip], bucket)
+        if given and page.next_token == given:  # on a billed store, a loop costs money
             raise ListingParseError(
                 f"the listing of {bucket} would never end: the server answered a "
                 "continuation token with the same token")
