@@ -120,10 +120,11 @@ class PairRun:
         self.target_alias: Alias = settings.aliases[pair.target.alias]
         self.counters = {"source": RequestCounter(), "target": RequestCounter()}
         self.source = Side(S3Client(res.endpoints[pair.source.alias], res.pools,
-                                    self.counters["source"]),
+                                    self.counters["source"], stopping=res.stop.is_set),
                            pair.source.bucket, pair.source.prefix)
         self.target = Side(S3Client(res.endpoints[pair.target.alias], res.pools,
-                                    self.counters["target"], resending=self._resending),
+                                    self.counters["target"], resending=self._resending,
+                                    stopping=res.stop.is_set),
                            pair.target.bucket, pair.target.prefix)
         self.order = merge_order(self.source_alias.provider.listing_order,
                                  self.target_alias.provider.listing_order)

@@ -19,6 +19,23 @@ from mirror.settings import Alias, Settings
 from mirror.summary import RunSummary
 
 MAX_CONCURRENT_PAIRS = 3
+# After SIGTERM, how long requests in flight may take to finish on their own before their
+# connections are cut: a pod has 60 s by default before SIGKILL, and a server that stopped
+# answering would otherwise hold a request for the whole read timeout.
+CUT_OFF_AFTER = 10.0
+
+
+def _cut_off(stop: threading.Event, finished: threading.Event, pools: PoolRegistry) -> None:
+    """Once stopped, give requests in flight CUT_OFF_AFTER seconds, then cut them."""
+    while not finished.wait(0.2):
+        if stop.is_set():
+            if not finished.wait(CUT_OFF_AFTER):
+                cut = pools.abandon()
+                if cut:
+                    logs.get().warning("run.cut_off", requests=cut,
+                                       detail=f"requests still in flight {CUT_OFF_AFTER:g}s "
+                                              "after the stop were abandoned")
+            return
 
 
 def _credential_chain(alias: Alias, clock: Callable[[], float] = time.monotonic,
@@ -122,12 +139,16 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
         part_size=sizing.part_size, streams=threading.Semaphore(sizing.large_transfers),
         stop=stop,
         throttle=Throttle(settings.bandwidth_limit) if settings.bandwidth_limit else None)
+    finished = threading.Event()
+    threading.Thread(target=_cut_off, args=(stop, finished, pools), name="cut-off",
+                     daemon=True).start()
     try:
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PAIRS,
                                 thread_name_prefix="pair") as pair_pool:
             futures = [pair_pool.submit(PairRun(pair, resources).run) for pair in settings.pairs]
             summaries = [f.result() for f in futures]
     finally:
+        finished.set()
         executor.shutdown()
         parts.shutdown()
         pools.close()

@@ -461,6 +461,8 @@ def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Respon
 def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
     held = ctx.budget.acquire(obj.size)
     try:
+        if ctx.stop.is_set():  # stopped while it waited for memory
+            raise Interrupted("stopped before it started")
         body, headers = _read_whole(ctx, obj)
         digest = md5(body).hexdigest()
         if ctx.source_etags_md5 and is_plain_md5(obj.etag) and digest != obj.etag:
@@ -590,6 +592,8 @@ def _fill(ctx: TransferContext, obj: ObjectInfo, response: Response, view: memor
 
 def _upload_part(ctx: TransferContext, key: str, upload_id: str, number: int, buf: bytearray,
                  digest: bytes) -> str:
+    if ctx.stop.is_set():  # a part read but not yet sent: the upload is aborted instead
+        raise Interrupted("stopped before the upload was complete")
     returned = ctx.target.client.upload_part(ctx.target.bucket, key, upload_id, number, buf,
                                              content_md5=base64.b64encode(digest).decode())
     _check_returned(ctx, returned, digest.hex())
@@ -1012,6 +1016,23 @@ def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, 
             "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 
+def _failed(exc: S3Error | TransportError, ctx: TransferContext, obj: ObjectInfo,
+            result: Callable[..., TransferResult]) -> TransferResult:
+    """What an S3 or transport error makes of a copy."""
+    if isinstance(exc, TransportError):
+        return result(Outcome.FAILED, str(exc), fatal=not exc.retryable, transport=True)
+    if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation in (
+            "GET", "GET_TAGGING", "HEAD"):
+        return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
+    if exc.status == 412:
+        return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
+    if exc.code == "InvalidStorageClass":  # S3 names no class: say which was asked for
+        return result(Outcome.FAILED, f"the target refused storage class "
+                      f"{ctx.storage_class or '(the bucket default)'}: check "
+                      f"{ctx.storage_class_variable}", fatal=True)
+    return result(Outcome.FAILED, exc.describe(), fatal=exc.severity is Severity.PAIR)
+
+
 def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     """Copy `obj` (relative key) from source to target; never raises for an S3 failure."""
     started = time.monotonic()
@@ -1025,6 +1046,11 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         return result(Outcome.INTERRUPTED, "stopped before it started")
     try:
         _copy_current(ctx, obj)
+    except (S3Error, TransportError) as exc:
+        if not ctx.stop.is_set():
+            return _failed(exc, ctx, obj, result)
+        # stopped: not tried again, or its connection cut (run.CUT_OFF_AFTER)
+        return result(Outcome.INTERRUPTED, f"stopped before the copy was confirmed ({exc})")
     except SourceChanged as exc:
         return result(Outcome.SOURCE_CHANGED, f"changed during the run: {exc}")
     except Interrupted as exc:
@@ -1033,19 +1059,6 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         return result(Outcome.FAILED, str(exc))
     except OpaqueETags as exc:  # a setting to change: every later write would fail alike
         return result(Outcome.FAILED, str(exc), fatal=True)
-    except S3Error as exc:
-        if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation in (
-                "GET", "GET_TAGGING", "HEAD"):
-            return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
-        if exc.status == 412:
-            return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
-        if exc.code == "InvalidStorageClass":  # S3 names no class: say which was asked for
-            return result(Outcome.FAILED, f"the target refused storage class "
-                          f"{ctx.storage_class or '(the bucket default)'}: check "
-                          f"{ctx.storage_class_variable}", fatal=True)
-        return result(Outcome.FAILED, exc.describe(), fatal=exc.severity is Severity.PAIR)
-    except TransportError as exc:
-        return result(Outcome.FAILED, str(exc), fatal=not exc.retryable, transport=True)
     except CredentialsUnavailable as exc:
         return result(Outcome.FAILED, str(exc), fatal=True)
     return result(Outcome.COPIED)

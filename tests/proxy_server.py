@@ -124,11 +124,13 @@ class Relay(_Listener):
     """A TCP relay in front of a server, playing a poor link. With `rate`, the server's
     answers go at that many bytes/s, so a transfer is reliably still in flight when a test
     acts on it. With `cut_after`, the first connection whose answers pass that many bytes
-    is cut there (the link drops mid-body), once."""
+    is cut there (the link drops mid-body), once. While `stalled` is set, nothing passes
+    either way: a server that stopped answering, connections left open."""
 
     def __init__(self, port: int, rate: int = 0, cut_after: int = 0) -> None:
         self.target, self.rate = port, rate
         self.cut_after, self.cuts = cut_after, 0
+        self.stalled = threading.Event()
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -144,6 +146,8 @@ class Relay(_Listener):
         sent = 0
         try:
             while data := src.recv(chunk):
+                while self.stalled.is_set() and not self._closed:
+                    time.sleep(0.05)
                 if answers and self.cut_after and sent + len(data) > self.cut_after:
                     with self._lock:
                         cut, self.cuts = not self.cuts, 1

@@ -149,6 +149,12 @@ class PoolRegistry:
         for pool in pools:
             pool.close()
 
+    def abandon(self) -> int:
+        """Cut the connections requests are using, on every host (`ConnectionPool.abandon`)."""
+        with self._lock:
+            pools = list(self._pools.values())
+        return sum(pool.abandon() for pool in pools)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -183,11 +189,14 @@ class S3Client:
     def __init__(self, endpoint: EndpointConfig, pools: PoolRegistry, counter: RequestCounter,
                  retry: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], None] = time.sleep,
-                 resending: Callable[[int], None] | None = None) -> None:
+                 resending: Callable[[int], None] | None = None,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         """`resending(n)` is called before a body of `n` bytes is sent again (a retry): a
-        bandwidth cap counts those bytes too."""
+        bandwidth cap counts those bytes too. Once `stopping()` (SIGTERM), a failed
+        request is not tried again."""
         self.endpoint = endpoint
         self._resending = resending
+        self._stopping = stopping
         self.counter = counter
         self._pools = pools
         self._retry = retry
@@ -197,6 +206,10 @@ class S3Client:
         self._hosts: dict[str, tuple[ConnectionPool, str]] = {}
         # AWS buckets in another region than the endpoint's: (that region's host, signer)
         self._elsewhere: dict[str, tuple[str, Signer]] = {}
+
+    def _again(self, attempt: int) -> bool:
+        """Whether a failed request gets another attempt."""
+        return attempt < self._retry.attempts and not self._stopping()
 
     def backoff(self, attempt: int) -> None:
         """Wait before trying again what the caller must replay itself (a streamed body)."""
@@ -268,7 +281,7 @@ class S3Client:
                 if whole and response.status in ok:
                     response.body = response.read()
             except TransportError as exc:
-                if exc.retryable and attempt < self._retry.attempts and stream is None:
+                if exc.retryable and self._again(attempt) and stream is None:
                     self._sleep(self._retry.delay(attempt))
                     continue
                 raise
@@ -279,13 +292,13 @@ class S3Client:
                                           operation=op.value, bucket=bucket, key=key)
             if (error.region_hint and error.kind == "wrong region or endpoint"
                     and self._follow(bucket, error.region_hint)
-                    and attempt < self._retry.attempts and stream is None):
+                    and self._again(attempt) and stream is None):
                 continue  # to the bucket's own region, at once
             if error.server_time is not None and error.skewed:
                 self.endpoint.clock.adopt(error.server_time)  # and sign again, at once
-                if attempt < self._retry.attempts and stream is None:
+                if self._again(attempt) and stream is None:
                     continue
-            if (error.severity is Severity.RETRY and attempt < self._retry.attempts
+            if (error.severity is Severity.RETRY and self._again(attempt)
                     and stream is None):
                 self._sleep(self._retry.delay(attempt))
                 continue

@@ -20,6 +20,7 @@ import select
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NoReturn
@@ -52,13 +53,14 @@ class Timeouts:
 class _Connection:
     """A socket plus the bytes already received from it but not yet consumed."""
 
-    __slots__ = ("_buf", "_pos", "reused", "sock")
+    __slots__ = ("__weakref__", "_buf", "_pos", "cut", "reused", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._buf = b""
         self._pos = 0
         self.reused = False
+        self.cut = False  # abandoned on purpose (`ConnectionPool.abandon`): never resent
 
     def _fill(self) -> None:
         data = self.sock.recv(_RECV)
@@ -315,6 +317,7 @@ class ConnectionPool:
         if scheme == "https" and self._ssl is None:
             self._ssl = ssl.create_default_context()
         self._idle: list[_Connection] = []
+        self._live: weakref.WeakSet[_Connection] = weakref.WeakSet()  # every open connection
         self._lock = threading.Lock()
         self._max_idle = max_idle
         self._closed = False
@@ -358,7 +361,23 @@ class ConnectionPool:
                 sock.close()
                 raise TransportError(f"TLS handshake with {self.host} failed: {exc}",
                                      retryable=True) from exc
-        return _Connection(sock)
+        conn = _Connection(sock)
+        with self._lock:
+            self._live.add(conn)
+        return conn
+
+    def abandon(self) -> int:
+        """Cut every connection a request is using: a read or write blocked on a server
+        that stopped answering fails at once instead of waiting out the read timeout.
+        Connections opened afterwards (an upload's abort) are not affected. Returns how
+        many were cut."""
+        with self._lock:
+            busy = [conn for conn in self._live if conn not in self._idle]
+        for conn in busy:
+            conn.cut = True
+            with contextlib.suppress(OSError):  # on the socket, not its TLS layer's state
+                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+        return len(busy)
 
     def _acquire(self) -> _Connection:
         with self._lock:
@@ -416,7 +435,7 @@ class ConnectionPool:
                     status, reason, resp_headers = _parse_head(conn.read_head())
             except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
                 conn.close()
-                if conn.reused and attempt == 0 and chunks is None:
+                if conn.reused and attempt == 0 and chunks is None and not conn.cut:
                     if resent is not None:
                         resent()
                     continue
