@@ -7,13 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
 from conftest import ROOT, base_env, contents, new_bucket, put, run_mirror
 from proxy_server import Relay
 
+from bench.proxy import CountingProxy
+from mirror.resources import BASELINE_MEMORY, Limits
+from mirror.run import run
 from mirror.sandbox import LocalS3
+from mirror.settings import load_settings
 
 MIB = 1024 * 1024
 
@@ -156,3 +161,46 @@ def test_sigterm_with_a_server_that_stopped_answering_ends_within_the_grace_peri
 
     assert rerun.code == 0
     assert contents(aws_side, dst) == objects
+
+
+def test_copies_waiting_for_memory_are_not_started_after_sigterm(minio_side: LocalS3,
+                                                                  aws_side: LocalS3) -> None:
+    """A pod whose memory budget holds one 4 MiB object: one copy runs, three wait for its
+    memory. The target stops answering, then SIGTERM: the running copy is cut after the
+    grace, and the copies that get its memory afterwards are not started (no GET) instead
+    of each reading the source and hanging on the target again."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {f"k{i}": os.urandom(4 * MIB) for i in range(6)})
+    target = Relay(int(aws_side.url.rsplit(":", 1)[1]))
+
+    def stall_at_the_first_read(method: str, path: str,
+                                headers: dict[str, str]) -> bytes | None:
+        if method == "GET" and "list-type" not in path:
+            target.stalled.set()  # the target has been listed: its copies will hang
+
+    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
+    source = CountingProxy(host, int(port), answer=stall_at_the_first_read)
+    env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": source.url,
+           "AWS_URL": target.url, "MIRROR_MAX_WORKERS": "4",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    stop = threading.Event()
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(run(
+        load_settings(env), stop=stop,
+        limits=Limits(1, BASELINE_MEMORY + 10 * MIB, "test"))))  # a 5 MiB budget
+    try:
+        worker.start()
+        assert target.stalled.wait(30)
+        time.sleep(1)
+        stop.set()
+        worker.join(45)  # each copy started after the stop would hang on its own
+        reads = source.snapshot()[0].get("GET", 0)
+    finally:
+        target.close()
+        source.close()
+
+    assert done, "the run did not end"
+    pair = done[0].pairs[0]
+    assert (pair.status.value, pair.failed.objects, pair.interrupted.objects) == (
+        "interrupted", 0, 6)
+    assert reads == 1
