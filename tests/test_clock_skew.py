@@ -72,6 +72,23 @@ def test_a_clock_hours_off_signs_with_the_servers_time_after_one_refusal(
     assert len(reported) == 1
 
 
+def test_a_head_refused_for_the_clock_is_signed_again_with_the_servers_time(
+        server: LocalS3) -> None:
+    """A HEAD's 403 has no body to name the skew (a clock that jumps mid-run, when a
+    thread's next request is the HEAD after a copy): its Date header shows the server's
+    time hours away, so it is signed again with that time, not taken for 'permission
+    denied', which would stop the pair."""
+    bucket = new_bucket(server, "skew")
+    server.boto3().put_object(Bucket=bucket, Key="a.txt", Body=b"abc")
+    client, _, counter = _skewed_client(server.url, server.access_key, server.secret_key,
+                                        HOUR)
+
+    headers = client.head_object(bucket, "a.txt")
+
+    assert headers["content-length"] == "3"
+    assert counter.snapshot() == {"HEAD": 2}
+
+
 def _md5_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 

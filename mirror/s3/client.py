@@ -62,6 +62,7 @@ def _resumable(page: ListPage, stripped: str, bucket: str) -> ListPage:
         f"token {token!r} has characters it could not write, and names no key of the page")
 
 
+HEAD_SKEW = 300.0  # seconds: SigV4 refuses signatures 15 minutes off; a HEAD cannot say so
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")  # a document's first element (after <?xml?>)
 _TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
 _TAG_KEY = re.compile(rb"<Key>([^<]*)</Key>")
@@ -207,6 +208,13 @@ class S3Client:
         # AWS buckets in another region than the endpoint's: (that region's host, signer)
         self._elsewhere: dict[str, tuple[str, Signer]] = {}
 
+    def _skewed_head(self, method: str, status: int, server_time: float) -> bool:
+        """A HEAD's refusal has no body to say the clock is off: its Date header does. A
+        403 from a server whose time is minutes away from ours is taken for a skew, signed
+        again with the server's time (a real refusal is then refused again)."""
+        return (method == "HEAD" and status == 403
+                and abs(server_time - self.endpoint.clock.time()) > HEAD_SKEW)
+
     def _again(self, attempt: int) -> bool:
         """Whether a failed request gets another attempt."""
         return attempt < self._retry.attempts and not self._stopping()
@@ -294,7 +302,8 @@ class S3Client:
                     and self._follow(bucket, error.region_hint)
                     and self._again(attempt) and stream is None):
                 continue  # to the bucket's own region, at once
-            if error.server_time is not None and error.skewed:
+            if error.server_time is not None and (error.skewed or self._skewed_head(
+                    method, response.status, error.server_time)):
                 self.endpoint.clock.adopt(error.server_time)  # and sign again, at once
                 if self._again(attempt) and stream is None:
                     continue

@@ -293,7 +293,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        key, val = name.strip().lower(), value.strip()
+        key, val = name.strip().lower(), value.strip(" \t")  # not \xa0: a UTF-8 byte here
         headers[key] = f"{headers[key]}, {val}" if key in headers else val
     return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 

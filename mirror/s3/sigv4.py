@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,16 @@ def uri_encode(value: str, *, keep_slash: bool) -> str:
 def canonical_query(params: dict[str, str]) -> str:
     return "&".join(f"{uri_encode(k, keep_slash=False)}={uri_encode(v, keep_slash=False)}"
                     for k, v in sorted(params.items()))
+
+
+_SPACES = re.compile("[ \t]+")
+
+
+def _trimmed(value: str) -> str:
+    """SigV4's Trimall, over the latin-1 text of the bytes on the wire: only spaces and
+    tabs. (str.split() also takes \\xa0 and \\x85 for whitespace, which are the second
+    bytes of UTF-8 letters such as 'à' and 'Å': the signature would not match.)"""
+    return _SPACES.sub(" ", value.strip(" \t"))
 
 
 class ServerClock:
@@ -138,7 +149,7 @@ class Signer:
             headers["x-amz-security-token"] = creds.session_token
         names = sorted(headers)
         signed = ";".join(names)
-        canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
+        canonical_headers = "".join(f"{n}:{_trimmed(headers[n])}\n" for n in names)
         canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed}\n{payload_hash}"
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         to_sign = (f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
