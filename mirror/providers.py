@@ -87,7 +87,8 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     (r"(^|\.)digitaloceanspaces\.com$", "digitalocean"),
 )
 _REGION_IN_HOST = (
-    re.compile(r"^(?:.+\.)?s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\.amazonaws\.com"),
+    re.compile(r"^(?:.+\.)?s3(?:-fips)?[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d)"
+               r"\.amazonaws\.com"),
     re.compile(r"^s3\.([a-z]{2}-[a-z]+-\d{3})\.backblazeb2\.com$"),
     re.compile(r"^([a-z]{2,4}\d)\.vultrobjects\.com$"),
     re.compile(r"^s3\.([a-z]{2}-[a-z]+-\d)\.wasabisys\.com$"),

@@ -19,6 +19,7 @@ from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client, regional_ho
 from mirror.s3.errors import S3Error
 from mirror.s3.proxy import Proxy
 from mirror.s3.sigv4 import Credentials, CredentialSource
+from mirror.settings import load_settings
 
 EMPTY_LISTING = (b"<ListBucketResult><IsTruncated>false</IsTruncated>"
                  b"<EncodingType>url</EncodingType></ListBucketResult>")
@@ -98,6 +99,10 @@ def test_a_region_error_from_a_non_aws_endpoint_stands(scripted: Start) -> None:
     ("s3-eu-west-1.amazonaws.com", "eu-central-1", "s3.eu-central-1.amazonaws.com"),
     ("s3.dualstack.eu-west-1.amazonaws.com", "us-west-2", "s3.dualstack.us-west-2.amazonaws.com"),
     ("s3.cn-north-1.amazonaws.com.cn", "cn-northwest-1", "s3.cn-northwest-1.amazonaws.com.cn"),
+    ("s3-fips.us-gov-west-1.amazonaws.com", "us-gov-east-1",
+     "s3-fips.us-gov-east-1.amazonaws.com"),
+    ("s3-fips.dualstack.us-east-1.amazonaws.com", "us-west-2",
+     "s3-fips.dualstack.us-west-2.amazonaws.com"),
     ("abc.r2.cloudflarestorage.com", "eu-west-1", None),
     ("bucket.vpce-0a1b.s3.us-east-1.vpce.amazonaws.com", "eu-west-1", None),
     ("s3.amazonaws.com", "not a region", None),
@@ -105,3 +110,19 @@ def test_a_region_error_from_a_non_aws_endpoint_stands(scripted: Start) -> None:
 def test_the_regional_endpoint_of_an_aws_host(host: str, region: str,
                                               expected: str | None) -> None:
     assert regional_host(host, region) == expected
+
+
+@pytest.mark.parametrize(("host", "region"), [
+    ("s3-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+    ("s3-fips.dualstack.us-east-2.amazonaws.com", "us-east-2"),
+    ("s3.dualstack.eu-west-1.amazonaws.com", "eu-west-1"),
+    ("s3-eu-west-1.amazonaws.com", "eu-west-1"),
+])
+def test_the_region_of_an_aws_endpoint_comes_from_its_host(host: str, region: str) -> None:
+    """FIPS endpoints included: signing them for us-east-1 would be refused, and the
+    redirect that follows would leave the FIPS endpoint for a plain one."""
+    settings = load_settings({"BUCKET_PAIR": "minio/a:aws/b", "MINIO_URL": "http://minio:9000",
+                              "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
+                              "AWS_URL": f"https://{host}", "AWS_ACCESS_KEY": "ak",
+                              "AWS_SECRET_KEY": "as"})
+    assert settings.aliases["aws"].region == region

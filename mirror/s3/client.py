@@ -82,7 +82,8 @@ def regional_host(host: str, region: str) -> str | None:
     if found is None or not _REGION.match(region):
         return None
     dual = "dualstack." if ".dualstack." in host else ""
-    return f"s3.{dual}{region}.amazonaws.com{found.group('cn') or ''}"
+    fips = "-fips" if host.startswith("s3-fips.") else ""  # never leave a FIPS endpoint
+    return f"s3{fips}.{dual}{region}.amazonaws.com{found.group('cn') or ''}"
 
 
 @dataclass(frozen=True)
