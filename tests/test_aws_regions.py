@@ -126,3 +126,19 @@ def test_the_region_of_an_aws_endpoint_comes_from_its_host(host: str, region: st
                               "AWS_URL": f"https://{host}", "AWS_ACCESS_KEY": "ak",
                               "AWS_SECRET_KEY": "as"})
     assert settings.aliases["aws"].region == region
+
+
+def test_an_ipv6_endpoint_is_named_in_brackets_in_the_host_header(
+        scripted: Start) -> None:  # noqa: F811
+    """http://[fd00::1]:9000 (an IPv6-only cluster): the Host header, and so the signed
+    host, is '[::1]:port' as HTTP writes it, not '::1:port', which a strict server or
+    proxy reads as another host."""
+    server = scripted([ok(EMPTY_LISTING)], host="::1")
+    endpoint = EndpointConfig(f"http://[::1]:{server.port}", "us-east-1",
+                              CredentialSource(Credentials("AK", "SK")))
+    client = S3Client(endpoint, PoolRegistry(), RequestCounter())
+
+    assert client.list_page("bucket", "").objects == []
+    (request,) = server.requests
+    assert f"\r\nhost: [::1]:{server.port}\r\n".encode() in request.lower()
+    assert b"host;" in request.lower()  # signed

@@ -29,13 +29,14 @@ Start = Callable[..., "ScriptedServer"]
 class ScriptedServer:
     """Answers request n with script[n]; `close_after` closes the connection after a reply."""
 
-    def __init__(self, script: list[Reply], close_after: set[int] | None = None) -> None:
+    def __init__(self, script: list[Reply], close_after: set[int] | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.script = script
         self.close_after = close_after or set()
         self.requests: list[bytes] = []
         self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.sock.bind((host, 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -90,8 +91,9 @@ class ScriptedServer:
 def scripted() -> Iterator[Callable[..., ScriptedServer]]:
     servers: list[ScriptedServer] = []
 
-    def start(script: list[Reply], close_after: set[int] | None = None) -> ScriptedServer:
-        servers.append(ScriptedServer(script, close_after))
+    def start(script: list[Reply], close_after: set[int] | None = None,
+              host: str = "127.0.0.1") -> ScriptedServer:
+        servers.append(ScriptedServer(script, close_after, host))
         return servers[-1]
 
     yield start

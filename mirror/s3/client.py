@@ -28,7 +28,7 @@ from mirror.s3.checksum import md5
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
 from mirror.s3.listing import ListingParseError, ListPage, parse_list_page
-from mirror.s3.proxy import Proxy
+from mirror.s3.proxy import Proxy, authority
 from mirror.s3.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
@@ -246,7 +246,8 @@ class S3Client:
         found = self._hosts.get(host)
         if found is None:
             pool = self._pools.get(self.endpoint, host)
-            found = (pool, host if self._default_port else f"{host}:{self.endpoint.port}")
+            bare = f"[{host}]" if ":" in host else host  # an IPv6 address, in brackets
+            found = (pool, bare if self._default_port else authority(host, self.endpoint.port))
             self._hosts[host] = found
         return found
 
