@@ -49,7 +49,7 @@ from mirror.s3.checksum import b64_of_hex, md5
 from mirror.s3.client import Part, S3Client, Written, opaque_by
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
-from mirror.s3.listing import ObjectInfo, normalize_etag, unquote_etag
+from mirror.s3.listing import ObjectInfo, normalize_etag, split_etag
 from mirror.s3.sigv4 import CredentialsUnavailable
 from mirror.settings import MIN_PART_SIZE  # S3's smallest part but the last
 
@@ -229,10 +229,8 @@ def _current(ctx: TransferContext, obj: ObjectInfo) -> ObjectInfo | None:
 
 def _versioned(obj: ObjectInfo, raw_etag: str, size: int | None = None) -> ObjectInfo:
     """`obj` with the ETag (and size) a response gives, as ETags are kept (`listing`)."""
-    listed = unquote_etag(raw_etag)
-    etag = listed.lower()
-    return obj._replace(size=obj.size if size is None else size, etag=etag,
-                        listed_etag=listed if listed != etag else "")
+    etag, listed = split_etag(raw_etag)
+    return obj._replace(size=obj.size if size is None else size, etag=etag, listed_etag=listed)
 
 
 def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
@@ -1016,7 +1014,7 @@ def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, 
             "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 
-def _failed(exc: S3Error | TransportError, ctx: TransferContext, obj: ObjectInfo,
+def _failed(exc: S3Error | TransportError, ctx: TransferContext,
             result: Callable[..., TransferResult]) -> TransferResult:
     """What an S3 or transport error makes of a copy."""
     if isinstance(exc, TransportError):
@@ -1048,7 +1046,7 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         _copy_current(ctx, obj)
     except (S3Error, TransportError) as exc:
         if not ctx.stop.is_set():
-            return _failed(exc, ctx, obj, result)
+            return _failed(exc, ctx, result)
         # stopped: not tried again, or its connection cut (run.CUT_OFF_AFTER)
         return result(Outcome.INTERRUPTED, f"stopped before the copy was confirmed ({exc})")
     except SourceChanged as exc:

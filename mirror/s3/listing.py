@@ -69,12 +69,17 @@ def normalize_etag(raw: str) -> str:
     return unquote_etag(raw).lower()
 
 
+def split_etag(raw: str) -> tuple[str, str]:
+    """(`ObjectInfo.etag`, `ObjectInfo.listed_etag`) of an ETag as a store sent it."""
+    listed = unquote_etag(raw)
+    etag = listed.lower()
+    return etag, listed if listed != etag else ""
+
+
 def _object(key: str, size: int, raw_etag: str, last_modified: str,
             storage_class: str) -> ObjectInfo:
-    listed = unquote_etag(raw_etag)
-    etag = listed.lower()
-    return ObjectInfo(key, size, etag, last_modified, storage_class,
-                      listed if listed != etag else "")
+    etag, listed = split_etag(raw_etag)
+    return ObjectInfo(key, size, etag, last_modified, storage_class, listed)
 
 
 def _text(raw: bytes) -> str:
