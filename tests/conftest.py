@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from bench.proxy import CountingProxy
 from mirror import sandbox
 from mirror.sandbox import LocalS3
 
@@ -157,6 +158,12 @@ class Run:
 
     def requests(self, side: str, index: int = 0) -> dict[str, int]:
         return dict(self.pair(index)["requests"].get(side, {}))
+
+
+def proxy_in_front(server: LocalS3, **hooks: Any) -> CountingProxy:
+    """A CountingProxy before `server` (hooks: answer, tamper, lose); point a URL at it."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    return CountingProxy(host, int(port), **hooks)
 
 
 def base_env(**servers: LocalS3) -> dict[str, str]:

@@ -11,10 +11,9 @@ import threading
 import time
 from typing import Any
 
-from conftest import ROOT, base_env, contents, new_bucket, put, run_mirror
+from conftest import ROOT, base_env, contents, new_bucket, proxy_in_front, put, run_mirror
 from test_transport import s3_error
 
-from bench.proxy import CountingProxy
 from mirror.executor import Throttle
 from mirror.sandbox import LocalS3
 
@@ -162,8 +161,7 @@ def test_a_part_sent_again_counts_against_the_cap(minio_side: LocalS3,
             return s3_error("503 Slow Down", "SlowDown", "reduce your request rate")
         return None
 
-    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
-    proxy = CountingProxy(host, int(port), answer=slow_down_twice)
+    proxy = proxy_in_front(aws_side, answer=slow_down_twice)
     limit = 4 * MIB
     try:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,

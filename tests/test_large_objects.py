@@ -8,11 +8,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
+from conftest import base_env, contents, new_bucket, proxy_in_front, put, put_multipart, run_mirror
 from proxy_server import Relay
-from test_transport import s3_error
+from test_transport import answer, s3_error
 
-from bench.proxy import CountingProxy
 from mirror.report import jsonreport
 from mirror.sandbox import LocalS3
 
@@ -252,8 +251,7 @@ def test_large_objects_stream_a_few_at_a_time_while_workers_are_many(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     objects = {f"model-{i}.bin": os.urandom(6 * MIB) for i in range(6)}
     put(minio_side, src, objects)
-    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
-    proxy = CountingProxy(host, int(port))
+    proxy = proxy_in_front(aws_side)
     try:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "MIRROR_MAX_WORKERS": "8",
@@ -317,8 +315,7 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
             return s3_error("404 Not Found", "NoSuchUpload", "completed already")
         return None
 
-    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
-    proxy = CountingProxy(host, int(port), lose=lose_first_complete,
+    proxy = proxy_in_front(aws_side, lose=lose_first_complete,
                           answer=no_such_upload_after)
     try:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
@@ -340,8 +337,7 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
 _LATE_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n' + b" " * 4096
                + b"<Error><Code>InternalError</Code><Message>We encountered an internal "
                b"error. Please try again.</Message></Error>")
-LATE_ERROR = b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: %d\r\n" \
-    b"\r\n%s" % (len(_LATE_ERROR), _LATE_ERROR)
+LATE_ERROR = answer("200 OK", _LATE_ERROR, "content-type: application/xml\r\n")
 
 
 def test_a_complete_answered_200_then_an_error_after_whitespace_is_a_failure(
@@ -357,8 +353,7 @@ def test_a_complete_answered_200_then_an_error_after_whitespace_is_a_failure(
     def failing_complete(method: str, target: str, headers: dict[str, str]) -> bytes | None:
         return LATE_ERROR if method == "POST" and "uploadId=" in target else None
 
-    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
-    proxy = CountingProxy(host, int(port), answer=failing_complete)
+    proxy = proxy_in_front(aws_side, answer=failing_complete)
     env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     try:
@@ -390,14 +385,12 @@ def test_a_resumed_read_answered_with_the_whole_object_is_failed_not_spliced(
     body = os.urandom(12 * MIB)
     put(minio_side, src, {"object.bin": body})
     etag = minio_side.boto3().head_object(Bucket=src, Key="object.bin")["ETag"]
-    whole = (b"HTTP/1.1 200 OK\r\ncontent-type: binary/octet-stream\r\netag: %s\r\n"
-             b"content-length: %d\r\n\r\n%s" % (etag.encode(), len(body), body))
+    whole = answer("200 OK", body, f"content-type: binary/octet-stream\r\netag: {etag}\r\n")
 
     def range_ignored(method: str, target: str, headers: dict[str, str]) -> bytes | None:
         return whole if method == "GET" and "range" in headers else None
 
-    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
-    proxy = CountingProxy(host, int(port), answer=range_ignored)
+    proxy = proxy_in_front(minio_side, answer=range_ignored)
     link = Relay(proxy.port, cut_after=6 * MIB)  # in the second part: resumed at its start
     env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
            "MIRROR_MULTIPART_THRESHOLD": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}

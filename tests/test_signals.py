@@ -11,16 +11,32 @@ import threading
 import time
 from typing import Any
 
-from conftest import ROOT, base_env, contents, new_bucket, put, run_mirror
+from conftest import ROOT, base_env, contents, new_bucket, proxy_in_front, put, run_mirror
 from proxy_server import Relay
 
-from bench.proxy import CountingProxy
 from mirror.resources import BASELINE_MEMORY, Limits
 from mirror.run import run
 from mirror.sandbox import LocalS3
 from mirror.settings import load_settings
 
 MIB = 1024 * 1024
+
+
+def _started(env: dict[str, str], until: str,
+             ) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
+    """The real command started with `env`, its JSON events read up to the first `until`
+    (within 60 s); the caller reads the rest of `process.stderr`."""
+    process = subprocess.Popen([sys.executable, "-m", "mirror"], env=env, cwd=ROOT,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    for line in process.stderr:
+        events.append(json.loads(line))
+        if events[-1]["event"] == until:
+            break
+        assert time.monotonic() < deadline, f"no {until} in time"
+    return process, events
 
 
 def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
@@ -35,17 +51,9 @@ def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
            "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
 
-    process = subprocess.Popen([sys.executable, "-m", "mirror"], env=env, cwd=ROOT,
-                               stderr=subprocess.PIPE, text=True)
+    process, events = _started(env, "object.copied")
+    process.send_signal(signal.SIGTERM)
     assert process.stderr is not None
-    events: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
-    for line in process.stderr:
-        events.append(json.loads(line))
-        if events[-1]["event"] == "object.copied":
-            process.send_signal(signal.SIGTERM)
-            break
-        assert time.monotonic() < deadline, "no object was copied in time"
     events += [json.loads(line) for line in process.stderr]
     code = process.wait(timeout=60)
 
@@ -81,15 +89,8 @@ def test_sigterm_abandons_a_streamed_upload_without_waiting_for_it(minio_side: L
     env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PART_SIZE": "5MiB",
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     try:
-        process = subprocess.Popen([sys.executable, "-m", "mirror"],
-                                   env={**env, "MINIO_URL": slow.url}, cwd=ROOT,
-                                   stderr=subprocess.PIPE, text=True)
+        process, events = _started({**env, "MINIO_URL": slow.url}, "pair.start")
         assert process.stderr is not None
-        events: list[dict[str, Any]] = []
-        for line in process.stderr:
-            events.append(json.loads(line))
-            if events[-1]["event"] == "pair.start":
-                break
         time.sleep(2)  # the LIST is a few hundred bytes; the GET is then well under way
         process.send_signal(signal.SIGTERM)
         events += [json.loads(line) for line in process.stderr]
@@ -123,16 +124,9 @@ def test_sigterm_with_a_server_that_stopped_answering_ends_within_the_grace_peri
     link = Relay(int(minio_side.url.rsplit(":", 1)[1]))
     env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_MAX_WORKERS": "4",
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
-    process = subprocess.Popen([sys.executable, "-m", "mirror"],
-                               env={**env, "MINIO_URL": link.url}, cwd=ROOT,
-                               stderr=subprocess.PIPE, text=True)
+    process, events = _started({**env, "MINIO_URL": link.url}, "object.copied")
     try:
         assert process.stderr is not None
-        events: list[dict[str, Any]] = []
-        for line in process.stderr:
-            events.append(json.loads(line))
-            if events[-1]["event"] == "object.copied":
-                break
         link.stalled.set()
         time.sleep(1)
         signalled = time.monotonic()
@@ -178,8 +172,7 @@ def test_copies_waiting_for_memory_are_not_started_after_sigterm(minio_side: Loc
         if method == "GET" and "list-type" not in path:
             target.stalled.set()  # the target has been listed: its copies will hang
 
-    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
-    source = CountingProxy(host, int(port), answer=stall_at_the_first_read)
+    source = proxy_in_front(minio_side, answer=stall_at_the_first_read)
     env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": source.url,
            "AWS_URL": target.url, "MIRROR_MAX_WORKERS": "4",
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}

@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
+from conftest import base_env, contents, new_bucket, proxy_in_front, put, put_multipart, run_mirror
 from proxy_server import Relay
+from test_transport import answer, s3_error
 
-from bench.proxy import CountingProxy
 from mirror.sandbox import LocalS3
 
 MIB = 1024 * 1024
@@ -49,8 +49,7 @@ def test_a_multipart_object_corrupted_on_the_way_is_failed_not_written(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     body = os.urandom(size)
     put_multipart(minio_side, src, "model.bin", body, uploaded_in)
-    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
-    corrupting = CountingProxy(host, int(port), tamper=_whole_gets)
+    corrupting = proxy_in_front(minio_side, tamper=_whole_gets)
     env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
            **settings}
     try:
@@ -110,9 +109,7 @@ def test_an_object_rewritten_while_it_is_copied_ends_up_current(
     assert run_mirror(env).decisions() == {"unchanged": 1}
 
 
-_REFUSAL = b"<Error><Code>NotImplemented</Code><Message>partNumber</Message></Error>"
-NOT_IMPLEMENTED = b"HTTP/1.1 501 Not Implemented\r\ncontent-length: %d\r\n\r\n%s" % (
-    len(_REFUSAL), _REFUSAL)
+NOT_IMPLEMENTED = s3_error("501 Not Implemented", "NotImplemented", "partNumber")
 
 
 def test_a_source_that_states_no_part_sizes_is_named_in_a_warning(
@@ -127,8 +124,7 @@ def test_a_source_that_states_no_part_sizes_is_named_in_a_warning(
     def no_parts(method: str, target: str, headers: dict[str, str]) -> bytes | None:
         return NOT_IMPLEMENTED if "partNumber=" in target else None
 
-    host, port = minio_side.url.removeprefix("http://").rsplit(":", 1)
-    partless = CountingProxy(host, int(port), answer=no_parts)
+    partless = proxy_in_front(minio_side, answer=no_parts)
     try:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
                           "MINIO_URL": partless.url, "MIRROR_PART_SIZE": "5MiB",
@@ -177,17 +173,6 @@ def test_parts_of_different_sizes_are_copied_and_checked(minio_side: LocalS3,
     assert contents(aws_side, dst) == {"uneven.bin": b"".join(parts)}
 
 
-def _proxy(server: LocalS3, **hooks: Any) -> CountingProxy:
-    host, port = server.url.removeprefix("http://").rsplit(":", 1)
-    return CountingProxy(host, int(port), **hooks)
-
-
-def _answer(status: str, body: bytes, **headers: str) -> bytes:
-    head = "".join(f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items())
-    return b"HTTP/1.1 %s\r\n%scontent-length: %d\r\n\r\n%s" % (
-        status.encode(), head.encode(), len(body), body)
-
-
 def _listing(server: LocalS3, bucket: str, etag: Callable[[str], str | None]) -> bytes:
     """The bucket's one-page ListObjectsV2 answer, each <ETag> as `etag` gives it from the
     real one (None: left out, as by a store that does not list ETags)."""
@@ -202,7 +187,7 @@ def _listing(server: LocalS3, bucket: str, etag: Callable[[str], str | None]) ->
     body = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
             b"<Name>%s</Name><IsTruncated>false</IsTruncated>%s</ListBucketResult>"
             % (bucket.encode(), b"".join(entries)))
-    return _answer("200 OK", body, content_type="application/xml")
+    return answer("200 OK", body, "content-type: application/xml\r\n")
 
 
 def _is_listing(method: str, target: str) -> bool:
@@ -223,8 +208,8 @@ def test_a_source_that_lists_no_etags_is_copied_once(minio_side: LocalS3,
     def list_without_etags(method: str, target: str, headers: dict[str, str]) -> bytes | None:
         return canned if _is_listing(method, target) else None
 
-    source = _proxy(minio_side, answer=list_without_etags)
-    target = _proxy(aws_side)
+    source = proxy_in_front(minio_side, answer=list_without_etags)
+    target = proxy_in_front(aws_side)
     env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
            "MINIO_URL": source.url, "AWS_URL": target.url}
     try:
@@ -261,13 +246,12 @@ def test_upper_case_etags_are_sent_back_as_the_store_wrote_them(minio_side: Loca
             return canned
         if method == "GET" and "photo.jpg" in target:
             if headers.get("if-match", upper) != upper:
-                return _answer("412 Precondition Failed",
-                               b"<Error><Code>PreconditionFailed</Code></Error>")
-            return _answer("200 OK", body, etag=upper,
-                           content_type="application/octet-stream")
+                return s3_error("412 Precondition Failed", "PreconditionFailed", "")
+            return answer("200 OK", body,
+                          f"etag: {upper}\r\ncontent-type: application/octet-stream\r\n")
         return None
 
-    source = _proxy(minio_side, answer=oss)
+    source = proxy_in_front(minio_side, answer=oss)
     env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": source.url,
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     try:

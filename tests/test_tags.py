@@ -11,11 +11,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import base_env, contents, new_bucket, put, put_multipart, run_mirror
+from conftest import base_env, contents, new_bucket, proxy_in_front, put, put_multipart, run_mirror
 from test_streamed_integrity import _from_scripted_source, _transfer
 from test_transport import ScriptedServer, answer, ok, s3_error
 
-from bench.proxy import CountingProxy
 from mirror.s3.listing import ObjectInfo
 from mirror.sandbox import LocalS3
 from mirror.transfer import Outcome
@@ -177,8 +176,7 @@ def test_a_run_against_a_target_that_refuses_tags_copies_untagged_and_says_so(
             return NOT_IMPLEMENTED
         return None
 
-    host, port = aws_side.url.removeprefix("http://").rsplit(":", 1)
-    proxy = CountingProxy(host, int(port), answer=refuse_tags)
+    proxy = proxy_in_front(aws_side, answer=refuse_tags)
     try:
         run = run_mirror(_env(minio_side, aws_side, src, dst, AWS_URL=proxy.url,
                               MIRROR_MAX_WORKERS="1"))
