@@ -30,6 +30,8 @@ def render_error(values: dict[str, Any]) -> str:
 SCHEMA_ERRORS = {
     "schedule-not-a-string": (job(schedule=5), "at '/jobs/0/schedule': got number, want string"),
     "schedule-not-cron": (job(schedule="every night"), "at '/jobs/0/schedule'"),
+    "schedule-with-seconds": (job(schedule="0 0 2 * * *"), "at '/jobs/0/schedule'"),
+    "schedule-with-a-stray-character": (job(schedule="0 2 * * 1;"), "at '/jobs/0/schedule'"),
     "unknown-job-key": (job(shedule="0 2 * * *"),
                         "at '/jobs/0': additional properties 'shedule' not allowed"),
     "unknown-top-level-key": ({**GOOD, "endpoint": {}},
@@ -86,6 +88,16 @@ def test_values_that_break_the_schema_are_rejected_with_their_path(values: dict[
     assert "values don't meet the specifications of the schema" in error
     assert message in error
 
+
+
+@pytest.mark.parametrize("schedule", ["0 2 * * *", "*/15 0-6 ? * MON-FRI", "30 1 1,15 * *",
+                                      "@daily", " 0 3 * * 0 "])
+def test_the_cron_forms_kubernetes_accepts_render(schedule: str) -> None:
+    """The schema's schedule pattern refuses seconds fields and stray characters, not the
+    ranges, steps, lists, names and macros a CronJob takes."""
+    cronjob = of_kind(manifests(job(schedule=schedule)), "CronJob")[0]
+
+    assert cronjob["spec"]["schedule"] == schedule
 
 GUARDS = {
     "one-service-for-two-jobs-with-metrics": (
