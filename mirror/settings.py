@@ -506,11 +506,17 @@ def _report_file(reader: _Reader) -> str | None:
     folder = Path(path).parent
     try:
         is_dir, folder_exists = Path(path).is_dir(), folder.is_dir()
+        # The report replaces its file in one step (a rename): a device such as /dev/null,
+        # a pipe or a socket would be replaced by a plain file, not written to.
+        special = Path(path).exists() and not Path(path).is_file()
     except OSError as exc:  # e.g. a parent directory that cannot be entered
         reader.fail("MIRROR_REPORT_FILE", f"cannot be checked ({exc.strerror}): {path!r}")
         return path
-    if is_dir:
+    if is_dir or path.endswith("/"):
         reader.fail("MIRROR_REPORT_FILE", f"is a directory, not a file: {path!r}")
+    elif special:
+        reader.fail("MIRROR_REPORT_FILE", f"is not a regular file (a device, pipe or socket), "
+                    f"which the report would replace: {path!r}; name a file, or leave it unset")
     elif not folder_exists:
         reader.fail("MIRROR_REPORT_FILE", f"is in a directory that does not exist: {str(folder)!r}")
     elif not os.access(folder, os.W_OK | os.X_OK):

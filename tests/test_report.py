@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -199,6 +201,25 @@ def test_a_report_file_in_a_missing_directory_is_a_configuration_error(
     assert "MIRROR_REPORT_FILE is in a directory that does not exist" in result.stderr
     assert [e["event"] for e in result.events] == ["config.invalid"]  # nothing ran
 
+
+
+@pytest.mark.parametrize("name", ["fifo", "folder/"])
+def test_a_report_file_that_is_no_plain_file_is_a_configuration_error(
+        minio_side: LocalS3, aws_side: LocalS3, tmp_path: Path, name: str) -> None:
+    """The report is written by a rename over its path: a pipe or device there (think
+    /dev/null, as root) would be replaced by a plain file, and `folder/` would become a
+    file named `folder`. Both are refused before any request, and left as they were."""
+    os.mkfifo(tmp_path / "fifo")
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": "minio/a:aws/b",
+           "MIRROR_REPORT_FILE": f"{tmp_path}/{name}"}
+
+    result = run_mirror(env)
+
+    assert result.code == 2
+    assert "MIRROR_REPORT_FILE is " in result.stderr
+    assert [e["event"] for e in result.events] == ["config.invalid"]
+    assert stat.S_ISFIFO((tmp_path / "fifo").stat().st_mode)
+    assert not (tmp_path / "folder").exists()
 
 def test_a_report_that_cannot_be_written_is_logged_and_the_run_is_unchanged(
         minio_side: LocalS3, aws_side: LocalS3, tmp_path: Path) -> None:
