@@ -560,10 +560,27 @@ def _pairs(reader: _Reader) -> list[Pair]:
     return pairs
 
 
+_LOOPBACK = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1",
+                       "::1"})
+
+
+def _store(url: str) -> tuple[str, int]:
+    """What an endpoint URL reaches, however it is written: the host without case or a
+    trailing dot and the port with the scheme's default made explicit, any loopback name as
+    one; every AWS S3 endpoint of a partition as one, since its bucket names are global."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        return ("amazonaws.com.cn" if host.endswith(".cn") else "amazonaws.com", 0)
+    if host in _LOOPBACK:
+        host = "localhost"
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def _overlaps(a: Location, b: Location, aliases: Mapping[str, Alias]) -> bool:
     if a.bucket != b.bucket or a.alias not in aliases or b.alias not in aliases:
         return False
-    if aliases[a.alias].url != aliases[b.alias].url:
+    if _store(aliases[a.alias].url) != _store(aliases[b.alias].url):
         return False
     return a.covers(b) or b.covers(a)
 

@@ -279,6 +279,24 @@ def test_overlapping_targets_of_two_pairs_are_refused() -> None:
     _load(BUCKET_PAIRS="minio/a:minio/backup/a;minio/b:minio/backup/b")
 
 
+
+@pytest.mark.parametrize(("minio_url", "other_url"), [
+    ("http://127.0.0.1:9000", "http://LOCALHOST:9000"),
+    ("http://minio.example:80", "http://Minio.Example."),
+    ("https://s3.ap-northeast-2.amazonaws.com", "https://s3.us-east-1.amazonaws.com"),
+])
+def test_a_target_in_the_source_is_refused_however_its_endpoint_is_written(
+        minio_url: str, other_url: str) -> None:
+    """One server under two spellings of its URL (case, default port, a loopback name), or
+    two AWS regions (bucket names are global): still a mirror into itself, refused."""
+    env = {"MINIO_URL": minio_url, "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
+           "OTHER_URL": other_url, "OTHER_ACCESS_KEY": "k", "OTHER_SECRET_KEY": "s"}
+    with pytest.raises(ConfigError, match="the target overlaps the source"):
+        load_settings({**env, "BUCKET_PAIR": "minio/src:other/src/copy"})
+    load_settings({**env, "BUCKET_PAIR": "minio/src:other/dst"})  # another bucket: fine
+    load_settings({**env, "OTHER_URL": "http://127.0.0.1:9001",  # another server: fine
+                   "BUCKET_PAIR": "minio/src:other/src/copy"})
+
 def test_seaweedfs_provider_lists_folders_first() -> None:
     """The provider table carries listing order as data."""
     settings = _load(BUCKET_PAIR="minio/a:minio/b", MINIO_PROVIDER="SeaweedFS")
