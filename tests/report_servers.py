@@ -5,6 +5,8 @@
   Retry-After), and 404 outside /api/ as slack.com does.
 - `Pushgateway`: PUT/POST/DELETE on /metrics/job/...; keeps groups the way the Prometheus
   Pushgateway does (PUT replaces a group, POST replaces the metrics of the same name).
+- `NotHttp`: a port that answers in another protocol (an SSH banner, a Redis port), as a
+  mistyped SLACK_API_URL or MIRROR_PUSHGATEWAY_URL port would.
 - `CountingProxy`: forwards S3 requests to a real server unchanged (the Host header too, so
   signatures still match) and counts them by operation, as a provider's bill would.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -40,6 +43,27 @@ class _Server:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class NotHttp:
+    """Answers every connection with a banner that is no HTTP, then closes it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\x00\xff")
+
+    def close(self) -> None:
+        self.listener.close()
 
 
 class _Handler(BaseHTTPRequestHandler):

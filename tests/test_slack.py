@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from proxy_server import ForwardProxy, Seen
-from report_servers import SlackServer
+from report_servers import NotHttp, SlackServer
 from structlog.testing import capture_logs
 
 from mirror.report import slack
@@ -204,6 +204,27 @@ def test_an_unreachable_slack_is_logged_and_the_run_still_succeeds(
     assert closed in failed[0]["fix"]
     assert "Traceback" not in run.stderr
 
+
+
+def test_a_port_that_answers_no_http_is_one_error_line_not_a_traceback(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """SLACK_API_URL at a port of another protocol (a typo in the port): slack.failed says
+    it is no HTTP answer and what to check; exit 0, objects copied."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"a"})
+    other = NotHttp()
+    try:
+        run = run_mirror(_env(minio_side, aws_side, f"{other.url}/api/", src, dst))
+    finally:
+        other.close()
+
+    assert run.code == 0
+    assert contents(aws_side, dst) == {"a.txt": b"a"}
+    failed = run.named("slack.failed")
+    assert [e["error"] for e in failed] == ["not an HTTP answer"]
+    assert "SLACK_API_URL" in failed[0]["fix"]
+    assert not run.named("slack.crashed")
+    assert "Traceback" not in run.stderr
 
 def test_a_proxy_error_page_instead_of_slack_is_one_json_error_line(
         minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:

@@ -19,6 +19,7 @@ pick from the environment itself, ignoring NO_PROXY's CIDR ranges.
 from __future__ import annotations
 
 import base64
+import http.client
 import time
 import urllib.error
 from collections.abc import Callable
@@ -160,7 +161,7 @@ def push(run: RunSummary, url: str, proxy: tuple[str, str] | None = None) -> boo
             pushadd_to_gateway(url, job=JOB, registry=registry(run, pair, now),
                                grouping_key=grouping_key(run, pair), timeout=TIMEOUT,
                                handler=send)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             unauthorized = isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403)
             log.error("metrics.failed", pair=pair.pair, error=_reason(exc),
                       fix="the Pushgateway wants credentials: put them in MIRROR_PUSHGATEWAY_URL "
@@ -174,6 +175,8 @@ def push(run: RunSummary, url: str, proxy: tuple[str, str] | None = None) -> boo
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, http.client.HTTPException):  # BadStatusLine: another protocol's port
+        return f"not an HTTP answer ({type(exc).__name__})"
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):

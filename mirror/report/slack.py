@@ -16,6 +16,7 @@ the SDK or urllib would pick from the environment themselves, ignoring NO_PROXY'
 
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
 from dataclasses import dataclass
@@ -357,6 +358,12 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
         log.error("slack.failed", error="not a Slack API answer",
                   fix=f"{api_url or API_URL} answered chat.postMessage with JSON that is not "
                       "a Slack Web API response; check SLACK_API_URL",
+                  detail="the mirror's exit code does not depend on Slack")
+        return False
+    except http.client.HTTPException as exc:  # BadStatusLine: a port of another protocol
+        log.error("slack.failed", error="not an HTTP answer",
+                  fix=f"{api_url or API_URL}{via} did not answer in HTTP "
+                      f"({type(exc).__name__}); check the URL and its port (SLACK_API_URL)",
                   detail="the mirror's exit code does not depend on Slack")
         return False
     except (urllib.error.URLError, OSError, ValueError) as exc:
