@@ -463,6 +463,11 @@ def _proxy(reader: _Reader, url: str) -> Proxy | None:
     if chosen is None:
         return None
     name, value = chosen
+    found = _userinfo(value)
+    if found is not None and found[2]:  # user:pass/word@host: the parser would misread it
+        reader.fail(name, f"has an @ outside its host part: in user:password, percent-encode "
+                    f"{_USERINFO_ESCAPES}: {_redacted(value)!r}")
+        return None
     try:
         return parse_proxy(value)
     except ValueError as exc:
@@ -560,6 +565,7 @@ def _pairs(reader: _Reader) -> list[Pair]:
     return pairs
 
 
+SLACK_API = "https://slack.com/api/"  # slack_sdk's WebClient.BASE_URL, without importing it
 _LOOPBACK = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1",
                        "::1"})
 
@@ -672,6 +678,12 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         pushgateway_url=_web_url(reader, "MIRROR_PUSHGATEWAY_URL", credentials=True),
         print_summary=_print_summary(reader),
     )
+    # The summary's outputs go through the proxy their URLs choose: checked now, not
+    # found unusable after the whole run.
+    if settings.slack_token and settings.slack_channel:
+        _proxy(reader, settings.slack_api_url or SLACK_API)
+    if settings.pushgateway_url:
+        _proxy(reader, settings.pushgateway_url)
     reader.choice("MIRROR_LOG_FORMAT", ("json", "console", "auto"))
     if reader.problems:
         raise ConfigError(list(dict.fromkeys(reader.problems)))  # an alias on both sides: once

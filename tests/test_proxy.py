@@ -182,6 +182,8 @@ def test_an_untrusted_certificate_is_refused_through_the_tunnel(
     ("https://mirror:pr0xy-s3cret@proxy:3128", "must be an http:// proxy URL"),
     ("socks5://mirror:pr0xy-s3cret@proxy:1080", "must be an http:// proxy URL"),
     ("http://mirror:pr0xy-s3cret@proxy:99999", "has an invalid port"),
+    # a '/' in the password ends the host part early: read as host 'mirror', port 'pr0xy'
+    ("http://mirror:4242/pr0xy-s3cret@proxy:3128", "has an @ outside its host part"),
 ])
 def test_a_bad_proxy_url_is_a_configuration_error_that_hides_the_password(
         minio_side: LocalS3, aws_side: LocalS3, value: str, expected: str) -> None:
@@ -191,6 +193,25 @@ def test_a_bad_proxy_url_is_a_configuration_error_that_hides_the_password(
     assert run.code == 2
     assert f"HTTP_PROXY {expected}" in run.stderr
     assert PASSWORD not in run.stderr + run.stdout
+    assert [e["event"] for e in run.events] == ["config.invalid"]  # nothing ran
+
+
+@pytest.mark.parametrize("output", [
+    {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_CHANNEL_ID": "C1"},  # https://slack.com/api/
+    {"MIRROR_PUSHGATEWAY_URL": "https://pushgateway.example:9091"},
+])
+def test_a_bad_proxy_only_the_summary_would_use_is_refused_before_the_run(
+        minio_side: LocalS3, aws_side: LocalS3, output: dict[str, str]) -> None:
+    """The S3 endpoints are http, the Slack API or the Pushgateway https: HTTPS_PROXY is
+    theirs alone, and is checked at start, not found unusable after the whole run."""
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side), **output,
+                      "BUCKET_PAIR": "minio/a:aws/b",
+                      "HTTPS_PROXY": f"socks5://mirror:{PASSWORD}@proxy:1080"})
+
+    assert run.code == 2
+    assert "HTTPS_PROXY must be an http:// proxy URL" in run.stderr
+    assert PASSWORD not in run.stderr + run.stdout
+    assert [e["event"] for e in run.events] == ["config.invalid"]
 
 
 def test_proxy_urls_and_no_proxy_rules() -> None:
