@@ -328,11 +328,13 @@ def composite_etag(data: bytes | bytearray, part_size: int) -> str:
 
 
 class PartHasher:
-    """The parts' MD5s of a stream fed in pieces of any size, cut every `part_size` bytes
-    as the source's uploader cut it: its multipart ETag, without holding the stream."""
+    """The parts' MD5s of a stream fed in pieces of any size, cut as the source's uploader
+    cut it (every `layout` bytes, or at the part sizes listed): its multipart ETag, without
+    holding the stream."""
 
-    def __init__(self, part_size: int) -> None:
-        self.part_size, self._filled = part_size, 0
+    def __init__(self, layout: int | list[int]) -> None:
+        self._sizes = [layout] if isinstance(layout, int) else list(layout)
+        self.part_size, self._filled = self._sizes[0], 0
         self._current, self._digests = md5(), bytearray()
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
@@ -344,6 +346,9 @@ class PartHasher:
             if self._filled == self.part_size:
                 self._digests += self._current.digest()
                 self._current, self._filled = md5(), 0
+                if len(self._sizes) > 1:  # the next listed size; the last one repeats
+                    self._sizes.pop(0)
+                    self.part_size = self._sizes[0]
 
     def etag(self) -> str:
         digests = bytes(self._digests)
@@ -359,9 +364,6 @@ def _composite_source(ctx: TransferContext, obj: ObjectInfo) -> int | None:
         return None
     count = int(obj.etag.rsplit("-", 1)[1])
     return count if 1 <= count <= MAX_PARTS else None
-
-
-MAX_PART_HEADS = 32  # parts whose sizes are asked one by one to tell damage from a layout
 
 
 def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int,
@@ -390,9 +392,8 @@ def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int,
 
 def _part_sizes(ctx: TransferContext, obj: ObjectInfo, count: int) -> list[int] | None:
     """The size of every part of the source object, as the source states them (a HEAD
-    each); None where it states none, or for more parts than MAX_PART_HEADS."""
-    if count > MAX_PART_HEADS:
-        return None
+    each, asked only once the bytes read did not give its ETag in the usual layout); None
+    where it states none."""
     sizes = []
     for number in range(1, count + 1):
         size = _source_part_size(ctx, obj, count, number)
@@ -427,15 +428,6 @@ def _check_layout(ctx: TransferContext, obj: ObjectInfo, count: int, body: bytea
         f"the bytes read from the source, in its {count} parts as it states them, give ETag "
         f"{read} but its ETag is {obj.etag}: the source object is "
         f"damaged, or its store's ETags are not MD5s {_source_hint(ctx)}; nothing was written"))
-
-
-def _uneven(ctx: TransferContext, obj: ObjectInfo, count: int, part_size: int) -> bool:
-    """Whether the source's parts are not all `part_size` but the last (as far as it states
-    them): a multipart ETag hashed in parts of that size proves nothing then."""
-    sizes = _part_sizes(ctx, obj, count)
-    if sizes is None:
-        return True
-    return any(size != part_size for size in sizes[:-1])
 
 
 def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Response:
@@ -673,13 +665,23 @@ def _landed(ctx: TransferContext, key: str, parts: list[Part]) -> str | None:
     return expected if normalize_etag(headers.get("etag", "")) == expected else None
 
 
+class _Relayout(Exception):
+    """The source's parts are not all of its first part's size, which the bytes read were
+    hashed by: copy again, hashing by `sizes`, the part sizes the source states."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        super().__init__()
+        self.sizes = sizes
+
+
 class _ReadCheck:
     """What the bytes a multipart copy reads are checked by, part by part, before the upload
     is completed: the MD5 of the whole (a plain-MD5 source ETag), or the MD5s of the parts
-    the source was uploaded in (a multipart ETag, its part size known)."""
+    the source was uploaded in (a multipart ETag; hashed in parts of the first one's size,
+    or of the sizes the source states, once they are known)."""
 
     def __init__(self, ctx: TransferContext, obj: ObjectInfo, part_size: int,
-                 layout: int | None, count: int | None) -> None:
+                 layout: int | list[int] | None, count: int | None) -> None:
         self.obj, self.layout, self.count = obj, layout, count
         self.digests: list[bytes] = []
         self.whole = md5() if ctx.source_etags_md5 and is_plain_md5(obj.etag) else None
@@ -698,23 +700,29 @@ class _ReadCheck:
         return multipart_etag(b"".join(self.digests))
 
     def mismatch(self, ctx: TransferContext) -> str | None:
-        """What the bytes read give that the source's ETag does not, if anything; a
-        multipart ETag hashed in parts of the first part's size counts only where the
-        source's parts are all that size (they need not be)."""
+        """What the bytes read give that the source's ETag does not, if anything. Hashed in
+        parts of the first part's size, a multipart ETag that does not match may be of
+        parts of other sizes (valid S3): the sizes the source states tell, and where they
+        differ, `_Relayout` has the object copied again, hashed by them."""
         if self.whole is not None and self.whole.hexdigest() != self.obj.etag:
             return f"the bytes read from the source have MD5 {self.whole.hexdigest()}"
         if self.layout and self.count:  # cut as the source's parts were: their MD5s give it
             read = self.hasher.etag() if self.hasher is not None else self.parts_etag()
-            if read != self.obj.etag and not _uneven(ctx, self.obj, self.count, self.layout):
-                return (f"the bytes read from the source, in its parts of {self.layout} bytes, "
-                        f"give ETag {read}")
+            if read == self.obj.etag:
+                return None
+            sizes = None if isinstance(self.layout, list) else _part_sizes(ctx, self.obj,
+                                                                          self.count)
+            if sizes is not None and any(size != self.layout for size in sizes[:-1]):
+                raise _Relayout(sizes)
+            return f"the bytes read from the source, in its {self.count} parts, give ETag {read}"
         return None
 
 
 def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
-                    source_part_size: int | None = None) -> None:
-    """`source_part_size`: the size of the source's own parts, when known, so a multipart
-    ETag can check what is read (else asked of the source, where the ETag is one)."""
+                    source_part_size: int | list[int] | None = None) -> None:
+    """`source_part_size`: the size of the source's own parts (or each part's size), when
+    known, so a multipart ETag can check what is read (else asked of the source, where the
+    ETag is one)."""
     part_size = part_size_for(ctx.part_size, obj.size)
     key = ctx.target.key(obj.key)
     count = _composite_source(ctx, obj)
@@ -974,8 +982,11 @@ def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
                     layout = exc.part_size
             if _one_put(ctx, obj):
                 _copy_streamed(ctx, obj)
-            else:
+                return
+            try:
                 _copy_multipart(ctx, obj, layout)
+            except _Relayout as exc:  # parts of uneven sizes: read again, hashed by them
+                _copy_multipart(ctx, obj, exc.sizes)
 
 
 def _one_put(ctx: TransferContext, obj: ObjectInfo) -> bool:

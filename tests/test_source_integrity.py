@@ -20,14 +20,18 @@ from mirror.sandbox import LocalS3
 
 MIB = 1024 * 1024
 
-# (object size, part size the source was uploaded with, the mirror's settings)
+STREAMED = {"MIRROR_PART_SIZE": "5MiB", "AWS_ETAG_IS_MD5": "false"}
+# (the sizes in MiB of the parts the source was uploaded in, the mirror's settings)
 PATHS = {
     # within one part size: read whole into memory, its ETag checked over the buffer
-    "within the part size": (10 * MIB, 5 * MIB, {}),
+    "within the part size": ([5, 5], {}),
+    "within the part size, uneven parts": ([6, 5, 1], {}),
     # streamed into parts of our own size (the target's ETags are not trusted to be MD5s,
     # so no part-for-part copy): the source's part MD5s are hashed on the way
-    "streamed in other parts": (12 * MIB, 8 * MIB, {"MIRROR_PART_SIZE": "5MiB",
-                                                    "AWS_ETAG_IS_MD5": "false"}),
+    "streamed in other parts": ([8, 4], STREAMED),
+    # hashed in parts of the first one's size, which the others are not: the sizes the
+    # source states say so, and the object is read again, hashed by them
+    "streamed, uneven parts": ([6, 5, 7], STREAMED),
 }
 
 
@@ -45,10 +49,11 @@ def test_a_multipart_object_corrupted_on_the_way_is_failed_not_written(
     """One byte flipped between source and mirror: the object's parts no longer give the
     source's multipart ETag, so the object fails and nothing is written (no upload left
     behind); the next run, on a clean link, copies it exactly."""
-    size, uploaded_in, settings = PATHS[path]
+    sizes, settings = PATHS[path]
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
-    body = os.urandom(size)
-    put_multipart(minio_side, src, "model.bin", body, uploaded_in)
+    parts = [os.urandom(n * MIB) for n in sizes]
+    body = b"".join(parts)
+    _put_in_parts(minio_side, src, "model.bin", parts)
     corrupting = proxy_in_front(minio_side, tamper=_whole_gets)
     env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
            **settings}
@@ -151,8 +156,7 @@ def _put_in_parts(server: LocalS3, bucket: str, key: str, parts: list[bytes]) ->
 
 UNEVEN = {
     "within the part size": ([6, 5, 1], {}),
-    "streamed in other parts": ([6, 5, 7], {"MIRROR_PART_SIZE": "5MiB",
-                                            "AWS_ETAG_IS_MD5": "false"}),
+    "streamed in other parts": ([6, 5, 7], STREAMED),
 }
 
 
