@@ -334,6 +334,40 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
     assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
 
 
+
+@pytest.mark.parametrize("settings", [{}, {"AWS_ETAG_IS_MD5": "false"}],
+                         ids=["part for part", "in its own parts"])
+def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
+        minio_side: LocalS3, aws_side: LocalS3, settings: dict[str, str]) -> None:
+    """The target made the upload, but its answer, which alone held the upload's ID, was
+    lost; the retry makes a second one. The first is found (one ListMultipartUploads) and
+    aborted: no parts left billed on the target, the object copied once."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(11 * MIB)
+    put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+    lost: list[str] = []
+
+    def lose_first_create(method: str, target: str, headers: dict[str, str]) -> bool:
+        if method == "POST" and target.endswith(("?uploads", "?uploads=")) and not lost:
+            lost.append(target)
+            return True
+        return False
+
+    proxy = proxy_in_front(aws_side, lose=lose_first_create)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+                          **settings})
+        counted = proxy.snapshot()[0]
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert len(lost) == 1
+    assert counted["MPU_CREATE"] == 2
+    assert contents(aws_side, dst) == {"model.bin": body}
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
 _LATE_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n' + b" " * 4096
                + b"<Error><Code>InternalError</Code><Message>We encountered an internal "
                b"error. Please try again.</Message></Error>")

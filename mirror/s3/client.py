@@ -27,7 +27,7 @@ from mirror.s3.accounting import Op, RequestCounter
 from mirror.s3.checksum import md5
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
-from mirror.s3.listing import ListingParseError, ListPage, parse_list_page
+from mirror.s3.listing import ListingParseError, ListPage, parse_list_page, parse_uploads
 from mirror.s3.proxy import Proxy, authority
 from mirror.s3.sigv4 import (
     EMPTY_SHA256,
@@ -62,6 +62,9 @@ def _resumable(page: ListPage, stripped: str, bucket: str) -> ListPage:
         f"token {token!r} has characters it could not write, and names no key of the page")
 
 
+# After a retried CreateMultipartUpload, the key's uploads begun this long before it are
+# taken for the lost attempt's: SigV4 lets clocks differ by up to 15 minutes.
+STRAY_WINDOW = 900.0
 HEAD_SKEW = 300.0  # seconds: SigV4 refuses signatures 15 minutes off; a HEAD cannot say so
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")  # a document's first element (after <?xml?>)
 _TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
@@ -256,13 +259,14 @@ class S3Client:
               body: bytes | bytearray | memoryview | None = None,
               ok: tuple[int, ...] = (200,),
               stream: tuple[int, Iterable[bytes | memoryview]] | None = None,
-              whole: bool = False) -> Response:
+              whole: bool = False, retried: Callable[[], None] = lambda: None) -> Response:
         """One signed, counted request, retried while it is transient.
 
         `stream` is (length, chunks) for a body that cannot be replayed: such a request is
         sent once, and its failure is the caller's to handle. `whole`: the answer's body is
         read into `response.body` here, so one cut off mid-way is retried like any
-        transient failure.
+        transient failure. `retried` is called before each retry of a failure that may
+        have taken effect all the same (an answer lost, a 5xx).
         """
         qs = canonical_query(query) if query else ""
         attempt = 0
@@ -287,11 +291,12 @@ class S3Client:
             try:
                 response = pool.request(method, target, send_headers, body,
                                         stream[1] if stream is not None else None,
-                                        partial(self.counter.add, op))
+                                        partial(self._resent, op, retried))
                 if whole and response.status in ok:
                     response.body = response.read()
             except TransportError as exc:
                 if exc.retryable and self._again(attempt) and stream is None:
+                    retried()
                     self._sleep(self._retry.delay(attempt))
                     continue
                 raise
@@ -311,9 +316,16 @@ class S3Client:
                     continue
             if (error.severity is Severity.RETRY and self._again(attempt)
                     and stream is None):
+                retried()
                 self._sleep(self._retry.delay(attempt))
                 continue
             raise error
+
+    def _resent(self, op: Op, retried: Callable[[], None]) -> None:
+        """A request sent again at once on a fresh connection, the reused one found dead
+        before any answer: it most likely reached the server (billed, and maybe done)."""
+        self.counter.add(op)
+        retried()
 
     def _follow(self, bucket: str, region: str) -> bool:
         """Send the bucket's requests to its region from now on, as AWS's SDKs do; False
@@ -458,13 +470,35 @@ class S3Client:
         return Written.of(response, unescape(found.group(1).decode()) if found else "")
 
     def create_multipart_upload(self, bucket: str, key: str, headers: dict[str, str]) -> str:
+        """A new upload's ID. A Create whose answer was lost (or that failed with a 5xx)
+        may have made an upload all the same, whose ID only that answer held: after such a
+        retry, the key's other uploads begun since are aborted, not left billed."""
+        began = self.endpoint.clock.time()
+        retried: list[bool] = []
         _, data = self._read_ok(Op.MPU_CREATE, "POST", bucket, key, query={"uploads": ""},
-                                headers=headers)
+                                headers=headers, retried=lambda: retried.append(True))
         found = _UPLOAD_ID.search(data)
         if not found:
             raise S3Error(500, "MalformedResponse", "no UploadId in response",
                           operation=Op.MPU_CREATE.value, bucket=bucket, key=key)
-        return unescape(found.group(1).decode())
+        upload_id = unescape(found.group(1).decode())
+        if retried:
+            self._abort_strays(bucket, key, upload_id, began - STRAY_WINDOW)
+        return upload_id
+
+    def _abort_strays(self, bucket: str, key: str, kept: str, since: float) -> None:
+        """Abort the uploads of `key` begun after `since` (server time), but `kept`. Best
+        effort: a store that cannot list uploads leaves them to a lifecycle rule."""
+        try:
+            _, data = self._exchange(Op.LIST, "GET", bucket, None,
+                                     query={"uploads": "", "prefix": key,
+                                            "encoding-type": "url"})
+            strays = [upload_id for upload_key, upload_id, initiated in parse_uploads(data)
+                      if upload_key == key and upload_id != kept and initiated >= since]
+            for upload_id in strays:
+                self.abort_multipart_upload(bucket, key, upload_id)
+        except (S3Error, TransportError, ListingParseError):
+            return
 
     def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
                     body: bytes | bytearray | memoryview, *, content_md5: str) -> Written:

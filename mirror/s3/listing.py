@@ -10,8 +10,9 @@ is an error, not a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import unescape
 from typing import NamedTuple
 from urllib.parse import unquote_plus
@@ -155,3 +156,22 @@ def parse_list_page(body: bytes, strip: int = 0) -> ListPage:
     if truncated and not token:
         raise ListingParseError("truncated listing without a NextContinuationToken")
     return ListPage(objects, prefixes, token if truncated else None)
+
+
+_UPLOAD = re.compile(rb"<Upload>(.*?)</Upload>", re.S)
+_UPLOAD_FIELD = re.compile(rb"<(Key|UploadId|Initiated)>([^<]*)</")
+
+
+def parse_uploads(body: bytes) -> Iterator[tuple[str, str, float]]:
+    """ListMultipartUploads: each upload's (key, upload ID, initiated as POSIX time; 0 when
+    unreadable). Keys are URL-decoded where the answer says it encoded them."""
+    key_of = _key_decoder(b"<EncodingType>url</EncodingType>" in body)
+    for entry in _UPLOAD.findall(body):
+        fields = dict(_UPLOAD_FIELD.findall(entry))
+        try:
+            initiated = datetime.fromisoformat(
+                fields.get(b"Initiated", b"").decode("ascii").strip().replace("Z", "+00:00"))
+            when = (initiated if initiated.tzinfo else initiated.replace(tzinfo=UTC)).timestamp()
+        except ValueError:
+            when = 0.0
+        yield key_of(fields.get(b"Key", b"")), _text(fields.get(b"UploadId", b"")), when
