@@ -263,11 +263,16 @@ def _throttle(ctx: TransferContext, n: int) -> None:
         raise Interrupted("stopped before the upload was complete; nothing was written")
 
 
-def _source_mismatch(ctx: TransferContext, headers: dict[str, str],
+def _source_mismatch(ctx: TransferContext, obj: ObjectInfo, headers: dict[str, str],
                      message: str) -> Exception:
-    """The error for source bytes that do not give the source's ETag: a damaged object, or,
-    when the source's answer declares an encryption that makes ETags no MD5s (SSE-KMS,
-    SSE-C), the setting to change, which stops the pair (every object would fail alike)."""
+    """The error for source bytes that do not give the source's ETag: a damaged object;
+    another version of it, when the source's answer names another ETag than the listing
+    (a store that ignores If-Match serves a rewrite); or, when the answer declares an
+    encryption that makes ETags no MD5s (SSE-KMS, SSE-C), the setting to change, which
+    stops the pair (every object would fail alike)."""
+    served = normalize_etag(headers.get("etag", ""))
+    if served and obj.etag and served != obj.etag:
+        return SourceChanged(f"is another version now (ETag {served}, {obj.etag} when listed)")
     by = opaque_by(headers)
     if by is None:
         return IntegrityError(message)
@@ -424,7 +429,7 @@ def _check_layout(ctx: TransferContext, obj: ObjectInfo, count: int, body: bytea
     read = None if sizes is None else _parts_etag(body, sizes)
     if read is None or read == obj.etag:
         return
-    raise _source_mismatch(ctx, headers, (
+    raise _source_mismatch(ctx, obj, headers, (
         f"the bytes read from the source, in its {count} parts as it states them, give ETag "
         f"{read} but its ETag is {obj.etag}: the source object is "
         f"damaged, or its store's ETags are not MD5s {_source_hint(ctx)}; nothing was written"))
@@ -456,7 +461,7 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         body, headers = _read_whole(ctx, obj)
         digest = md5(body).hexdigest()
         if ctx.source_etags_md5 and is_plain_md5(obj.etag) and digest != obj.etag:
-            raise _source_mismatch(ctx, headers, (
+            raise _source_mismatch(ctx, obj, headers, (
                 f"the bytes read from the source have MD5 {digest} but its ETag is {obj.etag}: "
                 "the source object is damaged, or its store's ETags are not MD5s "
                 f"{_source_hint(ctx)}; nothing was written"))
@@ -543,7 +548,7 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                 if _again(ctx, attempt, exc):
                     continue
                 if isinstance(exc, S3Error) and exc.code in ("BadDigest", "InvalidDigest"):
-                    raise _source_mismatch(ctx, response.headers, (
+                    raise _source_mismatch(ctx, obj, response.headers, (
                         f"the bytes the target received do not match the source's ETag "
                         f"{obj.etag}: the source object is damaged, or they were altered on "
                         "the way (source to here, or here to the target), or the source's "
@@ -761,7 +766,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
             offset += n
         problem = check.mismatch(ctx)
         if problem is not None:
-            raise _source_mismatch(ctx, response.headers, (
+            raise _source_mismatch(ctx, obj, response.headers, (
                 f"{problem} but its ETag is {obj.etag}: the source object is damaged "
                 f"{_source_hint(ctx)}; the upload was aborted, nothing was written"))
 
@@ -916,7 +921,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
                              "the upload was aborted, nothing was written")
     if expected != obj.etag:
         _abort(ctx, key, upload_id)
-        raise _source_mismatch(ctx, first.headers, (
+        raise _source_mismatch(ctx, obj, first.headers, (
             f"the parts the target received give ETag {expected}, the source's ETag "
             f"is {obj.etag}: the source object is damaged, or its bytes were altered on the "
             "way (source to here, or here to the target), or its store's ETags are not MD5s "
