@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
@@ -32,13 +33,25 @@ class Redactor:
 
     def __init__(self) -> None:
         self._pattern: re.Pattern[str] | None = None
+        self._secrets: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
 
     def set(self, secrets: Iterable[str]) -> None:
-        forms = set()
-        for secret in (s for s in secrets if len(s) >= 4):
-            forms.update({secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]})
-        ordered = sorted(forms, key=len, reverse=True)  # the longest form wins
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        with self._lock:
+            self._secrets = frozenset(s for s in secrets if len(s) >= 4)
+            forms = set()
+            for secret in self._secrets:
+                escaped = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]}
+                forms.update(escaped | {json.dumps(form)[1:-1] for form in escaped})
+            ordered = sorted(forms, key=len, reverse=True)  # the longest form wins
+            self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def add(self, *secrets: str | None) -> None:
+        """Blank these too from now on: secrets learned during the run (the standard AWS
+        credential chain's keys and tokens)."""
+        new = {s for s in secrets if s and len(s) >= 4} - self._secrets
+        if new:
+            self.set(self._secrets | new)
 
     def clean(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text) if self._pattern else text

@@ -75,6 +75,7 @@ def _credential_chain(alias: Alias, clock: Callable[[], float] = time.monotonic,
             raise CredentialsUnavailable(
                 f"the alias {alias.name!r} has no {alias.variable('ACCESS_KEY')}/_SECRET_KEY "
                 "and the standard AWS credential chain found no credentials (no IAM role?)")
+        logs.redactor.add(frozen.secret_key, frozen.token)
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
     return CredentialSource(fetch=fetch, refresh_every=60.0, clock=clock)

@@ -192,6 +192,9 @@ class Settings:
         return [v for v in values if v]
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 class _Reader:
     """Reads variables, collecting problems instead of stopping at the first one."""
 
@@ -206,6 +209,15 @@ class _Reader:
 
     def text(self, name: str) -> str:
         return self.env.get(name, "").strip()
+
+    def secret(self, name: str) -> str:
+        """A key or token: trimmed like any value; one with a control character inside (two
+        lines pasted as one, a stray escape) is refused, never shown."""
+        value = self.text(name)
+        if _CONTROL.search(value):
+            self.fail(name, "contains a control character (a line break, a tab, an escape); "
+                      "set it to the key or token alone")
+        return value
 
     def fail(self, name: str, message: str) -> None:
         self.problems.append(f"{self.label(name)} {message}")
@@ -373,8 +385,8 @@ def _check_url(reader: _Reader, name: str, url: str) -> str | None:
 def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
     env = name.upper()
     url = reader.text(f"{env}_URL")
-    access = reader.text(f"{env}_ACCESS_KEY") or None
-    secret = reader.text(f"{env}_SECRET_KEY") or None
+    access = reader.secret(f"{env}_ACCESS_KEY") or None
+    secret = reader.secret(f"{env}_SECRET_KEY") or None
     region = reader.text(f"{env}_REGION")
     if region and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", region):
         reader.fail(f"{env}_REGION", f"must be a region name such as eu-west-1 (letters, "
@@ -409,7 +421,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         pricing=_pricing(reader, env, name, provider, storage_class),
         region=region or region_for_host(host) or provider.default_region,
         access_key=access, secret_key=secret,
-        session_token=reader.text(f"{env}_SESSION_TOKEN") or None,
+        session_token=reader.secret(f"{env}_SESSION_TOKEN") or None,
         ssl_context=_ca_file(reader, f"{env}_CA_FILE"),
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain, proxy=_proxy(reader, clean),
@@ -655,7 +667,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         reader.fail("MIRROR_EXCLUDE", f"has an {exc}")
         exclude = Exclude()
     _check_no_proxy(reader)
-    token, channel = reader.text("SLACK_BOT_TOKEN"), reader.text("SLACK_CHANNEL_ID")
+    token, channel = reader.secret("SLACK_BOT_TOKEN"), reader.secret("SLACK_CHANNEL_ID")
     if bool(token) != bool(channel):
         missing = "SLACK_CHANNEL_ID" if token else "SLACK_BOT_TOKEN"
         reader.fail(missing, "is not set; Slack needs both SLACK_BOT_TOKEN and SLACK_CHANNEL_ID")

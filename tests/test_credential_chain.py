@@ -110,6 +110,25 @@ def test_a_pods_iam_role_mirrors_through_sts_with_one_exchange(
         assert secret not in logs
 
 
+
+def test_the_chains_keys_are_blanked_like_static_ones(
+        minio_side: LocalS3, rclone_side: LocalS3, sts: StsServer, tmp_path: Path) -> None:
+    """Keys the chain hands out are secrets the configuration never named: once learned,
+    they are blanked wherever they would appear (here, in a key that holds one)."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
+    leaky = f"notes/{rclone_side.secret_key}.txt"
+    put(minio_side, src, {leaky: b"pasted by mistake"})
+    env = {**base_env(minio=minio_side), **_irsa_env(sts, tmp_path / "token"),
+           "AWS_URL": rclone_side.url, "AWS_PROVIDER": "rclone",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(rclone_side, dst) == {leaky: b"pasted by mistake"}
+    assert [e["key"] for e in run.named("object.copied")] == ["notes/[redacted].txt"]
+    assert rclone_side.secret_key not in run.stdout + run.stderr
+
 def _chain(monkeypatch: pytest.MonkeyPatch, sts: StsServer, tmp_path: Path,
            now: list[float]) -> object:
     for name, value in _irsa_env(sts, tmp_path / "token").items():

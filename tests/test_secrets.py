@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from conftest import base_env, contents, new_bucket, put, run_mirror
+from report_servers import SlackServer
 
 from mirror.sandbox import LocalS3
 
@@ -43,6 +47,34 @@ def test_a_secret_that_reaches_a_log_line_is_blanked(minio_side: LocalS3,
     assert contents(aws_side, dst) == {leaky: b"pasted by mistake"}
     assert [e["key"] for e in run.named("object.copied")] == ["notes/[redacted].txt"]
     assert aws_side.secret_key not in run.stderr + run.stdout
+
+
+def test_a_secret_in_a_key_is_blanked_in_every_summary_too(
+        minio_side: LocalS3, aws_side: LocalS3, tmp_path: Path) -> None:
+    """The summary lists the keys that differ or failed: on the terminal, in the report file
+    and in Slack they are blanked as in the log."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    leaky = f"notes/{aws_side.secret_key}.txt"
+    put(minio_side, src, {leaky: b"pasted by mistake"})
+    put(aws_side, dst, {leaky: b"an older copy"})  # differs, kept: listed in the summary
+    slack = SlackServer()
+    report = tmp_path / "report.json"
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}", "MIRROR_PRINT_SUMMARY": "true",
+                          "MIRROR_REPORT_FILE": str(report), "SLACK_BOT_TOKEN": "xoxb-1",
+                          "SLACK_CHANNEL_ID": "C1", "SLACK_API_URL": slack.api_url})
+        posted = json.dumps(slack.posts())
+    finally:
+        slack.close()
+
+    assert run.code == 0
+    assert run.decisions() == {"differs-kept": 1}
+    assert "notes/[redacted].txt" in run.stdout
+    assert "notes/[redacted].txt" in report.read_text()
+    assert "notes/[redacted].txt" in posted
+    for output in (run.stdout, run.stderr, report.read_text(), posted):
+        assert aws_side.secret_key not in output
 
 
 def test_short_credentials_do_not_break_the_logs(minio_side: LocalS3, aws_side: LocalS3) -> None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TextIO
 
 from mirror import logs
 from mirror.report import console, jsonreport
 from mirror.s3.proxy import choose
 from mirror.settings import Settings
-from mirror.summary import RunSummary
+from mirror.summary import Difference, Failure, RunSummary
 
 
 def wants_console(settings: Settings, stdout: TextIO) -> bool:
@@ -64,10 +65,22 @@ def _post(run: RunSummary, token: str, channel: str, api_url: str | None,
     slack.post(run, token, channel, api_url, choose(api_url or slack.API_URL, environ))
 
 
+def redacted(run: RunSummary) -> RunSummary:
+    """The summary with every known secret blanked where free text can carry one (keys,
+    errors), as the log blanks it: the terminal, the report file and Slack show no more."""
+    clean = logs.redactor.clean
+    return replace(run, pairs=[replace(
+        pair, error=clean(pair.error) if pair.error else pair.error,
+        failures=[Failure(clean(f.key), clean(f.error)) for f in pair.failures],
+        differs=[Difference(clean(d.key), clean(d.reason)) for d in pair.differs],
+    ) for pair in run.pairs])
+
+
 def publish(run: RunSummary, settings: Settings, stdout: TextIO,
             environ: Mapping[str, str] | None = None) -> None:
     """`environ`: where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (os.environ)."""
     env = os.environ if environ is None else environ
+    run = redacted(run)
     if wants_console(settings, stdout):
         _guarded("console", _print, run, stdout)
     if settings.report_file:
