@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,6 +129,29 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
     assert "Traceback" not in run.stderr
     assert "not-the-secret" not in run.stderr
 
+
+
+def test_a_url_where_no_s3_server_answers_is_named_as_such(
+        minio_side: LocalS3, aws_side: LocalS3, tmp_path: Path) -> None:
+    """MINIO_URL at a plain web server (a console's port, a portal): its 404 page is no S3
+    error, and the pair says so, rather than that a bucket or object does not exist."""
+    web = ThreadingHTTPServer(("127.0.0.1", 0),
+                              partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    dst = new_bucket(aws_side, "dst")
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                          "MINIO_URL": f"http://127.0.0.1:{web.server_address[1]}",
+                          "BUCKET_PAIR": f"minio/photos:aws/{dst}"})
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    assert run.code == 1
+    (failed,) = run.named("pair.failed")
+    assert failed["error"].startswith("cannot list the source minio/photos: not an S3 answer")
+    assert "HTTP 404" in failed["error"]
+    assert "Traceback" not in run.stderr
 
 class ActBeforeCopy(BoundedExecutor):
     """Runs `act(key)` on the caller's side just before a copy is handed to a worker:

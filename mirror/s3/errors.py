@@ -45,6 +45,15 @@ _PERMISSION = {"LIST": "s3:ListBucket", "HEAD": "s3:GetObject", "GET": "s3:GetOb
                "MPU_PART_COPY": "s3:PutObject", "MPU_COMPLETE": "s3:PutObject",
                "MPU_ABORT": "s3:AbortMultipartUpload"}
 
+_KIND_OF_CODE = {
+    "NoSuchBucket": "bucket does not exist",
+    "NoSuchKey": "object does not exist", "NotFound": "object does not exist",
+    "PreconditionFailed": "object changed during the run",
+    "BadDigest": "content does not match its checksum",
+    "InvalidDigest": "content does not match its checksum",
+    "InvalidStorageClass": "storage class refused (check the target alias's _STORAGE_CLASS)",
+    "InvalidObjectState": "object is archived (restore it first)",
+}
 _FIELD = re.compile(
     rb"<(Code|Message|RequestId|Region|Endpoint|BucketName|ServerTime)>([^<]*)</")
 # A signature dated too far from the server's clock. AWS, MinIO and SeaweedFS say
@@ -58,7 +67,8 @@ class S3Error(Exception):
     def __init__(self, status: int, code: str, message: str, *, operation: str,
                  bucket: str | None = None, key: str | None = None,
                  region_hint: str | None = None, request_id: str | None = None,
-                 server_time: float | None = None) -> None:
+                 server_time: float | None = None, foreign: bool = False) -> None:
+        self.foreign = foreign  # a body that is no S3 error document (an HTML page)
         self.status = status
         self.code = code
         self.message = message
@@ -81,7 +91,8 @@ class S3Error(Exception):
         return cls(status, code, fields.get("Message", ""), operation=operation, bucket=bucket,
                    key=key, region_hint=region,
                    request_id=headers.get("x-amz-request-id") or fields.get("RequestId"),
-                   server_time=_server_time(fields.get("ServerTime"), headers.get("date")))
+                   server_time=_server_time(fields.get("ServerTime"), headers.get("date")),
+                   foreign=bool(body.strip()) and "Code" not in fields)
 
     @property
     def skewed(self) -> bool:
@@ -108,6 +119,9 @@ class S3Error(Exception):
         """A short cause a person can act on, used in logs and the run summary."""
         if self.skewed:
             return "clock differs from the server's"
+        if self.foreign and self.status < 500 and not self.region_hint:
+            # a web server, a proxy's or a portal's page: something else answers at the URL
+            return "not an S3 answer (is the URL the S3 endpoint? a proxy in the way?)"
         if self.code == "AuthorizationHeaderMalformed" and self.region_hint:
             return "wrong region or endpoint"  # AWS: signed for one region, bucket in another
         if self.code in _AUTH_CODES or self.status == 401:
@@ -116,18 +130,12 @@ class S3Error(Exception):
             return "permission denied"
         if self.code in _REGION_CODES or self.status in (301, 307):
             return "wrong region or endpoint"
-        if self.code == "NoSuchBucket":
-            return "bucket does not exist"
-        if self.code in ("NoSuchKey", "NotFound") or self.status == 404:
+        if self.code in _KIND_OF_CODE:
+            return _KIND_OF_CODE[self.code]
+        if self.status == 404:
             return "object does not exist"
-        if self.code in ("PreconditionFailed",) or self.status == 412:
+        if self.status == 412:
             return "object changed during the run"
-        if self.code in ("BadDigest", "InvalidDigest"):
-            return "content does not match its checksum"
-        if self.code == "InvalidStorageClass":
-            return "storage class refused (check the target alias's _STORAGE_CLASS)"
-        if self.code == "InvalidObjectState":
-            return "object is archived (restore it first)"
         if self.severity is Severity.RETRY:
             return "server busy or failing"
         return "request rejected"
