@@ -149,7 +149,7 @@ def _report_config_error(exc: ConfigError, environ: Mapping[str, str]) -> None:
         for problem in exc.problems:
             print(f"minio-s3-mirror: configuration error: {problem}", file=sys.stderr)
         return
-    logs.configure(json=True)
+    logs.configure(json=True, service=environ.get("SERVICE", "").strip())
     for problem in exc.problems:
         logs.get().error("config.invalid", error=f"configuration error: {problem}",
                          detail="nothing was done; exit code 2")

@@ -176,6 +176,14 @@ def test_an_alias_broken_on_both_sides_of_a_pair_is_reported_once(listener: List
     assert run.stderr.count("MINIO_URL must look like") == 1
 
 
+
+def test_a_configuration_error_carries_the_service_like_every_line(listener: Listener) -> None:
+    """The CronJobs of several services share a log pipeline: exit-2 lines say whose."""
+    run = run_mirror(_env(listener, SERVICE="photos", MIRROR_OVERWRITE="x"))
+
+    assert run.code == 2
+    assert [(e["event"], e["service"]) for e in run.events] == [("config.invalid", "photos")]
+
 def test_all_problems_are_reported_at_once(listener: Listener) -> None:
     """Several mistakes are listed together, one line each, so one fix round is enough."""
     run = run_mirror(_env(listener, MIRROR_DRY_RUN="maybe", MIRROR_MAX_WORKERS="-1",
