@@ -157,6 +157,9 @@ GUARDS = {
         {**job(extraEnv=[{"name": "MIRROR_PUSHGATEWAY_URL", "value": "http://other:9091"}]),
          "metrics": {"pushgatewayUrl": "http://pushgateway:9091"}},
         "extraEnv sets MIRROR_PUSHGATEWAY_URL, which the chart sets from its values"),
+    "extra-env-sets-the-log-format": (
+        job(extraEnv=[{"name": "MIRROR_LOG_FORMAT", "value": "console"}]),
+        "extraEnv sets MIRROR_LOG_FORMAT, which the chart fixes to json"),
     "extra-env-overrides-an-endpoint": (
         job(extraEnv=[{"name": "AWS_URL", "value": "https://elsewhere"}]),
         "extraEnv sets AWS_URL"),

@@ -147,6 +147,9 @@ is checked here, so each template that includes this fails with the same readabl
 {{- end }}
 {{- range $job.extraEnv }}
 {{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|PRICING|STORAGE_CLASS|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
+{{- if eq .name "MIRROR_LOG_FORMAT" }}
+{{- fail (printf "%s: extraEnv sets MIRROR_LOG_FORMAT, which the chart fixes to json: the logs of a CronJob's pods are read by machines (kubectl logs, a log pipeline)" $where) }}
+{{- end }}
 {{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
 {{- end }}
 {{- end }}
