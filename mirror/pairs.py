@@ -47,9 +47,9 @@ def parse_location(text: str, *, side: str, pair: str) -> Location:
     if not _ALIAS.match(alias):
         raise PairError(f"pair {pair!r}: alias {alias!r} must start with a letter and use only"
                         " letters, digits and '_' (it names environment variables)")
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.match(bucket) or not bucket.strip("."):
         raise PairError(f"pair {pair!r}: bucket {bucket!r} may only use letters, digits, '.',"
-                        " '-' and '_'")
+                        " '-' and '_', and not dots alone")
     prefix = parts[2].strip("/") if len(parts) == 3 else ""
     return Location(alias.lower(), bucket, prefix + "/" if prefix else "")
 

@@ -267,6 +267,9 @@ AS_THE_WORKER = {
                                     {"BUCKET_PAIRS": "minio/a:aws/b;minio/c:aws/b/y"}),
     "pair-into-itself": ({"pairs": ["minio/a:minio/a/copy"]},
                          {"BUCKET_PAIRS": "minio/a:minio/a/copy"}),
+    "pair-bucket-of-dots": ({"pairs": ["minio/..:aws/b"]}, {"BUCKET_PAIRS": "minio/..:aws/b"}),
+    "pair-bucket-with-dots": ({"pairs": ["minio/a.b..c:aws/b"]},
+                              {"BUCKET_PAIRS": "minio/a.b..c:aws/b"}),
     "pairs-side-by-side": ({"pairs": ["minio/a:aws/b/x", "minio/c:aws/b/xy"]},
                            {"BUCKET_PAIRS": "minio/a:aws/b/x;minio/c:aws/b/xy"}),
     "url-with-credentials": (merged(GOOD, {"endpoints": {"minio": {

@@ -71,6 +71,8 @@ BAD_INPUTS = [
     ({"BUCKET_PAIR": "minio:aws/dst"}, "the source 'minio' must be alias/bucket"),
     ({"BUCKET_PAIR": "mi-nio/src:aws/dst"}, "alias 'mi-nio' must start with a letter"),
     ({"BUCKET_PAIR": "minio/bad bucket:aws/dst"}, "bucket 'bad bucket' may only use"),
+    ({"BUCKET_PAIR": "minio/..:aws/dst"}, "bucket '..' may only use letters, digits, '.', '-' "
+                                          "and '_', and not dots alone"),
     ({"BUCKET_PAIR": "r2/src:aws/dst"}, "R2_URL is not set; pair 'r2/src:aws/dst' uses the "
                                         "alias 'r2'"),
     ({"BUCKET_PAIRS": "minio/a:aws/b"}, "set BUCKET_PAIR or BUCKET_PAIRS, not both"),

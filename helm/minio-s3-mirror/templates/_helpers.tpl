@@ -82,8 +82,8 @@ Prints them separated by a space.
 {{- end }}
 {{- range $sides }}
 {{- $parts := splitList "/" (trim .) }}
-{{- if or (lt (len $parts) 2) (not (regexMatch "^[A-Za-z][A-Za-z0-9_]*$" (index $parts 0))) (not (regexMatch "^[A-Za-z0-9._-]{1,255}$" (index $parts 1))) }}
-{{- fail (printf "%s: pair %q: each side must be alias/bucket or alias/bucket/folder, with an alias of letters, digits and '_' (it names environment variables) and a bucket of letters, digits, '.', '-' and '_'" $.where $.pair) }}
+{{- if or (lt (len $parts) 2) (not (regexMatch "^[A-Za-z][A-Za-z0-9_]*$" (index $parts 0))) (not (regexMatch "^[A-Za-z0-9._-]{1,255}$" (index $parts 1))) (regexMatch "^[.]+$" (index $parts 1)) }}
+{{- fail (printf "%s: pair %q: each side must be alias/bucket or alias/bucket/folder, with an alias of letters, digits and '_' (it names environment variables) and a bucket of letters, digits, '.', '-' and '_' (not dots alone)" $.where $.pair) }}
 {{- end }}
 {{- printf "%s " (lower (index $parts 0)) }}
 {{- end }}
