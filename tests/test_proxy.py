@@ -184,6 +184,7 @@ def test_an_untrusted_certificate_is_refused_through_the_tunnel(
     ("http://mirror:pr0xy-s3cret@proxy:99999", "has an invalid port"),
     # a '/' in the password ends the host part early: read as host 'mirror', port 'pr0xy'
     ("http://mirror:4242/pr0xy-s3cret@proxy:3128", "has an @ outside its host part"),
+    ("http://mirror:pr0xy-s3cret@[proxy:3128", "is not a valid URL ([ and ] may only enclose"),
 ])
 def test_a_bad_proxy_url_is_a_configuration_error_that_hides_the_password(
         minio_side: LocalS3, aws_side: LocalS3, value: str, expected: str) -> None:

@@ -36,7 +36,10 @@ def parse_proxy(text: str) -> Proxy:
     url = text.strip()
     if "://" not in url:
         url = f"http://{url}"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # the parser's message may quote a piece of the password: not shown
+        raise ValueError("is not a valid URL ([ and ] may only enclose an IPv6 address)") from None
     if parts.scheme != "http":
         raise ValueError(f"must be an http:// proxy URL (TLS to the proxy itself is not "
                          f"supported), got scheme {parts.scheme!r}")
