@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import jsonschema
@@ -341,10 +342,14 @@ def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
         minio_side: LocalS3, aws_side: LocalS3, settings: dict[str, str]) -> None:
     """The target made the upload, but its answer, which alone held the upload's ID, was
     lost; the retry makes a second one. The first is found (one ListMultipartUploads) and
-    aborted: no parts left billed on the target, the object copied once."""
+    aborted: no parts left billed on the target, the object copied once. Another writer's
+    upload of the same key, begun before the run, is not the mirror's to abort."""
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     body = os.urandom(11 * MIB)
     put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+    s3 = aws_side.boto3()
+    other = s3.create_multipart_upload(Bucket=dst, Key="model.bin")["UploadId"]
+    time.sleep(2)  # Initiated is in whole seconds
     lost: list[str] = []
 
     def lose_first_create(method: str, target: str, headers: dict[str, str]) -> bool:
@@ -366,7 +371,8 @@ def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
     assert len(lost) == 1
     assert counted["MPU_CREATE"] == 2
     assert contents(aws_side, dst) == {"model.bin": body}
-    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+    uploads = s3.list_multipart_uploads(Bucket=dst).get("Uploads", [])
+    assert [u["UploadId"] for u in uploads] == [other]
 
 _LATE_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n' + b" " * 4096
                + b"<Error><Code>InternalError</Code><Message>We encountered an internal "

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from functools import cached_property, partial
 from html import unescape
 from typing import Any
@@ -62,9 +63,6 @@ def _resumable(page: ListPage, stripped: str, bucket: str) -> ListPage:
         f"token {token!r} has characters it could not write, and names no key of the page")
 
 
-# After a retried CreateMultipartUpload, the key's uploads begun this long before it are
-# taken for the lost attempt's: SigV4 lets clocks differ by up to 15 minutes.
-STRAY_WINDOW = 900.0
 HEAD_SKEW = 300.0  # seconds: SigV4 refuses signatures 15 minutes off; a HEAD cannot say so
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")  # a document's first element (after <?xml?>)
 _TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
@@ -75,6 +73,14 @@ _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # regional siblings a bucket in another region is reached at.
 _AWS_S3_HOST = re.compile(r"^s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com(?P<cn>\.cn)?$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+
+
+def _http_date(value: str | None) -> float | None:
+    """An HTTP Date header as POSIX time; None when absent or unreadable."""
+    try:
+        return parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def regional_host(host: str, region: str) -> str | None:
@@ -473,28 +479,37 @@ class S3Client:
         """A new upload's ID. A Create whose answer was lost (or that failed with a 5xx)
         may have made an upload all the same, whose ID only that answer held: after such a
         retry, the key's other uploads begun since are aborted, not left billed."""
-        began = self.endpoint.clock.time()
+        began = time.monotonic()
         retried: list[bool] = []
-        _, data = self._read_ok(Op.MPU_CREATE, "POST", bucket, key, query={"uploads": ""},
-                                headers=headers, retried=lambda: retried.append(True))
+        response, data = self._read_ok(Op.MPU_CREATE, "POST", bucket, key,
+                                       query={"uploads": ""}, headers=headers,
+                                       retried=lambda: retried.append(True))
         found = _UPLOAD_ID.search(data)
         if not found:
             raise S3Error(500, "MalformedResponse", "no UploadId in response",
                           operation=Op.MPU_CREATE.value, bucket=bucket, key=key)
         upload_id = unescape(found.group(1).decode())
         if retried:
-            self._abort_strays(bucket, key, upload_id, began - STRAY_WINDOW)
+            # The lost attempts began on the server within the time the tries took before
+            # its answer (its Date, whole seconds like Initiated): only uploads begun then
+            # are taken for them, never another writer's of the same key.
+            answered = _http_date(response.headers.get("date")) or self.endpoint.clock.time()
+            took = time.monotonic() - began
+            self._abort_strays(bucket, key, upload_id, answered - took - 1, answered + 1)
         return upload_id
 
-    def _abort_strays(self, bucket: str, key: str, kept: str, since: float) -> None:
-        """Abort the uploads of `key` begun after `since` (server time), but `kept`. Best
-        effort: a store that cannot list uploads leaves them to a lifecycle rule."""
+    def _abort_strays(self, bucket: str, key: str, kept: str, since: float,
+                      until: float) -> None:
+        """Abort the uploads of `key` begun between `since` and `until` (server time), but
+        `kept`. Best effort: a store that cannot list uploads leaves them to a lifecycle
+        rule."""
         try:
             _, data = self._exchange(Op.LIST, "GET", bucket, None,
                                      query={"uploads": "", "prefix": key,
                                             "encoding-type": "url"})
             strays = [upload_id for upload_key, upload_id, initiated in parse_uploads(data)
-                      if upload_key == key and upload_id != kept and initiated >= since]
+                      if upload_key == key and upload_id != kept
+                      and since <= initiated <= until]
             for upload_id in strays:
                 self.abort_multipart_upload(bucket, key, upload_id)
         except (S3Error, TransportError, ListingParseError):
