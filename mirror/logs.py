@@ -34,7 +34,7 @@ class Redactor:
     def __init__(self) -> None:
         self._pattern: re.Pattern[str] | None = None
         self._secrets: frozenset[str] = frozenset()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def set(self, secrets: Iterable[str]) -> None:
         with self._lock:
@@ -49,9 +49,10 @@ class Redactor:
     def add(self, *secrets: str | None) -> None:
         """Blank these too from now on: secrets learned during the run (the standard AWS
         credential chain's keys and tokens)."""
-        new = {s for s in secrets if s and len(s) >= 4} - self._secrets
-        if new:
-            self.set(self._secrets | new)
+        with self._lock:  # two aliases' chains may learn theirs at once
+            new = {s for s in secrets if s and len(s) >= 4} - self._secrets
+            if new:
+                self.set(self._secrets | new)
 
     def clean(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text) if self._pattern else text

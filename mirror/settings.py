@@ -192,7 +192,7 @@ class Settings:
         return [v for v in values if v]
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _Reader:
@@ -210,13 +210,16 @@ class _Reader:
     def text(self, name: str) -> str:
         return self.env.get(name, "").strip()
 
-    def secret(self, name: str) -> str:
-        """A key or token: trimmed like any value; one with a control character inside (two
-        lines pasted as one, a stray escape) is refused, never shown."""
+    def secret(self, name: str, *, header: bool = True) -> str:
+        """A key or token: trimmed like any value; one with a control character or a line
+        break inside (two lines pasted as one, a stray escape) is refused, never shown. A
+        value sent in a header (`header`: all but the secret key, which only signs) must
+        be printable ASCII."""
         value = self.text(name)
-        if _CONTROL.search(value):
-            self.fail(name, "contains a control character (a line break, a tab, an escape); "
-                      "set it to the key or token alone")
+        if _CONTROL.search(value) or (header and not (value.isascii() and value.isprintable())):
+            self.fail(name, "contains a control character, a line break or (sent in a "
+                      "header) a character outside printable ASCII; set it to the key or "
+                      "token alone")
         return value
 
     def fail(self, name: str, message: str) -> None:
@@ -386,7 +389,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
     env = name.upper()
     url = reader.text(f"{env}_URL")
     access = reader.secret(f"{env}_ACCESS_KEY") or None
-    secret = reader.secret(f"{env}_SECRET_KEY") or None
+    secret = reader.secret(f"{env}_SECRET_KEY", header=False) or None
     region = reader.text(f"{env}_REGION")
     if region and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", region):
         reader.fail(f"{env}_REGION", f"must be a region name such as eu-west-1 (letters, "
@@ -578,6 +581,9 @@ def _pairs(reader: _Reader) -> list[Pair]:
 
 
 SLACK_API = "https://slack.com/api/"  # slack_sdk's WebClient.BASE_URL, without importing it
+# AWS S3's endpoints (regional, legacy dash, dual-stack, FIPS, VPC interface endpoints),
+# whose buckets share one namespace per partition.
+_AWS_S3 = re.compile(r"(^|\.)s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
 _LOOPBACK = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1",
                        "::1"})
 
@@ -588,8 +594,10 @@ def _store(url: str) -> tuple[str, int]:
     one; every AWS S3 endpoint of a partition as one, since its bucket names are global."""
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".").lower()
-    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
-        return ("amazonaws.com.cn" if host.endswith(".cn") else "amazonaws.com", 0)
+    if _AWS_S3.search(host):  # not any amazonaws.com host: an ELB or EC2 name is a server
+        partition = ("aws-cn" if host.endswith(".cn") else
+                     "aws-us-gov" if "us-gov-" in host else "aws")
+        return f"s3.{partition}", 0
     if host in _LOOPBACK:
         host = "localhost"
     return host, parts.port or (443 if parts.scheme == "https" else 80)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from report_servers import SlackServer
 
+from mirror.logs import Redactor
 from mirror.sandbox import LocalS3
 
 
@@ -98,3 +100,24 @@ def test_short_credentials_do_not_break_the_logs(minio_side: LocalS3, aws_side: 
     assert [e["bytes"] for e in run.named("object.copied")] == [4096]
     assert [e["copied_bytes"] for e in run.named("pair.done")] == [4096]
     assert all(line.startswith("{") for line in run.stderr.splitlines() if line.strip())
+
+
+def test_secrets_learned_by_several_threads_at_once_are_all_blanked() -> None:
+    """Each alias's credential chain learns its keys in its own thread: none is lost when
+    they arrive together."""
+    redactor = Redactor()
+    redactor.set([f"static-secret-{i:04d}" for i in range(200)])
+    learned = [f"chain-secret-{i:04d}" for i in range(16)]
+    barrier = threading.Barrier(len(learned))
+
+    def learn(secret: str) -> None:
+        barrier.wait()
+        redactor.add(secret)
+
+    threads = [threading.Thread(target=learn, args=(s,)) for s in learned]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [s for s in learned if redactor.clean(f"key {s}") != "key [redacted]"] == []

@@ -102,6 +102,8 @@ BAD_INPUTS = [
     ({"SLACK_BOT_TOKEN": "xoxb-secret-token\nX-Evil: 1", "SLACK_CHANNEL_ID": "C1"},
      "SLACK_BOT_TOKEN contains a control character"),
     ({"MINIO_SECRET_KEY": "secret-value\x1b[2J"}, "MINIO_SECRET_KEY contains a control character"),
+    ({"MINIO_ACCESS_KEY": "key\u2028x"}, "MINIO_ACCESS_KEY contains a control character, a line "
+                                          "break or (sent in a header) a character outside"),
     ({"MINIO_URL": "http://minio:secret-value@minio:9000"},
      "MINIO_URL must not carry credentials (user:password@), got 'http://***@minio:9000'"),
     ({"MIRROR_MAX_WORKERS": "\u00b2"}, "MIRROR_MAX_WORKERS must be 'auto' or a whole number"),
@@ -309,6 +311,21 @@ def test_a_target_in_the_source_is_refused_however_its_endpoint_is_written(
     load_settings({**env, "BUCKET_PAIR": "minio/src:other/dst"})  # another bucket: fine
     load_settings({**env, "OTHER_URL": "http://127.0.0.1:9001",  # another server: fine
                    "BUCKET_PAIR": "minio/src:other/src/copy"})
+
+
+@pytest.mark.parametrize(("minio_url", "other_url"), [
+    # a MinIO behind an EKS load balancer, mirrored to S3 in the same region
+    ("http://a1b2c3-123456.us-east-1.elb.amazonaws.com:9000", "https://s3.us-east-1.amazonaws.com"),
+    ("http://ec2-3-91-10-1.compute-1.amazonaws.com:9000",  # two MinIOs on EC2
+     "http://ec2-54-2-20-7.compute-1.amazonaws.com:9000"),
+    ("https://s3.us-east-1.amazonaws.com", "https://s3.us-gov-west-1.amazonaws.com"),
+])
+def test_buckets_of_one_name_on_two_stores_are_no_overlap(minio_url: str, other_url: str) -> None:
+    """Only AWS S3's own endpoints share one bucket namespace (per partition); any other
+    host under amazonaws.com is a server of its own."""
+    load_settings({"MINIO_URL": minio_url, "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
+                   "OTHER_URL": other_url, "OTHER_ACCESS_KEY": "k", "OTHER_SECRET_KEY": "s",
+                   "BUCKET_PAIR": "minio/backups:other/backups"})
 
 def test_seaweedfs_provider_lists_folders_first() -> None:
     """The provider table carries listing order as data."""
