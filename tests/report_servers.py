@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import socket
@@ -46,7 +47,7 @@ class _Server:
 
 
 class NotHttp:
-    """Answers every connection with a banner that is no HTTP, then closes it."""
+    """Answers every connection with a banner that is no HTTP."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -59,8 +60,16 @@ class NotHttp:
                 conn, _ = self.listener.accept()
             except OSError:  # closed
                 return
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\x00\xff")
+            threading.Thread(target=self._banner, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _banner(conn: socket.socket) -> None:
+        """As an SSH server does: its banner at once, then it reads what comes."""
+        with conn, contextlib.suppress(OSError):
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\x00\xff")
+            conn.settimeout(5)
+            while conn.recv(65536):
+                pass
 
     def close(self) -> None:
         self.listener.close()
