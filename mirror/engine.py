@@ -20,7 +20,7 @@ from mirror.executor import BoundedExecutor, MemoryBudget, Throttle
 from mirror.merge import merge_join
 from mirror.order import ListingOrderError, checked, merge_order
 from mirror.pairs import Location, Pair
-from mirror.providers import ListingOrder
+from mirror.providers import ListingOrder, Provider
 from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client
 from mirror.s3.errors import S3Error
@@ -109,6 +109,35 @@ class _InFlight:
         with self._cond:
             while self._n:
                 self._cond.wait()
+
+
+class _TargetFiles:
+    """The target's files whose name begins the keys being merged (a key's prefixes come
+    before it in any listing order, and the keys under one are listed together): on a
+    store where a folder marker `k/` and a file `k` are one entry, the marker is not
+    written over the file (it would replace it)."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.stack: list[str] = []
+
+    def check(self, source: ObjectInfo | None, target: ObjectInfo | None,
+              decision: Decision) -> Decision:
+        if not self.provider.marker_replaces_file:
+            return decision
+        obj = source or target
+        assert obj is not None
+        key = obj.key
+        while self.stack and not key.startswith(self.stack[-1]):
+            self.stack.pop()
+        if target is not None and not target.key.endswith("/"):
+            self.stack.append(target.key)
+        if (decision.action in COPY_ACTIONS and key.endswith("/") and self.stack
+                and self.stack[-1] == key[:-1]):
+            return Decision(Action.UNSUPPORTED, (
+                f"{self.provider.name} keeps a folder marker and the file of its name as one "
+                f"entry: writing {key!r} would replace the target's file {key[:-1]!r}"))
+        return decision
 
 
 class PairRun:
@@ -356,11 +385,12 @@ class PairRun:
                          self.source_alias.variable("PROVIDER"), part.after, part.until)
         target = checked(self._side("target", prefix, part), self.order, "target",
                          self.target_alias.variable("PROVIDER"), part.after, part.until)
+        files = _TargetFiles(self.target_alias.provider)
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break
             self.tally.listed(src, dst)
-            decision = decide(src, dst, self.policy)
+            decision = files.check(src, dst, decide(src, dst, self.policy))
             obj = src or dst
             assert obj is not None
             self.tally.decided(decision, obj.size, obj.key)

@@ -42,6 +42,9 @@ class Provider:
     key_rules: tuple[KeyRule, ...] = ()
     default_region: str = "us-east-1"
     tags: bool = True  # stores object tags (x-amz-tagging); where unsure, a refusal tells
+    # A key and its folder marker (`k`, `k/`) are one entry, as in a filesystem: writing
+    # the marker replaces a file `k` that has keys under it (SeaweedFS).
+    marker_replaces_file: bool = False
 
     def key_problem(self, key: str, size: int) -> str | None:
         for rule in self.key_rules:
@@ -63,7 +66,8 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("wasabi"),
     Provider("digitalocean"),
     Provider("ceph"),
-    Provider("seaweedfs", listing_order=ListingOrder.FOLDERS_FIRST, key_rules=(
+    Provider("seaweedfs", listing_order=ListingOrder.FOLDERS_FIRST, marker_replaces_file=True,
+             key_rules=(
         KeyRule("//", "stores '//' in a key as '/'"),
         KeyRule(r"\\", "stores '\\' in a key as '/'"),
         KeyRule("^/", "drops a key's leading '/'"),

@@ -182,3 +182,24 @@ def test_a_key_the_target_would_rename_onto_another_is_failed_not_written(
             ("back\\slash", "seaweedfs stores '\\' in a key as '/'")]
         assert contents(aws_side, dst) == {"back/slash": b"the real back/slash"}
     assert run.decisions() == {"unchanged": 1, "unsupported-key": 1}
+
+
+@pytest.mark.parametrize("overwrite", ["false", "true"])
+def test_a_folder_marker_is_not_written_over_a_file_of_its_name(
+        minio_side: LocalS3, aws_side: LocalS3, overwrite: str) -> None:
+    """On SeaweedFS a file `y` and a folder marker `y/` are one entry: writing the marker
+    replaces the file (with keys under `y/`, the store lets it). The target's file `y`, here
+    kept from elsewhere, keeps its bytes; the marker is reported as failed, run after run."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"y/z": b"y/z", "y/": b""})
+    put(aws_side, dst, {"y": b"the target's own y", "y/z": b"y/z"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+           "MIRROR_OVERWRITE": overwrite}
+
+    for run in (run_mirror(env), run_mirror(env)):
+        assert run.code == 1, run.stderr[-2000:]
+        (failed,) = run.named("object.failed")
+        assert failed["key"] == "y/"
+        assert "would replace the target's file 'y'" in failed["error"]
+        assert contents(aws_side, dst) == {"y": b"the target's own y", "y/z": b"y/z"}
+    assert run.decisions() == {"unchanged": 1, "unsupported-key": 1, "target-only": 1}
