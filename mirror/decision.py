@@ -55,6 +55,8 @@ class Policy:
     target_prefix: str = ""  # the target pair's folder: a relative key's name there follows it
 
 
+NO_MARKERS = ("an empty folder marker, which {} does not hold (its folders exist by the keys "
+              "in them): nothing to copy")
 PREFIX_MARKER = ("the folder marker of the source's pair prefix: the target pair names no "
                  "folder, and its bucket needs no marker")
 
@@ -96,6 +98,9 @@ def decide(source: ObjectInfo | None, target: ObjectInfo | None, policy: Policy)
     if target is None:
         if not source.key and not policy.target_prefix:
             return Decision(Action.EXCLUDED, PREFIX_MARKER)  # its target key would be ''
+        if (source.size == 0 and source.key[-1:] in ("", "/")
+                and not policy.target_provider.folder_markers):
+            return Decision(Action.EXCLUDED, NO_MARKERS.format(policy.target_provider.name))
         problem = policy.target_provider.key_problem(policy.target_prefix + source.key,
                                                      source.size)
         if problem:

@@ -45,6 +45,7 @@ class Provider:
     # A key and its folder marker (`k`, `k/`) are one entry, as in a filesystem: writing
     # the marker replaces a file `k` that has keys under it (SeaweedFS).
     marker_replaces_file: bool = False
+    folder_markers: bool = True  # holds empty `k/` objects (rclone: folders exist by content)
 
     def key_problem(self, key: str, size: int) -> str | None:
         for rule in self.key_rules:
@@ -74,7 +75,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
                 only_if_not_empty=True),
     )),
-    Provider("rclone", tags=False, key_rules=(
+    Provider("rclone", tags=False, folder_markers=False, key_rules=(
         KeyRule("//", "rejects '//' in a key"),
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),

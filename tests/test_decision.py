@@ -93,7 +93,9 @@ def test_keys_the_target_cannot_hold_are_not_copied_under_another_name() -> None
     assert (decision.action, decision.reason) == (Action.UNSUPPORTED,
                                                   "seaweedfs stores '//' in a key as '/'")
     assert decide(obj("dir/", size=0), None, policy(target="seaweedfs")).action is Action.COPY_NEW
-    assert decide(obj("dir/", size=0), None, policy(target="rclone")).action is Action.UNSUPPORTED
+    # rclone holds no folder markers: an empty one is nothing to copy, one with bytes fails
+    assert decide(obj("dir/", size=0), None, policy(target="rclone")).action is Action.EXCLUDED
+    assert decide(obj("dir/", size=3), None, policy(target="rclone")).action is Action.UNSUPPORTED
 
 
 def test_archived_source_objects_are_reported() -> None:

@@ -101,3 +101,24 @@ def test_excluded_keys_are_neither_copied_nor_counted_as_failures(minio_side: Lo
     assert run.code == 0
     assert contents(aws_side, dst) == kept
     assert run.decisions() == {"copy-new": len(kept), "excluded": len(excluded)}
+
+
+def test_empty_folder_markers_are_not_failures_on_a_target_that_keeps_none(
+        minio_side: LocalS3, rclone_side: LocalS3) -> None:
+    """rclone's folders exist by the keys in them; it holds no `k/` objects. The source's
+    empty markers, the pair folder's own included, are excluded (nothing to copy), not
+    failed night after night; the files under them are copied."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
+    put(minio_side, src, {"exports/": b"", "exports/a/": b"", "exports/a/x.csv": b"x",
+                          "exports/b.csv": b"b"})
+    env = {**base_env(minio=minio_side, rclone=rclone_side),
+           "BUCKET_PAIR": f"minio/{src}/exports:rclone/{dst}/other"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.decisions() == {"copy-new": 2, "excluded": 2}
+    assert contents(rclone_side, dst) == {"other/a/x.csv": b"x", "other/b.csv": b"b"}
+    rerun = run_mirror(env)
+    assert rerun.code == 0
+    assert rerun.decisions() == {"unchanged": 2, "excluded": 2}
