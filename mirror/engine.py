@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -115,10 +115,12 @@ class _TargetFiles:
     """The target's files whose name begins the keys being merged (a key's prefixes come
     before it in any listing order, and the keys under one are listed together): on a
     store where a folder marker `k/` and a file `k` are one entry, the marker is not
-    written over the file (it would replace it)."""
+    written over the file (it would replace it). A file outside the listed scope (the
+    marker of the pair's folder or of a MIRROR_PREFIX) is asked for with one HEAD."""
 
-    def __init__(self, provider: Provider) -> None:
-        self.provider = provider
+    def __init__(self, provider: Provider, folder: str, listed: str,
+                 exists: Callable[[str], bool]) -> None:
+        self.provider, self.folder, self.listed, self.exists = provider, folder, listed, exists
         self.stack: list[str] = []
 
     def check(self, source: ObjectInfo | None, target: ObjectInfo | None,
@@ -130,14 +132,21 @@ class _TargetFiles:
         key = obj.key
         while self.stack and not key.startswith(self.stack[-1]):
             self.stack.pop()
-        if target is not None and not target.key.endswith("/"):
+        if target is not None and target.key and not target.key.endswith("/"):
             self.stack.append(target.key)
-        if (decision.action in COPY_ACTIONS and key.endswith("/") and self.stack
-                and self.stack[-1] == key[:-1]):
-            return Decision(Action.UNSUPPORTED, (
-                f"{self.provider.name} keeps a folder marker and the file of its name as one "
-                f"entry: writing {key!r} would replace the target's file {key[:-1]!r}"))
-        return decision
+        full = self.folder + key
+        if decision.action not in COPY_ACTIONS or not full.endswith("/") or full == "/":
+            return decision
+        name = full[:-1]
+        if name.startswith(self.listed):  # listed: it would be on the stack
+            held = bool(self.stack) and self.stack[-1] == key[:-1]
+        else:
+            held = self.exists(name)
+        if not held:
+            return decision
+        return Decision(Action.UNSUPPORTED, (
+            f"{self.provider.name} keeps a folder marker and the file of its name as one "
+            f"entry: writing {full!r} would replace the target's file {name!r}"))
 
 
 class PairRun:
@@ -385,7 +394,8 @@ class PairRun:
                          self.source_alias.variable("PROVIDER"), part.after, part.until)
         target = checked(self._side("target", prefix, part), self.order, "target",
                          self.target_alias.variable("PROVIDER"), part.after, part.until)
-        files = _TargetFiles(self.target_alias.provider)
+        files = _TargetFiles(self.target_alias.provider, self.pair.target.prefix,
+                             self.pair.target.prefix + prefix, self._target_holds)
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break
@@ -395,6 +405,16 @@ class PairRun:
             assert obj is not None
             self.tally.decided(decision, obj.size, obj.key)
             self._act(src, dst, decision)
+
+    def _target_holds(self, key: str) -> bool:
+        """Whether the target has an object `key` (full key); where it cannot say, yes."""
+        try:
+            self.target.client.head_object(self.pair.target.bucket, key)
+        except S3Error as exc:
+            return exc.status != 404
+        except (TransportError, CredentialsUnavailable):
+            return True
+        return True
 
     def _status(self) -> Status:
         if self.summary.error:

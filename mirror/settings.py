@@ -583,7 +583,9 @@ def _pairs(reader: _Reader) -> list[Pair]:
 SLACK_API = "https://slack.com/api/"  # slack_sdk's WebClient.BASE_URL, without importing it
 # AWS S3's endpoints (regional, legacy dash, dual-stack, FIPS, VPC interface endpoints),
 # whose buckets share one namespace per partition.
-_AWS_S3 = re.compile(r"(^|\.)s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
+_AWS_S3 = re.compile(r"(^|\.)s3(-fips|-external-1|-(?P<dash>[a-z]{2}(-gov)?-[a-z]+-\d))?"
+                     r"(\.dualstack)?(\.(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d))?(\.vpce)?"
+                     r"\.amazonaws\.com(\.cn)?$")
 _LOOPBACK = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1",
                        "::1"})
 
@@ -594,9 +596,11 @@ def _store(url: str) -> tuple[str, int]:
     one; every AWS S3 endpoint of a partition as one, since its bucket names are global."""
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".").lower()
-    if _AWS_S3.search(host):  # not any amazonaws.com host: an ELB or EC2 name is a server
+    found = _AWS_S3.search(host)  # not any amazonaws.com host: an ELB or EC2 name is a server
+    if found:
+        region = found.group("region") or found.group("dash") or ""
         partition = ("aws-cn" if host.endswith(".cn") else
-                     "aws-us-gov" if "us-gov-" in host else "aws")
+                     "aws-us-gov" if "-gov-" in region else "aws")
         return f"s3.{partition}", 0
     if host in _LOOPBACK:
         host = "localhost"

@@ -289,7 +289,7 @@ def _rewritten(ctx: TransferContext, obj: ObjectInfo) -> bool:
         headers = ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key))
     except S3Error as exc:
         return exc.status == 404  # deleted since
-    except TransportError:
+    except (TransportError, CredentialsUnavailable):
         return False
     return normalize_etag(headers.get("etag", "")) != obj.etag
 
@@ -404,7 +404,11 @@ def _source_part_size(ctx: TransferContext, obj: ObjectInfo, count: int,
     if found is None and parts is None:
         ctx.no_part_sizes.set()
         return None  # the store answered for the whole object
-    return int(headers["content-length"]) if "content-length" in headers else None
+    size = int(headers.get("content-length") or 0)
+    if not size:  # a part of no bytes states nothing to cut by
+        ctx.no_part_sizes.set()
+        return None
+    return size
 
 
 def _part_sizes(ctx: TransferContext, obj: ObjectInfo, count: int) -> list[int] | None:

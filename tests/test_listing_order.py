@@ -203,3 +203,27 @@ def test_a_folder_marker_is_not_written_over_a_file_of_its_name(
         assert "would replace the target's file 'y'" in failed["error"]
         assert contents(aws_side, dst) == {"y": b"the target's own y", "y/z": b"y/z"}
     assert run.decisions() == {"unchanged": 1, "unsupported-key": 1, "target-only": 1}
+
+
+@pytest.mark.parametrize("scope", ["MIRROR_PREFIX", "pair folder"])
+def test_a_folder_marker_is_not_written_over_a_file_outside_the_listing(
+        minio_side: LocalS3, aws_side: LocalS3, scope: str) -> None:
+    """The marker of the listed folder itself (`MIRROR_PREFIX=y/`, or the pair's target
+    folder `y/`) would replace a file `y` that no listing shows: it is asked for (one
+    HEAD), and kept."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(aws_side, dst, {"y": b"the target's own y", "y/z": b"y/z"})
+    env = {**base_env(minio=minio_side, aws=aws_side)}
+    if scope == "MIRROR_PREFIX":
+        put(minio_side, src, {"y/z": b"y/z", "y/": b""})
+        env.update(BUCKET_PAIR=f"minio/{src}:aws/{dst}", MIRROR_PREFIX="y/")
+    else:
+        put(minio_side, src, {"p/z": b"y/z", "p/": b""})
+        env.update(BUCKET_PAIR=f"minio/{src}/p:aws/{dst}/y")
+
+    run = run_mirror(env)
+
+    assert run.code == 1, run.stderr[-2000:]
+    (failed,) = run.named("object.failed")
+    assert "would replace the target's file 'y'" in failed["error"]
+    assert contents(aws_side, dst) == {"y": b"the target's own y", "y/z": b"y/z"}

@@ -319,6 +319,8 @@ def test_a_target_in_the_source_is_refused_however_its_endpoint_is_written(
     ("http://ec2-3-91-10-1.compute-1.amazonaws.com:9000",  # two MinIOs on EC2
      "http://ec2-54-2-20-7.compute-1.amazonaws.com:9000"),
     ("https://s3.us-east-1.amazonaws.com", "https://s3.us-gov-west-1.amazonaws.com"),
+    ("https://s3-proxy-1.us-east-1.elb.amazonaws.com",  # load balancers named s3-...
+     "https://s3-proxy-2.eu-west-1.elb.amazonaws.com"),
 ])
 def test_buckets_of_one_name_on_two_stores_are_no_overlap(minio_url: str, other_url: str) -> None:
     """Only AWS S3's own endpoints share one bucket namespace (per partition); any other

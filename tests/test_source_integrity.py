@@ -145,6 +145,33 @@ def test_a_source_that_states_no_part_sizes_is_named_in_a_warning(
     assert warning["source"] == f"minio/{src}"
 
 
+
+def test_a_part_size_of_nothing_is_no_part_size(minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """A store answering HEAD ?partNumber=1 with 206 and no bytes states no size to cut
+    by: the object is copied as from a store that states none, and the warning says so."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(12 * MIB)
+    put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+    etag = minio_side.boto3().head_object(Bucket=src, Key="model.bin")["ETag"]
+
+    def empty_parts(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if method == "HEAD" and "partNumber=" in target:
+            return answer("206 Partial Content", b"",
+                          f"content-range: bytes 0-{5 * MIB - 1}/{12 * MIB}\r\n"
+                          f"x-amz-mp-parts-count: 3\r\netag: {etag}\r\n")
+        return None
+
+    odd = proxy_in_front(minio_side, answer=empty_parts)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": odd.url,
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}", **STREAMED})
+    finally:
+        odd.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"model.bin": body}
+    assert run.named("pair.multipart_unchecked")
+
 def _put_in_parts(server: LocalS3, bucket: str, key: str, parts: list[bytes]) -> None:
     """Upload `parts` as they are: S3 lets every part but the last be any size ≥ 5 MiB."""
     s3 = server.boto3()

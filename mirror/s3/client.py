@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from functools import cached_property, partial
 from html import unescape
@@ -78,9 +79,12 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 def _http_date(value: str | None) -> float | None:
     """An HTTP Date header as POSIX time; None when absent or unreadable."""
     try:
-        return parsedate_to_datetime(value).timestamp() if value else None
+        moment = parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError):
         return None
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()  # HTTP: GMT
 
 
 def regional_host(host: str, region: str) -> str | None:
