@@ -134,8 +134,10 @@ class _TargetFiles:
             self.stack.pop()
         if target is not None and target.key and not target.key.endswith("/"):
             self.stack.append(target.key)
+        if decision.action not in COPY_ACTIONS or key[-1:] not in ("/", ""):
+            return decision
         full = self.folder + key
-        if decision.action not in COPY_ACTIONS or not full.endswith("/") or full == "/":
+        if not full.endswith("/") or full == "/":
             return decision
         name = full[:-1]
         if name.startswith(self.listed):  # listed: it would be on the stack
