@@ -18,8 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from functools import cached_property, partial
 from html import unescape
 from typing import Any
@@ -27,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from mirror.s3.accounting import Op, RequestCounter
 from mirror.s3.checksum import md5
-from mirror.s3.errors import S3Error, Severity
+from mirror.s3.errors import S3Error, Severity, server_time
 from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
 from mirror.s3.listing import ListingParseError, ListPage, parse_list_page, parse_uploads
 from mirror.s3.proxy import Proxy, authority
@@ -74,17 +72,6 @@ _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # regional siblings a bucket in another region is reached at.
 _AWS_S3_HOST = re.compile(r"^s3(?:[.-][a-z0-9.-]+)?\.amazonaws\.com(?P<cn>\.cn)?$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
-
-
-def _http_date(value: str | None) -> float | None:
-    """An HTTP Date header as POSIX time; None when absent or unreadable."""
-    try:
-        moment = parsedate_to_datetime(value) if value else None
-    except (TypeError, ValueError):
-        return None
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()  # HTTP: GMT
 
 
 def regional_host(host: str, region: str) -> str | None:
@@ -497,7 +484,8 @@ class S3Client:
             # The lost attempts began on the server within the time the tries took before
             # its answer (its Date, whole seconds like Initiated): only uploads begun then
             # are taken for them, never another writer's of the same key.
-            answered = _http_date(response.headers.get("date")) or self.endpoint.clock.time()
+            answered = (server_time(None, response.headers.get("date"))
+                        or self.endpoint.clock.time())
             took = time.monotonic() - began
             self._abort_strays(bucket, key, upload_id, answered - took - 1, answered + 1)
         return upload_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from html import unescape
@@ -91,7 +91,7 @@ class S3Error(Exception):
         return cls(status, code, fields.get("Message", ""), operation=operation, bucket=bucket,
                    key=key, region_hint=region,
                    request_id=headers.get("x-amz-request-id") or fields.get("RequestId"),
-                   server_time=_server_time(fields.get("ServerTime"), headers.get("date")),
+                   server_time=server_time(fields.get("ServerTime"), headers.get("date")),
                    foreign=bool(body.strip()) and "Code" not in fields)
 
     @property
@@ -159,16 +159,19 @@ class S3Error(Exception):
         return text
 
 
-def _server_time(iso: str | None, date_header: str | None) -> float | None:
-    """The server's clock when it answered: S3's <ServerTime>, else the Date header."""
+def server_time(iso: str | None, date_header: str | None) -> float | None:
+    """The server's clock when it answered: S3's <ServerTime>, else the Date header; a
+    time without a zone is GMT, as HTTP's are (never this machine's local time)."""
     try:
         if iso:
-            return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-        if date_header:
-            return parsedate_to_datetime(date_header).timestamp()
+            moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        elif date_header:
+            moment = parsedate_to_datetime(date_header)
+        else:
+            return None
     except (ValueError, TypeError, IndexError):
-        pass
-    return None
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _duration(seconds: float) -> str:
