@@ -136,10 +136,10 @@ class _TargetFiles:
             self.stack.append(target.key)
         if decision.action not in COPY_ACTIONS or key[-1:] not in ("/", ""):
             return decision
-        full = self.folder + key
-        if not full.endswith("/") or full == "/":
-            return decision
+        full = self.folder + key  # a marker (the pair folder's own, for the key '')
         name = full[:-1]
+        if not name:
+            return decision
         if name.startswith(self.listed):  # listed: it would be on the stack
             held = bool(self.stack) and self.stack[-1] == key[:-1]
         else:
