@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +29,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+
+from mirror.sandbox import free_port
 
 
 class _Server:
@@ -73,6 +76,20 @@ class NotHttp:
 
     def close(self) -> None:
         self.listener.close()
+
+
+@contextlib.contextmanager
+def unanswered(kind: str) -> Iterator[str]:
+    """A base URL where no HTTP server answers: "nothing" listens there, or "not http"
+    (`NotHttp`, a port of another protocol)."""
+    if kind == "nothing":
+        yield f"http://127.0.0.1:{free_port()}"
+        return
+    other = NotHttp()
+    try:
+        yield other.url
+    finally:
+        other.close()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from proxy_server import ForwardProxy
-from report_servers import NotHttp, Pushgateway, value
+from report_servers import Pushgateway, unanswered, value
 from structlog.testing import capture_logs
 
 from mirror.report import metrics
@@ -127,47 +127,27 @@ def test_a_dry_run_pushes_nothing(minio_side: LocalS3, aws_side: LocalS3,
     assert run.named("metrics.skipped")
 
 
-def test_an_unreachable_pushgateway_is_logged_and_the_run_still_succeeds(
-        minio_side: LocalS3, aws_side: LocalS3) -> None:
-    """Nothing listens at the URL: one error line with the fix; exit 0, objects copied."""
+@pytest.mark.parametrize(("kind", "error"), [("nothing", "Connection refused"),
+                                             ("not http", "not an HTTP answer")])
+def test_a_pushgateway_url_where_no_http_server_answers_is_one_error_line(
+        minio_side: LocalS3, aws_side: LocalS3, kind: str, error: str) -> None:
+    """Nothing listens at the URL, or a port of another protocol does: one metrics.failed
+    line with the fix, no traceback; exit 0, objects copied."""
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, {"a": b"1"})
-    env = {**base_env(minio=minio_side, aws=aws_side),
-           "MIRROR_PUSHGATEWAY_URL": f"http://127.0.0.1:{free_port()}",
-           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
-
-    run = run_mirror(env)
+    with unanswered(kind) as url:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                          "MIRROR_PUSHGATEWAY_URL": url, "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
 
     assert run.code == 0
     assert contents(aws_side, dst) == {"a": b"1"}
     failed = run.named("metrics.failed")
     assert len(failed) == 1
-    assert "Connection refused" in failed[0]["error"]
-    assert "MIRROR_PUSHGATEWAY_URL" in failed[0]["fix"]
-
-
-
-def test_a_port_that_answers_no_http_is_one_error_line_not_a_traceback(
-        minio_side: LocalS3, aws_side: LocalS3) -> None:
-    """MIRROR_PUSHGATEWAY_URL at a port of another protocol: metrics.failed, exit 0."""
-    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
-    put(minio_side, src, {"a": b"1"})
-    other = NotHttp()
-    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_PUSHGATEWAY_URL": other.url,
-           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
-    try:
-        run = run_mirror(env)
-    finally:
-        other.close()
-
-    assert run.code == 0
-    assert contents(aws_side, dst) == {"a": b"1"}
-    failed = run.named("metrics.failed")
-    assert len(failed) == 1
-    assert "not an HTTP answer" in failed[0]["error"]
+    assert error in failed[0]["error"]
     assert "MIRROR_PUSHGATEWAY_URL" in failed[0]["fix"]
     assert not run.named("metrics.crashed")
     assert "Traceback" not in run.stderr
+
 
 def test_a_pushgateway_behind_basic_auth_gets_the_credentials_of_the_url(
         minio_side: LocalS3, aws_side: LocalS3) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from proxy_server import ForwardProxy, Seen
-from report_servers import NotHttp, SlackServer
+from report_servers import SlackServer, unanswered
 from structlog.testing import capture_logs
 
 from mirror.report import slack
@@ -188,43 +188,28 @@ def test_blocks_slack_refuses_are_sent_again_as_plain_text(
     assert run.named("slack.posted")
 
 
-def test_an_unreachable_slack_is_logged_and_the_run_still_succeeds(
-        minio_side: LocalS3, aws_side: LocalS3) -> None:
-    """Nothing listens at SLACK_API_URL: one clear error line, exit 0, objects copied."""
+@pytest.mark.parametrize(("kind", "error"), [("nothing", "unreachable"),
+                                             ("not http", "not an HTTP answer")])
+def test_a_slack_url_where_no_http_server_answers_is_one_error_line(
+        minio_side: LocalS3, aws_side: LocalS3, kind: str, error: str) -> None:
+    """Nothing listens at SLACK_API_URL, or a port of another protocol does (a typo in the
+    port): one slack.failed line naming the URL to check, no traceback; exit 0, objects
+    copied."""
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, {"a.txt": b"a"})
-    closed = f"http://127.0.0.1:{free_port()}/api/"
-
-    run = run_mirror(_env(minio_side, aws_side, closed, src, dst))
+    with unanswered(kind) as base:
+        url = f"{base}/api/"
+        run = run_mirror(_env(minio_side, aws_side, url, src, dst))
 
     assert run.code == 0
     assert contents(aws_side, dst) == {"a.txt": b"a"}
     failed = run.named("slack.failed")
-    assert [e["error"] for e in failed] == ["unreachable"]
-    assert closed in failed[0]["fix"]
-    assert "Traceback" not in run.stderr
-
-
-
-def test_a_port_that_answers_no_http_is_one_error_line_not_a_traceback(
-        minio_side: LocalS3, aws_side: LocalS3) -> None:
-    """SLACK_API_URL at a port of another protocol (a typo in the port): slack.failed says
-    it is no HTTP answer and what to check; exit 0, objects copied."""
-    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
-    put(minio_side, src, {"a.txt": b"a"})
-    other = NotHttp()
-    try:
-        run = run_mirror(_env(minio_side, aws_side, f"{other.url}/api/", src, dst))
-    finally:
-        other.close()
-
-    assert run.code == 0
-    assert contents(aws_side, dst) == {"a.txt": b"a"}
-    failed = run.named("slack.failed")
-    assert [e["error"] for e in failed] == ["not an HTTP answer"]
+    assert [e["error"] for e in failed] == [error]
+    assert url in failed[0]["fix"]
     assert "SLACK_API_URL" in failed[0]["fix"]
     assert not run.named("slack.crashed")
     assert "Traceback" not in run.stderr
+
 
 def test_a_proxy_error_page_instead_of_slack_is_one_json_error_line(
         minio_side: LocalS3, aws_side: LocalS3, slack_api: SlackServer) -> None:
