@@ -284,11 +284,11 @@ class S3Client:
                 self._resending(len(body))
             signer.sign(method, path, qs, send_headers, self.endpoint.credentials.get(),
                         UNSIGNED_PAYLOAD if has_body else EMPTY_SHA256)
-            self.counter.add(op)
-            try:
+            try:  # counted once a connection is up: what never reached a server is not billed
                 response = pool.request(method, target, send_headers, body,
                                         stream[1] if stream is not None else None,
-                                        partial(self._resent, op, retried))
+                                        partial(self._resent, op, retried),
+                                        partial(self.counter.add, op))
                 if whole and response.status in ok:
                     response.body = response.read()
             except TransportError as exc:

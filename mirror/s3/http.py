@@ -407,7 +407,8 @@ class ConnectionPool:
     def request(self, method: str, target: str, headers: dict[str, str],
                 body: bytes | bytearray | memoryview | None = None,
                 chunks: Iterable[bytes | memoryview] | None = None,
-                resent: Callable[[], None] | None = None) -> Response:
+                resent: Callable[[], None] | None = None,
+                sending: Callable[[], None] | None = None) -> Response:
         """Send one request and read the response head; the body is left to the caller.
 
         `body` is sent whole; `chunks` streams a body whose content-length is in `headers`,
@@ -415,17 +416,15 @@ class ConnectionPool:
         cannot be replayed). A reused keep-alive connection found dead before any response
         byte arrived is replaced once, transparently, for a request with a whole body; as
         an idle connection the server closed is never taken (`is_stale`), the request most
-        likely reached the server (and was billed): `resent` is told.
+        likely reached the server (and was billed): `resent` is told. `sending` is told
+        once a connection is up and the request is about to go out: a request that found no
+        server (refused, unresolvable, TLS or proxy failure) was never sent, nor billed.
         """
-        head = [f"{method} {self._prefix}{target} HTTP/1.1"]
-        head.extend(f"{k}: {v}" for k, v in headers.items())
-        if self._absolute and self.proxy and self.proxy.authorization:
-            head.append(f"proxy-authorization: {self.proxy.authorization}")
-        if body is not None and "content-length" not in headers:
-            head.append(f"content-length: {len(body)}")
-        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        raw_head = self._head(method, target, headers, body)
         for attempt in (0, 1):
             conn = self._acquire()
+            if attempt == 0 and sending is not None:
+                sending()
             try:
                 early = self._write(conn, raw_head, body, chunks)
                 if early is not None:
@@ -458,6 +457,16 @@ class ConnectionPool:
             body_allowed = method != "HEAD" and status not in (204, 304)
             return Response(self, conn, status, reason, resp_headers, body_allowed)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _head(self, method: str, target: str, headers: dict[str, str],
+              body: bytes | bytearray | memoryview | None) -> bytes:
+        head = [f"{method} {self._prefix}{target} HTTP/1.1"]
+        head.extend(f"{k}: {v}" for k, v in headers.items())
+        if self._absolute and self.proxy and self.proxy.authorization:
+            head.append(f"proxy-authorization: {self.proxy.authorization}")
+        if body is not None and "content-length" not in headers:
+            head.append(f"content-length: {len(body)}")
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
 
     def _write(self, conn: _Connection, raw_head: bytes,
                body: bytes | bytearray | memoryview | None,
