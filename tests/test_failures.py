@@ -15,6 +15,7 @@ from conftest import READER, base_env, contents, new_bucket, put, run_mirror
 from structlog.testing import capture_logs
 
 from mirror.executor import BoundedExecutor
+from mirror.report.text import headline
 from mirror.resources import Limits
 from mirror.run import run
 from mirror.sandbox import LocalS3, free_port
@@ -201,6 +202,8 @@ def test_a_source_object_changed_during_the_run_is_skipped_not_failed(
     assert (pair.status.value, pair.source_changed.objects, pair.failed.objects) == (
         "success", 1, 0)
     assert contents(aws_side, dst) == {"stable": b"stable"}
+    assert headline(summary).endswith(
+        ", 1 changed at the source during the run (left to the next run)")
     warnings = [e for e in events if e["event"] == "object.source_changed"]
     assert [w["key"] for w in warnings] == ["volatile"]
     if NEXT_VERSION[change] is not None:

@@ -135,7 +135,8 @@ def pair_lines(run: RunSummary, pair: PairSummary) -> list[Line]:
 
 def headline(run: RunSummary) -> str:
     """'myservice mirror: partial, 12 (3.4 MiB) copied, 1 failed, 2 differ (kept)' (a
-    notification's text)."""
+    notification's text). An object the source changed while it was copied is no failure,
+    but the copy is not there yet: said, so a 'success' does not read as complete."""
     name = f"{run.service} mirror" if run.service else "minio-s3-mirror"
     dry = " (dry run)" if run.dry_run else ""
     if run.dry_run:
@@ -150,9 +151,12 @@ def headline(run: RunSummary) -> str:
     failed = run.total("failed").objects
     pairs_failed = sum(pair.status is Status.FAILED for pair in run.pairs)
     differ = sum(pair.decided(Action.DIFFERS_KEPT).objects for pair in run.pairs)
+    changed = run.total("source_changed").objects
     return (f"{name}: {run.status.value}{dry}, {done}"
             + (f", {failed:,} failed" if failed else "")
             + (f", {pairs_failed:,} of {len(run.pairs):,} pairs failed" if pairs_failed
                else "")
             + (f", {differ:,} {'differs' if differ == 1 else 'differ'} (kept)" if differ
-               else ""))
+               else "")
+            + (f", {changed:,} changed at the source during the run (left to the next run)"
+               if changed else ""))
