@@ -408,6 +408,23 @@ def test_a_long_key_is_shortened_and_its_reason_still_shown() -> None:
     assert len(line) <= slack.FAILURE_LINE + 4
 
 
+def test_a_key_slack_would_format_is_shown_only_in_its_code_span() -> None:
+    """A key with Slack's formatting characters: the reason, which names the request, does
+    not repeat it outside the code span, where `*star*` would turn bold."""
+    key = "f/*star* and _under_ ~x~"
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.PARTIAL, failed=Count(1, 1),
+                       failures=[Failure(key, f"GET photos/{key}: request rejected "
+                                              "(HTTP 400 InvalidRequest)")])
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=1)
+
+    shown = _texts(slack.message(run).blocks)
+
+    assert ("• `f/*star* and _under_ ~x~` GET photos: request rejected "
+            "(HTTP 400 InvalidRequest)") in shown
+
+
 def test_kept_differences_are_listed_like_failures() -> None:
     """Overwrite off: the keys whose copies differ are named, the first five, then a count,
     so "differs, kept: 7" can be acted on without a debug run."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import urllib.error
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,6 +116,13 @@ def escaped_within(value: str, limit: int) -> str:
     return escape(value[:kept]) + f"… ({len(value) - kept:,} more characters)"
 
 
+def without_key(why: str, key: str) -> str:
+    """A reason that names the request ('GET bucket/key: ...') without the key the line's
+    code span already shows: outside a code span, a key's `*`, `_` or `~` would be taken
+    for formatting, and the line would show a key that does not exist."""
+    return re.sub(re.escape("/" + key) + r"(?=:|$)", "", why, count=1) if key else why
+
+
 def code(value: str, limit: int = MAX_SECTION) -> str:
     return "`" + escaped_within(value.replace("`", "'"), limit) + "`"
 
@@ -205,7 +213,8 @@ def _keys(title: str, total: int, entries: list[tuple[str, str]], event: str) ->
     for key, why in entries[:FAILURES_SHOWN]:
         # the key and its reason share the line: a long key never hides why it failed
         key_shown = code(key, FAILURE_KEY)
-        lines.append(f"• {key_shown} {escaped_within(why, FAILURE_LINE - len(key_shown))}")
+        reason = escaped_within(without_key(why, key), FAILURE_LINE - len(key_shown))
+        lines.append(f"• {key_shown} {reason}")
     more = total - min(len(entries), FAILURES_SHOWN)
     if more > 0:
         lines.append(f"_and {more:,} more (one `{event}` log event each)_")
