@@ -53,8 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pair", action="append", metavar="SRC:DST",
                    help="a bucket pair alias/bucket[/prefix]:alias/bucket[/prefix]; repeat for "
                         "several (replaces BUCKET_PAIR and BUCKET_PAIRS)")
-    p.add_argument("--prefix", help="only keys under this prefix (MIRROR_PREFIX)")
-    p.add_argument("--exclude", help="comma-separated globs of keys to skip (MIRROR_EXCLUDE)")
+    p.add_argument("--prefix", action="append",
+                   help="only keys under this prefix (MIRROR_PREFIX); repeat, or separate by "
+                        "',', for several")
+    p.add_argument("--exclude", action="append",
+                   help="comma-separated globs of keys to skip (MIRROR_EXCLUDE); repeat for "
+                        "more, as with rclone and mc")
     p.add_argument("--dry-run", action="store_true", help="list and compare, write nothing")
     p.add_argument("--overwrite", action="store_true",
                    help="replace target objects that differ from the source")
@@ -81,8 +85,11 @@ def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             env[name] = value
             labels[name] = "--" + attr.replace("_", "-")
     for attr, name in _VALUES.items():
-        if getattr(args, attr) is not None:
-            env[name] = getattr(args, attr)
+        value = getattr(args, attr)
+        if value is not None:
+            # --prefix and --exclude repeat: every occurrence counts, none silently replaces
+            # another (`--exclude '*.tmp' --exclude '*.log'` excludes both)
+            env[name] = ",".join(value) if isinstance(value, list) else value
             labels[name] = "--" + attr.replace("_", "-")
     if args.pair:
         env.pop("BUCKET_PAIR", None)

@@ -57,8 +57,13 @@ def parse_location(text: str, *, side: str, pair: str) -> Location:
 def parse_pair(text: str) -> Pair:
     pair = text.strip()
     if pair.count(":") != 1:
+        hint = ""
+        if "://" in pair:
+            hint = "; a pair names alias/bucket, not a URL: the URL goes in <ALIAS>_URL"
+        elif "," in pair and pair.count(":") > 1:
+            hint = "; several pairs are separated by ';', not ','"
         raise PairError(f"pair {pair!r} must be source:target, e.g. "
-                        "minio/source-bucket:aws/target-bucket (exactly one ':')")
+                        f"minio/source-bucket:aws/target-bucket (exactly one ':'){hint}")
     source_text, target_text = pair.split(":")
     return Pair(parse_location(source_text, side="source", pair=pair),
                 parse_location(target_text, side="target", pair=pair))

@@ -202,13 +202,25 @@ class _Reader:
         self.env = env
         self.labels = labels
         self.problems: list[str] = []
+        self._quoted: set[str] = set()
 
     def label(self, name: str) -> str:
         flag = self.labels.get(name)
         return f"{flag} ({name})" if flag else name
 
     def text(self, name: str) -> str:
-        return self.env.get(name, "").strip()
+        value = self.env.get(name, "").strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            # `docker run --env-file` (and systemd's EnvironmentFile= without shell parsing)
+            # keeps quotes as part of the value: a quoted MIRROR_EXCLUDE would silently match
+            # nothing, a quoted key would only be "credentials rejected". Never shown: it may
+            # be a secret.
+            if name not in self._quoted:
+                self._quoted.add(name)
+                self.fail(name, "is wrapped in quotes, which a docker --env-file keeps as "
+                          "part of the value; remove them")
+            value = value[1:-1].strip()
+        return value
 
     def secret(self, name: str, *, header: bool = True) -> str:
         """A key or token: trimmed like any value; one with a control character or a line

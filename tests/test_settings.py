@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import base_env, run_mirror
 
+from mirror.cli import settings_from
 from mirror.providers import ListingOrder
 from mirror.settings import ConfigError, load_settings
 
@@ -151,6 +152,9 @@ BAD_INPUTS = [
     ({"NO_PROXY": ".svc,10.0.0.0/99"}, "NO_PROXY has '10.0.0.0/99', which is not a CIDR range"),
     ({"NO_PROXY": "10.0.0.0/8:9000,10.0.0.0/99:9000"},
      "NO_PROXY has '10.0.0.0/99:9000', which is not a CIDR range"),
+    ({"BUCKET_PAIR": "minio/a:aws/b,minio/c:aws/d"},
+     "several pairs are separated by ';', not ','"),
+    ({"BUCKET_PAIR": "s3://a:s3://b"}, "a pair names alias/bucket, not a URL"),
 ]
 
 
@@ -218,6 +222,19 @@ def test_flags_are_named_in_errors_and_override_the_environment(listener: Listen
     assert empty.code == 2
     assert "--pair (BUCKET_PAIRS) is empty: give a pair such as" in empty.stderr
     assert listener.connections == 0
+
+
+def test_prefix_and_exclude_flags_repeat_like_rclones() -> None:
+    """`--exclude '*.tmp' --exclude '*.log'` excludes both, as rclone and mc read it; the
+    last one alone would copy every *.tmp without a word."""
+    env = {"BUCKET_PAIR": "minio/src:aws/dst", "MINIO_URL": "http://127.0.0.1:9",
+           "MINIO_ACCESS_KEY": "a", "MINIO_SECRET_KEY": "b", "AWS_URL": "http://127.0.0.1:9",
+           "AWS_ACCESS_KEY": "a", "AWS_SECRET_KEY": "b"}
+    settings = settings_from(["--exclude", "*.tmp", "--exclude", "*.log,.DS_Store",
+                              "--prefix", "2025/01/20/", "--prefix", "2025/01/21/"], env)
+
+    assert settings.exclude.patterns == ("*.tmp", "*.log", ".DS_Store")
+    assert settings.prefixes == ("2025/01/20/", "2025/01/21/")
 
 
 def test_help_explains_every_setting() -> None:
@@ -341,3 +358,18 @@ def test_a_cidr_range_with_a_port_is_a_valid_no_proxy_entry() -> None:
     env = {"MINIO_URL": "http://minio:9000", "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
            "BUCKET_PAIR": "minio/a:minio/b", "NO_PROXY": "10.0.0.0/8:9000,[fd00::/8]:9000"}
     assert load_settings(env).aliases["minio"].url == "http://minio:9000"
+
+
+@pytest.mark.parametrize("name", ["MIRROR_EXCLUDE", "BUCKET_PAIR", "AWS_SECRET_KEY"])
+def test_a_value_wrapped_in_quotes_is_refused_without_showing_it(
+        listener: Listener, name: str) -> None:
+    """`docker run --env-file` keeps quotes: "*.tmp,.DS_Store" would match nothing and copy
+    every *.tmp without a word, a quoted key would only be "credentials rejected"."""
+    value = {"MIRROR_EXCLUDE": "*.tmp,.DS_Store", "BUCKET_PAIR": "minio/src:aws/dst",
+             "AWS_SECRET_KEY": "secret-value"}[name]
+    run = run_mirror(_env(listener, **{name: f'"{value}"'}))
+
+    assert run.code == 2
+    assert f"{name} is wrapped in quotes, which a docker --env-file keeps" in run.stderr
+    assert "secret-value" not in run.stderr + run.stdout
+    assert listener.connections == 0
