@@ -997,9 +997,16 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
     _complete(ctx, key, upload_id, parts)
 
 
+def _marker(ctx: TransferContext, obj: ObjectInfo) -> bool:
+    """A folder marker (`exports/`, empty): SeaweedFS keeps it as a directory, which its
+    CopyObject answers with NoSuchKey, so a server-side copy of it fails on every run. A
+    marker has no bytes: a GET and a PUT copy it anywhere, for one more read."""
+    return obj.size == 0 and ctx.source.key(obj.key).endswith("/")
+
+
 def _copy(ctx: TransferContext, obj: ObjectInfo) -> None:
     """The way to copy this object, by where it goes and how big it is."""
-    if ctx.server_side:
+    if ctx.server_side and not _marker(ctx, obj):
         _copy_server_side(ctx, obj)
     elif obj.size <= ctx.part_size:
         _copy_small(ctx, obj)
@@ -1040,7 +1047,7 @@ def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[st
 
 
 def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, int]]:
-    if ctx.server_side:
+    if ctx.server_side and not _marker(ctx, obj):
         if obj.size <= MAX_SINGLE_COPY:
             return {"source": {}, "target": {Op.COPY: 1}}
         parts = -(-obj.size // _copy_part_size(ctx, obj))

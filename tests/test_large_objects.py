@@ -191,6 +191,27 @@ def test_same_endpoint_and_credentials_copy_server_side(minio_side: LocalS3) -> 
     assert (head["ContentType"], head["Metadata"]) == ("text/x-kept", {"k": "v"})
 
 
+def test_a_folder_marker_within_one_store_is_copied_not_server_side(
+        minio_side: LocalS3) -> None:
+    """SeaweedFS keeps `folder/` as a directory and answers its CopyObject with NoSuchKey:
+    a server-side copy would fail the marker, and the run, every night. It has no bytes,
+    so it is read and written instead; the dry run says so."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(minio_side, "dst")
+    objects = {"folder/": b"", "folder/a.txt": b"a", "empty": b""}
+    put(minio_side, src, objects)
+
+    env = {**base_env(minio=minio_side), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"}
+    preview = run_mirror(env, "--dry-run")
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(minio_side, dst) == objects
+    assert run.requests("source") == {"LIST": 1, "GET": 1}
+    assert run.requests("target") == {"LIST": 1, "COPY": 2, "PUT": 1}
+    assert preview.pair()["projected_requests"] == run.pair()["requests"]
+    assert run_mirror(env).pair()["decisions"] == {"unchanged": {"objects": 3, "bytes": 1}}
+
+
 @pytest.mark.parametrize("target_name", ["aws_side", "rclone_side"])
 def test_below_the_threshold_one_put_each_and_multipart_objects_part_for_part(
         request: pytest.FixtureRequest, minio_side: LocalS3, target_name: str) -> None:
