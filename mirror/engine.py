@@ -59,8 +59,13 @@ class ScanError(Exception):
     def __init__(self, side: str, location: Location, cause: BaseException) -> None:
         self.side, self.location, self.cause = side, location, cause
         detail = cause.kind if isinstance(cause, S3Error) else str(cause)
+        fix = ""
+        if side == "target" and isinstance(cause, S3Error) and cause.code == "NoSuchBucket":
+            # rclone sync and mc mirror create a missing target bucket; this mirror never does
+            fix = "; the mirror never creates buckets: create it, then run again"
         super().__init__(f"cannot list the {side} {location}: {detail}"
-                         + (f" ({cause.describe()})" if isinstance(cause, S3Error) else ""))
+                         + (f" ({cause.describe()})" if isinstance(cause, S3Error) else "")
+                         + fix)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from mirror.executor import BoundedExecutor
 from mirror.report.text import headline
 from mirror.resources import Limits
 from mirror.run import run
+from mirror.s3.errors import S3Error
 from mirror.sandbox import LocalS3, free_port
 from mirror.settings import load_settings
 
@@ -116,7 +117,8 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
         "The specified bucket does not exist))",
         f"minio/{src}:no-such-target": "cannot list the target aws/no-such-target: bucket does "
         "not exist (LIST no-such-target: bucket does not exist (HTTP 404 NoSuchBucket: The "
-        "specified bucket does not exist))",
+        "specified bucket does not exist)); the mirror never creates buckets: create it, then "
+        "run again",
         f"wrongkey/{src}:{spare}": errors[f"wrongkey/{src}:{spare}"],
         f"minio/{src}:{readonly_dst}": errors[f"minio/{src}:{readonly_dst}"],
         f"nowhere/{src}:{spare}": errors[f"nowhere/{src}:{spare}"],
@@ -265,3 +267,17 @@ def test_a_failing_aws_credential_chain_fails_the_pair_with_a_clear_line(
             "EndpointConnectionError") in run.pair()["error"]
     assert "Traceback" not in run.stderr
     assert "a-service-account-token" not in run.stderr + run.stdout
+
+
+@pytest.mark.parametrize(("operation", "kind"), [
+    ("LIST", "not an S3 answer (is the URL the S3 endpoint? a proxy in the way?)"),
+    ("GET", "object does not exist"),  # a store may answer a deleted key without a body
+    ("HEAD", "object does not exist"),  # a HEAD's answer never has a body
+])
+def test_a_bare_404_to_a_listing_is_no_missing_object(operation: str, kind: str) -> None:
+    """An egress gateway or a reverse proxy without a route answers 404 with no body; an S3
+    store answers a missing bucket or key with NoSuchBucket / NoSuchKey. A LIST told
+    "object does not exist" would send the user looking for a key."""
+    error = S3Error.from_response(404, {}, b"", operation=operation, bucket="b",
+                                  key=None if operation == "LIST" else "k")
+    assert error.kind == kind

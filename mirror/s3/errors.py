@@ -92,7 +92,7 @@ class S3Error(Exception):
                    key=key, region_hint=region,
                    request_id=headers.get("x-amz-request-id") or fields.get("RequestId"),
                    server_time=server_time(fields.get("ServerTime"), headers.get("date")),
-                   foreign=bool(body.strip()) and "Code" not in fields)
+                   foreign=_foreign(status, body, fields, operation))
 
     @property
     def skewed(self) -> bool:
@@ -157,6 +157,16 @@ class S3Error(Exception):
         if self.kind == "permission denied" and self.operation in _PERMISSION:
             text += f"; the credentials need {_PERMISSION[self.operation]}"
         return text
+
+
+def _foreign(status: int, body: bytes, fields: dict[str, str], operation: str) -> bool:
+    """An answer that is no S3 error document: a page without an S3 <Code>, or a bare 404
+    to a LIST (S3 stores answer a missing bucket with NoSuchBucket). An egress gateway or a
+    reverse proxy with no route answers an empty 404, which is no "object does not exist"
+    of a LIST. An object's bare 404 (a HEAD's never has a body) stays a missing object."""
+    if body.strip():
+        return "Code" not in fields
+    return status == 404 and operation == "LIST"
 
 
 def server_time(iso: str | None, date_header: str | None) -> float | None:
