@@ -269,3 +269,18 @@ def test_no_credentials_anywhere_fails_the_pair_with_a_clear_line(minio_side: Lo
     assert run.code == 1
     assert "standard AWS credential chain found no credentials" in run.pair()["error"]
     assert "Traceback" not in run.stderr
+
+
+def test_an_aws_provider_at_an_ip_address_is_addressed_by_path(minio_side: LocalS3,
+                                                               aws_side: LocalS3) -> None:
+    """`AWS_PROVIDER=aws` on an address (a VPC endpoint's IP, a local stand-in): a bucket
+    cannot be a subdomain of 127.0.0.1, so the bucket goes in the path and the run works."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"alpha"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "AWS_PROVIDER": "aws",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"a.txt": b"alpha"}

@@ -11,6 +11,7 @@ What the client deliberately does not do:
 from __future__ import annotations
 
 import base64
+import ipaddress
 import random
 import re
 import ssl
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from html import unescape
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -84,6 +85,17 @@ def regional_host(host: str, region: str) -> str | None:
     dual = "dualstack." if ".dualstack." in host else ""
     fips = "-fips" if host.startswith("s3-fips.") else ""  # never leave a FIPS endpoint
     return f"s3{fips}.{dual}{region}.amazonaws.com{found.group('cn') or ''}"
+
+
+@cache
+def _is_ip(host: str) -> bool:
+    """An address has no subdomains: `bucket.127.0.0.1` names no host (an AWS-like
+    provider set on a VPC endpoint's or a local stand-in's IP is addressed by path)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -237,7 +249,7 @@ class S3Client:
         encoded_key = "" if key is None else uri_encode(key, keep_slash=True)
         host = self._route(bucket)[0] if base is None else base
         if self.endpoint.virtual_host and _DNS_BUCKET.match(bucket) and not (
-                "." in bucket and self.endpoint.scheme == "https"):
+                "." in bucket and self.endpoint.scheme == "https") and not _is_ip(host):
             return f"{bucket}.{host}", "/" + encoded_key
         return host, f"/{bucket}" + ("/" + encoded_key if key is not None else "")
 
