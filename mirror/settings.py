@@ -56,7 +56,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("<ALIAS>_SESSION_TOKEN", "session token for temporary credentials"),
     Variable("<ALIAS>_CA_FILE", "PEM bundle to verify the alias's TLS certificate"),
     Variable("<ALIAS>_ETAG_IS_MD5", "false when the store's ETags are not MD5s (SSE-KMS, SSE-C)",
-             "from the provider"),
+             "true"),
     Variable("<ALIAS>_STORAGE_CLASS", "storage class of the objects written to the alias as a "
              "target, e.g. STANDARD_IA, GLACIER_IR, DEEP_ARCHIVE", "the bucket's default"),
     Variable("<ALIAS>_PRICING", "request price table for the cost estimate: "
