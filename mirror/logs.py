@@ -101,6 +101,14 @@ def _stamp(fields: dict[str, Any]) -> Processor:
     return stamp
 
 
+def _brief(logger: Any, name: str, event: EventDict) -> EventDict:
+    """On a console, `run.done` without its pairs: each had its `pair.done` line, and the
+    readable summary follows; a JSON log keeps the whole summary in one event."""
+    if event.get("event") == "run.done" and isinstance(event.get("pairs"), list):
+        event["pairs"] = len(event["pairs"])
+    return event
+
+
 def configure(*, debug: bool = False, stream: TextIO | None = None,
               json: bool | None = None, service: str = "") -> None:
     """Set up structlog for a run; `json` defaults to "not a terminal". A `service` name
@@ -116,6 +124,7 @@ def configure(*, debug: bool = False, stream: TextIO | None = None,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *([] if use_json else [_brief]),
             redactor.rendering(renderer, structured=use_json),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug

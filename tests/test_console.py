@@ -84,3 +84,23 @@ def test_failures_are_listed_under_their_pair(minio_side: LocalS3, aws_side: Loc
     assert len(marked) == 1
     assert marked[0].startswith("  ! a-damaged/: the bytes read from the source have MD5")
     assert _rows(run.stdout)["failed"] == "1 (0 B)"
+
+
+def test_a_console_log_ends_with_a_short_run_line(minio_side: LocalS3,
+                                                  aws_side: LocalS3) -> None:
+    """On a console the pairs are in their `pair.done` lines and in the readable summary:
+    `run.done` gives the totals in one short line, not the whole summary again."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"aa", "b.txt": b"bbbb"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_LOG_FORMAT": "console",
+           "MIRROR_PRINT_SUMMARY": "true", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    done = next(line for line in run.stderr.splitlines() if "run.done" in line)
+    assert "pairs=1" in done
+    assert "status=success" in done
+    assert f"minio/{src}" not in done, done
+    assert len(done) < 500, done
+    assert "copied             2 (6 B) new" in run.stdout
