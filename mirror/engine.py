@@ -190,6 +190,7 @@ class PairRun:
             multipart_threshold=settings.multipart_threshold, streams=res.streams,
             storage_class=self.target_alias.storage_class, throttle=res.throttle,
             copy_tags=settings.copy_tags and self.target_alias.provider.tags,
+            target_time_from_mtime=self.target_alias.provider.time_from_mtime,
             source_etag_variable=self.source_alias.variable("ETAG_IS_MD5"),
             target_etag_variable=self.target_alias.variable("ETAG_IS_MD5"),
             storage_class_variable=self.target_alias.variable("STORAGE_CLASS"))

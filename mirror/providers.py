@@ -46,6 +46,10 @@ class Provider:
     # the marker replaces a file `k` that has keys under it (SeaweedFS).
     marker_replaces_file: bool = False
     folder_markers: bool = True  # holds empty `k/` objects (rclone: folders exist by content)
+    # Lists an object written with `x-amz-meta-mtime` (rclone's own convention, which rclone
+    # as a client puts on every upload) as modified at that time, not when it was written:
+    # a copy carrying the source's value would not look written after the source was.
+    time_from_mtime: bool = False
 
     def key_problem(self, key: str, size: int) -> str | None:
         for rule in self.key_rules:
@@ -75,7 +79,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
                 only_if_not_empty=True),
     )),
-    Provider("rclone", tags=False, folder_markers=False, key_rules=(
+    Provider("rclone", tags=False, folder_markers=False, time_from_mtime=True, key_rules=(
         KeyRule("//", "rejects '//' in a key"),
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),

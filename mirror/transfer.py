@@ -114,6 +114,11 @@ class TransferContext:
     multipart_threshold: int = 256 * 1024 * 1024
     storage_class: str | None = None  # of the objects written; None: the bucket's default
     copy_tags: bool = True  # MIRROR_COPY_TAGS
+    # The target lists an object's time from its `x-amz-meta-mtime` (rclone): that value
+    # is not copied, so the copy's listed time is when it was written, as the change rule
+    # needs (a source's older mtime would have it copied again every run, a later one
+    # would hide the source's next rewrite).
+    target_time_from_mtime: bool = False
     source_etag_variable: str = "SOURCE_ETAG_IS_MD5"  # the engine names the real variables
     target_etag_variable: str = "TARGET_ETAG_IS_MD5"
     storage_class_variable: str = "TARGET_STORAGE_CLASS"
@@ -170,6 +175,8 @@ def write_headers(ctx: TransferContext, headers: dict[str, str],
     object's tags (x-amz-tagging-count): only an object that has some costs a request
     to read them."""
     kept = metadata_headers(headers)
+    if ctx.target_time_from_mtime:
+        kept.pop("x-amz-meta-mtime", None)
     if (ctx.copy_tags and not ctx.no_tags.is_set()
             and headers.get("x-amz-tagging-count", "0").strip() not in ("", "0")):
         tags = ctx.source.client.get_object_tagging(ctx.source.bucket, source_key)
