@@ -246,7 +246,11 @@ def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
     checkpoint saved in place) is copied again, so its newer bytes are not left looking
     older than the copy of the earlier ones, for good."""
     for _ in range(FRESH_ATTEMPTS):
-        _copy_or_untagged(ctx, obj)
+        try:
+            _copy_or_untagged(ctx, obj)
+        except _Rewritten as exc:  # seen before the upload was completed: nothing written
+            obj = exc.newer
+            continue
         if not compared_by_time(ctx, obj):
             return
         newer = _current(ctx, obj)
@@ -254,7 +258,34 @@ def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
             return
         obj = newer
     raise IntegrityError(f"was rewritten on the source during each of {FRESH_ATTEMPTS} copies; "
-                         "the target holds an earlier version")
+                         "the target holds an earlier version, or none")
+
+
+class _Rewritten(Exception):
+    """The source object was rewritten while its multipart copy was uploaded: the upload was
+    aborted before it was completed; `newer` is the version to copy instead."""
+
+    def __init__(self, newer: ObjectInfo) -> None:
+        super().__init__()
+        self.newer = newer
+
+
+def _unless_rewritten(ctx: TransferContext, obj: ObjectInfo, key: str, upload_id: str) -> None:
+    """Before an upload that later runs compare by size and time is completed, read the
+    source's ETag once more: completed, a copy of an earlier version would be written after
+    a rewrite made while its parts were sent, and look newer than it; if then the new
+    version could not be copied (a failure, a SIGTERM), no later run would copy it. So the
+    upload is aborted, and the target keeps what it had, which looks older than the rewrite."""
+    if not compared_by_time(ctx, obj):
+        return
+    try:
+        newer = _current(ctx, obj)
+    except BaseException:
+        _abort(ctx, key, upload_id)
+        raise
+    if newer is not None:
+        _abort(ctx, key, upload_id)
+        raise _Rewritten(newer)
 
 
 def part_size_for(configured: int, size: int) -> int:
@@ -811,6 +842,7 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
         parts = _run_parts(ctx, key, upload_id, produce)
     finally:
         response.close()
+    _unless_rewritten(ctx, obj, key, upload_id)
     returned = _complete(ctx, key, upload_id, parts)
     expected = check.parts_etag()
     etag = normalize_etag(returned)
@@ -963,6 +995,7 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
             f"is {obj.etag}: the source object is damaged, or its bytes were altered on the "
             "way (source to here, or here to the target), or its store's ETags are not MD5s "
             f"{_source_hint(ctx)}; the upload was aborted, nothing was written"))
+    _unless_rewritten(ctx, obj, key, upload_id)
     returned = normalize_etag(_complete(ctx, key, upload_id, parts))
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(returned) \
             and returned != obj.etag:
@@ -1049,7 +1082,8 @@ def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[st
     `_copy` would choose, for a dry run's estimate (retries and fallbacks add to it)."""
     planned = _planned_copy(ctx, obj)
     if compared_by_time(ctx, obj):  # the source's ETag read again after the copy
-        planned["source"][Op.HEAD] = planned["source"].get(Op.HEAD, 0) + 1
+        heads = 2 if Op.MPU_COMPLETE in planned["target"] and not ctx.server_side else 1
+        planned["source"][Op.HEAD] = planned["source"].get(Op.HEAD, 0) + heads  # and before
     return planned
 
 
