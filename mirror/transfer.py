@@ -1108,13 +1108,28 @@ def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, 
             "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 
-def _failed(exc: S3Error | TransportError, ctx: TransferContext,
+def _gone(ctx: TransferContext, obj: ObjectInfo) -> bool:
+    """Whether the source no longer holds the object: a server-side copy's NoSuchKey names
+    no side, and a store that cannot copy a key it holds must fail it, visibly."""
+    try:
+        ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key))
+    except S3Error as exc:
+        return exc.status == 404
+    except TransportError:
+        return False
+    return False
+
+
+def _failed(exc: S3Error | TransportError, ctx: TransferContext, obj: ObjectInfo,
             result: Callable[..., TransferResult]) -> TransferResult:
     """What an S3 or transport error makes of a copy."""
     if isinstance(exc, TransportError):
         return result(Outcome.FAILED, str(exc), fatal=not exc.retryable, transport=True)
     if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation in (
             "GET", "GET_TAGGING", "HEAD"):
+        return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
+    if exc.code == "NoSuchKey" and exc.operation in ("COPY", "MPU_PART_COPY") \
+            and _gone(ctx, obj):
         return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
     if exc.status == 412:
         return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
@@ -1140,7 +1155,7 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         _copy_current(ctx, obj)
     except (S3Error, TransportError) as exc:
         if not ctx.stop.is_set():
-            return _failed(exc, ctx, result)
+            return _failed(exc, ctx, obj, result)
         # stopped: not tried again, or its connection cut (run.CUT_OFF_AFTER)
         return result(Outcome.INTERRUPTED, f"stopped before the copy was confirmed ({exc})")
     except SourceChanged as exc:

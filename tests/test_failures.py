@@ -214,6 +214,35 @@ def test_a_source_object_changed_during_the_run_is_skipped_not_failed(
         assert contents(aws_side, dst)["volatile"] == NEXT_VERSION[change]
 
 
+@pytest.mark.parametrize("change", NEXT_VERSION)
+def test_a_server_side_copy_of_an_object_changed_during_the_run_is_skipped_not_failed(
+        minio_side: LocalS3, change: str) -> None:
+    """Within one store the copy is a COPY: a source deleted after the listing answers it
+    with NoSuchKey, which names no side; the source, asked, says it is gone: reported as
+    changed, like a GET's 404, not as a failure that the next run will not repeat."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(minio_side, "dst")
+    put(minio_side, src, {"stable": b"stable", "volatile": b"first version"})
+    s3 = minio_side.boto3()
+
+    def act(key: str) -> None:
+        if key == "volatile":
+            body = NEXT_VERSION[change]
+            if body is None:
+                s3.delete_object(Bucket=src, Key=key)
+            else:
+                s3.put_object(Bucket=src, Key=key, Body=body)
+
+    env = {**base_env(minio=minio_side), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"}
+    summary = run(load_settings(env), executor=ActBeforeCopy(act),
+                  limits=Limits(2, 1 << 30, "test"), stop=threading.Event())
+
+    pair = summary.pairs[0]
+    assert pair.requests["target"].get("COPY")
+    assert (pair.status.value, pair.source_changed.objects, pair.failed.objects) == (
+        "success", 1, 0)
+    assert contents(minio_side, dst) == {"stable": b"stable"}
+
+
 def test_a_defect_in_one_copy_is_a_failed_object_not_a_silent_success(
         minio_side: LocalS3, aws_side: LocalS3, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception no S3 answer explains (a bug, a library surprise) fails that object,
