@@ -410,7 +410,8 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
     if not url and name == "aws" and region:
         url = f"https://s3.{region}.amazonaws.com"
     if not url:
-        reader.fail(f"{env}_URL", f"is not set; {pairs_text} uses the alias {name!r}")
+        reader.fail(f"{env}_URL", f"is not set; {pairs_text} uses the alias {name!r}"
+                    + ("; for AWS S3, AWS_REGION alone also gives it" if name == "aws" else ""))
         return None
     clean = _check_url(reader, f"{env}_URL", url)
     if clean is None:

@@ -78,6 +78,8 @@ BAD_INPUTS = [
                                         "alias 'r2'"),
     ({"BUCKET_PAIRS": "minio/a:aws/b"}, "set BUCKET_PAIR or BUCKET_PAIRS, not both"),
     ({"MINIO_URL": None}, "MINIO_URL is not set"),
+    ({"AWS_URL": None}, "AWS_URL is not set; pair 'minio/src:aws/dst' uses the alias 'aws'; "
+                        "for AWS S3, AWS_REGION alone also gives it"),
     ({"MINIO_URL": "minio:9000"}, "MINIO_URL must look like http(s)://host[:port], got "
                                   "'minio:9000' (is the http:// or https:// missing?)"),
     ({"MINIO_URL": "http://minio:9000/bucket"}, "MINIO_URL must be only the endpoint"),
