@@ -48,16 +48,24 @@ _RESUME_AFTER = "\x00start-after:"
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _resumable(page: ListPage, stripped: str, bucket: str) -> ListPage:
+def _resumable(page: ListPage, stripped: str, bucket: str, flat: bool = True) -> ListPage:
     """A page whose continuation token is its last key (SeaweedFS) with characters XML
     cannot carry in it: written as U+FFFD, the token would resume after another key,
     skipping every key between. The entry it names is found in the page (whose keys come
-    URL-encoded, intact), and the next page starts after that entry instead."""
+    URL-encoded, intact), and the next page starts after that entry instead.
+
+    A flat page that ends with a file that is also a folder (SeaweedFS holds `k` and
+    `k/x`) has the token `k/`: the next page starts inside that folder. Started after `k`,
+    SeaweedFS would skip the folder's keys, so it is started after `k/` too. (A delimiter
+    listing returns the folder `k/` with the file, and its token names that entry.)"""
     token = page.next_token or ""
     entries = [*(o.key for o in page.objects), *page.prefixes]
     for name in reversed(entries):
-        if _NOT_IN_XML.sub("\ufffd", stripped + name) == token:
+        written = _NOT_IN_XML.sub("\ufffd", stripped + name)
+        if written == token:
             return ListPage(page.objects, page.prefixes, _RESUME_AFTER + stripped + name)
+        if flat and not name.endswith("/") and written + "/" == token:
+            return ListPage(page.objects, page.prefixes, _RESUME_AFTER + stripped + name + "/")
     raise ListingParseError(
         f"the listing of {bucket} cannot be continued exactly: the server's continuation "
         f"token {token!r} has characters it could not write, and names no key of the page")
@@ -387,7 +395,7 @@ class S3Client:
         _, data = self._exchange(Op.LIST, "GET", bucket, query=query)
         page = parse_list_page(data, strip)
         if page.next_token and "\ufffd" in page.next_token:
-            page = _resumable(page, prefix[:strip], bucket)
+            page = _resumable(page, prefix[:strip], bucket, flat=not delimiter)
         if given and page.next_token == given:  # on a billed store, a loop costs money
             raise ListingParseError(
                 f"the listing of {bucket} would never end: the server answered a "
