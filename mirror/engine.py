@@ -130,13 +130,15 @@ class _TargetFiles:
 
     def check(self, source: ObjectInfo | None, target: ObjectInfo | None,
               decision: Decision) -> Decision:
-        if not self.provider.marker_replaces_file:
+        if not (self.provider.marker_replaces_file or self.provider.file_blocks_folder):
             return decision
         obj = source or target
         assert obj is not None
         key = obj.key
         while self.stack and not key.startswith(self.stack[-1]):
             self.stack.pop()
+        if self.provider.file_blocks_folder:
+            return self._blocked(key, target, decision)
         if target is not None and target.key and not target.key.endswith("/"):
             self.stack.append(target.key)
         if decision.action not in COPY_ACTIONS or key[-1:] not in ("/", ""):
@@ -154,6 +156,20 @@ class _TargetFiles:
         return Decision(Action.UNSUPPORTED, (
             f"{self.provider.name} keeps a folder marker and the file of its name as one "
             f"entry: writing {full!r} would replace the target's file {name!r}"))
+
+    def _blocked(self, key: str, target: ObjectInfo | None, decision: Decision) -> Decision:
+        """On a file-system store, a key under a file the target holds (or is being given
+        in this run) cannot be written: refused up front, not retried against a 500."""
+        file = next((f for f in self.stack if key.startswith(f + "/")), None)
+        if file is not None and decision.action in COPY_ACTIONS:
+            return Decision(Action.UNSUPPORTED, (
+                f"{self.provider.name} stores keys as paths of a file system: "
+                f"{self.folder + file!r} is a file, so {self.folder + key!r} cannot be "
+                "written under it"))
+        will_hold = target is not None or decision.action in COPY_ACTIONS
+        if file is None and will_hold and key and not key.endswith("/"):
+            self.stack.append(key)
+        return decision
 
 
 class PairRun:

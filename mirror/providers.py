@@ -50,6 +50,9 @@ class Provider:
     # as a client puts on every upload) as modified at that time, not when it was written:
     # a copy carrying the source's value would not look written after the source was.
     time_from_mtime: bool = False
+    # Keys are paths of a file system: a file `k` and keys under `k/` cannot both exist
+    # (rclone serve s3 answers 500 to a PUT of `k/x` while `k` is a file).
+    file_blocks_folder: bool = False
 
     def key_problem(self, key: str, size: int) -> str | None:
         for rule in self.key_rules:
@@ -79,7 +82,8 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
                 only_if_not_empty=True),
     )),
-    Provider("rclone", tags=False, folder_markers=False, time_from_mtime=True, key_rules=(
+    Provider("rclone", tags=False, folder_markers=False, time_from_mtime=True,
+             file_blocks_folder=True, key_rules=(
         KeyRule("//", "rejects '//' in a key"),
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),

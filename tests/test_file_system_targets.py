@@ -1,0 +1,33 @@
+"""A target that stores keys as paths of a file system (rclone serve s3)."""
+
+from __future__ import annotations
+
+from conftest import base_env, new_bucket, put, run_mirror
+
+from mirror.sandbox import LocalS3
+
+
+def test_a_key_under_a_file_is_refused_up_front_not_retried(
+        minio_side: LocalS3, rclone_side: LocalS3) -> None:
+    """SeaweedFS holds a file 'k' and keys under 'k/'; rclone cannot (its 'k' is a file).
+    The key under the file is reported as one the target cannot hold, without a PUT
+    retried against rclone's 500 on every run; everything else is copied."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
+    put(minio_side, src, {"k": b"file"})
+    put(minio_side, src, {"k/x": b"child", "k x": b"s", "k-1": b"s", "a": b"a"})
+    env = {**base_env(minio=minio_side, rclone=rclone_side),
+           "BUCKET_PAIR": f"minio/{src}:rclone/{dst}"}
+
+    first = run_mirror(env)
+
+    assert first.decisions() == {"copy-new": 4, "unsupported-key": 1}, first.stderr[-2000:]
+    assert first.requests("target").get("PUT") == 4
+    assert [f["key"] for f in first.pair()["failures"]] == ["k/x"]
+    assert "file system" in first.pair()["failures"][0]["error"]
+    s3 = rclone_side.boto3()
+    assert s3.get_object(Bucket=dst, Key="k")["Body"].read() == b"file"
+
+    second = run_mirror(env)
+
+    assert second.decisions() == {"unchanged": 4, "unsupported-key": 1}
+    assert "PUT" not in second.requests("target")
