@@ -195,17 +195,19 @@ def test_a_source_that_serves_no_parts_is_copied_the_other_way(
     etag = _composite(body[: 5 * MIB], body[5 * MIB :])
     first_answer = _answer(body, etag) if part_answer == "the whole object" else (
         s3_error("501 Not Implemented", "NotImplemented", "partNumber"))
-    source = ScriptedServer([first_answer, _answer(body, etag), _head(len(body), etag)])
+    source = ScriptedServer([first_answer, _answer(body, etag), _head(len(body), etag),
+                             _head(len(body), etag)])
     bucket = new_bucket(aws_side, "dst")
 
     result = _from_scripted_source(source, aws_side, bucket,
                                    ObjectInfo("model.bin", len(body), etag, "2025-01-01"))
 
     assert result.outcome is Outcome.COPIED, result.error
-    # no part sizes to check the ETag by; once written, the source's ETag is read again
+    # no part sizes to check the ETag by; the source's ETag is read again before the
+    # upload is completed and once it is written
     assert [r.split(b"\r\n", 1)[0] for r in source.requests] == [
         b"GET /src/model.bin?partNumber=1 HTTP/1.1", b"GET /src/model.bin HTTP/1.1",
-        b"HEAD /src/model.bin HTTP/1.1"]
+        b"HEAD /src/model.bin HTTP/1.1", b"HEAD /src/model.bin HTTP/1.1"]
     assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
 
 
@@ -238,16 +240,18 @@ def test_parts_below_5mib_are_not_copied_as_they_are(aws_side: LocalS3) -> None:
     parts = [body[i : i + MIB] for i in range(0, len(body), MIB)]
     etag = _composite(*parts)
     source = ScriptedServer([_answer(parts[0], etag, (0, MIB - 1, len(body)), len(parts)),
-                             _answer(body, etag), _head(len(body), etag)])
+                             _answer(body, etag), _head(len(body), etag),
+                             _head(len(body), etag)])
     bucket = new_bucket(aws_side, "dst")
 
     result = _from_scripted_source(source, aws_side, bucket,
                                    ObjectInfo("model.bin", len(body), etag, "2025-01-01"))
 
     assert result.outcome is Outcome.COPIED, result.error
+    # checked by its 1 MiB parts; read again before the upload is completed, and after
     assert [r.split(b"\r\n", 1)[0] for r in source.requests] == [
         b"GET /src/model.bin?partNumber=1 HTTP/1.1", b"GET /src/model.bin HTTP/1.1",
-        b"HEAD /src/model.bin HTTP/1.1"]  # checked by its 1 MiB parts; then read again
+        b"HEAD /src/model.bin HTTP/1.1", b"HEAD /src/model.bin HTTP/1.1"]
     assert aws_side.boto3().get_object(Bucket=bucket, Key="model.bin")["Body"].read() == body
     assert aws_side.boto3().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
