@@ -99,9 +99,12 @@ def split_points(client: S3Client, scope: Scope, beyond: str, order: ListingOrde
         expand, keep = open_[: max_requests - requests], open_[max_requests - requests :]
         frontier += keep
         with ThreadPoolExecutor(min(len(expand), 8), thread_name_prefix="split") as pool:
+            # a folder `beyond` lies in is listed from `beyond` on: what comes before it
+            # was listed already, and may be more than a page of files hiding the folders
             pages = list(pool.map(lambda f: client.list_page(
                 scope.bucket, scope.prefix[: scope.strip] + f, None, delimiter="/",
-                strip=scope.strip), expand))
+                strip=scope.strip, start_after=scope.prefix[: scope.strip] + beyond
+                if beyond.startswith(f) else None), expand))
         requests += len(expand)
         for folder, page in zip(expand, pages, strict=True):
             frontier += page.prefixes

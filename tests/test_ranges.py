@@ -113,3 +113,19 @@ def test_a_range_does_not_hide_keys_listed_out_of_order(after: str | None,
     with pytest.raises(ListingOrderError, match="'c!' comes after"):
         list(checked((o for page in pages for o in page), ListingOrder.UTF8, "source",
                      "SRC_PROVIDER", after, until))
+
+
+@pytest.mark.parametrize("server_name", ["minio_side", "rclone_side"])
+def test_folders_after_pages_of_files_are_still_split(
+        request: pytest.FixtureRequest, server_name: str, aws_side: LocalS3) -> None:
+    """3,200 files at the top, listed before 30 folders: the folders are looked for after
+    the pages already listed, not in a first page of files that hides them."""
+    server: LocalS3 = request.getfixturevalue(server_name)
+    target = aws_side if server_name == "minio_side" else server
+    objects = {f"a-{i:04d}.txt": bytes([i % 251]) for i in range(3200)}
+    objects.update({f"b/{f:02d}/{i}.jpg": f"{f}/{i}".encode()
+                    for f in range(30) for i in range(40)})
+
+    run, _ = _mirror_twice(server, target, objects, every=9)
+
+    assert run.named("pair.ranges")[0]["ranges"] > 2
