@@ -59,10 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append",
                    help="comma-separated globs of keys to skip (MIRROR_EXCLUDE); repeat for "
                         "more, as with rclone and mc")
-    p.add_argument("--dry-run", action="store_true", help="list and compare, write nothing")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace target objects that differ from the source")
-    p.add_argument("--stop-on-error", action="store_true",
+    # each switch has its --no- form, to override the environment both ways (a one-off
+    # real run of a job whose MIRROR_DRY_RUN is true: --no-dry-run)
+    p.add_argument("--dry-run", action=argparse.BooleanOptionalAction,
+                   help="list and compare, write nothing (MIRROR_DRY_RUN)")
+    p.add_argument("--overwrite", action=argparse.BooleanOptionalAction,
+                   help="replace target objects that differ from the source (MIRROR_OVERWRITE)")
+    p.add_argument("--stop-on-error", action=argparse.BooleanOptionalAction,
                    help="stop a pair at its first failed object (MIRROR_SKIP_ERRORS=false)")
     p.add_argument("--max-workers", help="transfers in flight for the run, or 'auto'")
     p.add_argument("--large-transfers",
@@ -70,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--part-size", help="multipart part size, e.g. 16MiB")
     p.add_argument("--bandwidth-limit",
                    help="bytes per second sent to the targets, e.g. 20MiB/s (0: no cap)")
-    p.add_argument("--debug", action="store_true", help="log every object's decision")
+    p.add_argument("--debug", action=argparse.BooleanOptionalAction,
+                   help="log every object's decision (MIRROR_DEBUG)")
     p.add_argument("--service", help="service name shown in logs and the summary")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -81,9 +85,10 @@ def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     env = dict(environ)
     labels: dict[str, str] = {}
     for attr, (name, value) in _SWITCHES.items():
-        if getattr(args, attr):
-            env[name] = value
-            labels[name] = "--" + attr.replace("_", "-")
+        given = getattr(args, attr)
+        if given is not None:
+            env[name] = value if given else {"true": "false", "false": "true"}[value]
+            labels[name] = "--" + ("" if given else "no-") + attr.replace("_", "-")
     for attr, name in _VALUES.items():
         value = getattr(args, attr)
         if value is not None:

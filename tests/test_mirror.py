@@ -284,3 +284,21 @@ def test_an_aws_provider_at_an_ip_address_is_addressed_by_path(minio_side: Local
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == {"a.txt": b"alpha"}
+
+
+def test_no_dry_run_on_the_command_line_beats_the_environment(minio_side: LocalS3,
+                                                              aws_side: LocalS3) -> None:
+    """A job whose environment says MIRROR_DRY_RUN=true, run once for real: --no-dry-run
+    (each switch has its --no- form) writes, and the summary says it was no dry run."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"alpha"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_DRY_RUN": "true",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    preview = run_mirror(env)
+    assert contents(aws_side, dst) == {}
+    run = run_mirror(env, "--no-dry-run")
+
+    assert (preview.summary["dry_run"], run.summary["dry_run"]) == (True, False)
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(aws_side, dst) == {"a.txt": b"alpha"}
