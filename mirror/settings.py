@@ -6,8 +6,10 @@ what was expected, before any request is made.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -615,9 +617,26 @@ def _store(url: str) -> tuple[str, int]:
         partition = ("aws-cn" if host.endswith(".cn") else
                      "aws-us-gov" if "-gov-" in region else "aws")
         return f"s3.{partition}", 0
+    host = _ip_host(host)
     if host in _LOOPBACK:
         host = "localhost"
     return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _ip_host(host: str) -> str:
+    """An IP address written any way (127.1, 2130706433, ::ffff:127.0.0.1, 0:0::1) in one
+    spelling; this machine's own addresses (127.0.0.0/8, ::1, and 0.0.0.0 or ::, which a
+    connection reaches it by) as 127.0.0.1. Anything else, a name, as it is."""
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the short and numeric IPv4 forms a connection accepts (inet_aton's)
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return "127.0.0.1" if ip.is_loopback or ip.is_unspecified else str(ip)
 
 
 def _overlaps(a: Location, b: Location, aliases: Mapping[str, Alias]) -> bool:

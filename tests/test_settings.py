@@ -316,6 +316,13 @@ def test_overlapping_targets_of_two_pairs_are_refused() -> None:
 
 @pytest.mark.parametrize(("minio_url", "other_url"), [
     ("http://127.0.0.1:9000", "http://LOCALHOST:9000"),
+    # the same loopback server under other spellings of its address, each of which
+    # reaches it (a run with them mirrored a bucket into itself, copy/copy/... growing)
+    ("http://127.0.0.1:9000", "http://0.0.0.0:9000"),
+    ("http://127.0.0.1:9000", "http://127.1:9000"),
+    ("http://localhost:9000", "http://[::ffff:127.0.0.1]:9000"),
+    ("http://[::1]:9000", "http://[0:0:0:0:0:0:0:1]:9000"),
+    ("http://10.0.0.5:9000", "http://10.0.5:9000"),
     ("http://minio.example:80", "http://Minio.Example."),
     ("https://s3.ap-northeast-2.amazonaws.com", "https://s3.us-east-1.amazonaws.com"),
 ])
