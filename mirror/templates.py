@@ -16,7 +16,7 @@ MIRROR_TIMEZONE (an IANA name such as Asia/Seoul; default UTC).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 DEFAULT_FORMAT = "%Y/%m/%d"
 _BASES = {"now": 0, "today": 0, "yesterday": -1, "tomorrow": 1}
@@ -38,10 +38,19 @@ def _render_field(spec: str, now: datetime) -> str:
     if found["n"] and found["unit"] not in _UNITS:
         raise TemplateError(f"{{{spec}}}: the offset unit must be w, d or h")
     try:
-        moment = now + timedelta(days=_BASES[found["base"]])
+        days = _BASES[found["base"]]
+        # (adding a timedelta drops `fold`: the second 02:30 of a day the clocks go back
+        # would become the first, an hour earlier)
+        moment = now + timedelta(days=days) if days else now
         if found["n"]:
             step = _UNITS[found["unit"]] * int(found["n"])
-            moment = moment + step if found["sign"] == "+" else moment - step
+            step = step if found["sign"] == "+" else -step
+            if found["unit"] == "h" and moment.tzinfo is not None:
+                # hours are elapsed time: counted on the UTC clock, not the wall clock, so
+                # across a DST change now-1h is the hour before (never a skipped hour)
+                moment = (moment.astimezone(UTC) + step).astimezone(moment.tzinfo)
+            else:  # days and weeks are calendar steps: the same wall time on another date
+                moment = moment + step
     except (OverflowError, ValueError):
         raise TemplateError(f"{{{spec}}}: the offset goes beyond the calendar "
                             "(years 1 to 9999)") from None

@@ -106,3 +106,30 @@ def test_a_nightly_run_mirrors_only_the_resolved_prefix(minio_side: LocalS3,
     assert run.pair()["prefixes"] == resolved
     if resolved == [f"{before}/"]:
         assert contents(aws_side, dst) == {f"{before}/today.jpg": b"t"}
+
+
+@pytest.mark.parametrize(("zone", "clock", "expected"), [
+    # 03:30 CEST on the day clocks jump 02:00 -> 03:00: the hour before is 01 (CET), not 02
+    ("Europe/Berlin", "2025-03-30T01:30:00+00:00", "2025/03/30/01"),
+    # 02:30 CET, the second 02:30 of the day clocks go back: the hour before is 02 (CEST)
+    ("Europe/Berlin", "2025-10-26T01:30:00+00:00", "2025/10/26/02"),
+    ("America/New_York", "2025-03-09T07:30:00+00:00", "2025/03/09/01"),  # 03:30 EDT
+    # Lord Howe moves by half an hour: 02:45 (+11) is 01:15 (+10:30) an hour before
+    ("Australia/Lord_Howe", "2025-10-04T15:45:00+00:00", "2025/10/05/0115"),
+])
+def test_hour_offsets_count_elapsed_hours_across_daylight_saving(zone: str, clock: str,
+                                                                 expected: str) -> None:
+    """An hourly run's {now-1h} names the hour that just ended, so no hour folder is skipped
+    on the day the clocks jump forward (a wall-clock subtraction named the missing 02)."""
+    fmt = "%Y/%m/%d/%H%M" if zone == "Australia/Lord_Howe" else "%Y/%m/%d/%H"
+    settings = load_settings({**ENV, "MIRROR_TIMEZONE": zone,
+                              "MIRROR_PREFIX": f"{{now-1h:{fmt}}}"}, clock=at(clock))
+    assert settings.prefixes == (expected,)
+
+
+def test_day_offsets_stay_calendar_days_across_daylight_saving() -> None:
+    """{now-1d} is the same wall time one date earlier, even after a 23-hour day."""
+    settings = load_settings({**ENV, "MIRROR_TIMEZONE": "Europe/Berlin",
+                              "MIRROR_PREFIX": "{now-1d:%Y/%m/%d/%H}"},
+                             clock=at("2025-03-31T00:30:00+00:00"))  # 02:30 CEST, March 31
+    assert settings.prefixes == ("2025/03/30/02",)
