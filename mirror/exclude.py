@@ -42,19 +42,26 @@ def _translate(glob: str) -> str:
         elif c == "?":
             out.append("[^/]")
         elif c == "[":
-            end = glob.find("]", i + 2 if glob[i + 1 : i + 2] in ("!", "^", "]") else i + 1)
-            if end < 0:
+            j = i + 1
+            negate = glob[j : j + 1] in ("!", "^")
+            j += negate
+            first, members = j, []
+            # a ']' right after '[' or '[!' is a member; '\\' escapes inside a class too
+            # ([\\]], [a\\-z]), as everywhere else
+            while j < n and (glob[j] != "]" or j == first):
+                if glob[j] == "\\" and j + 1 < n:
+                    members.append(re.escape(glob[j + 1]))
+                    j += 2
+                    continue
+                members.append("-" if glob[j] == "-" else re.escape(glob[j]))
+                j += 1
+            if j >= n:
                 raise PatternError("'[' without a closing ']'")
-            body = glob[i + 1 : end]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            if not body:
-                raise PatternError("empty character class '[]'")
-            escaped = body.replace("\\", "\\\\").replace("]", "\\]").replace("[", "\\[")
+            escaped = "".join(members)
             # like * and ?, a class never matches '/', even one that names it or a range
             # around it ([.-0])
             out.append(f"[^/{escaped}]" if negate else f"(?!/)[{escaped}]")
-            i = end
+            i = j
         elif c == "\\":
             if i + 1 >= n:
                 raise PatternError("'\\' at the end escapes nothing")

@@ -25,6 +25,10 @@ CASES = [
     ("a[.-0]b", ["a.b", "a0b"], ["a/b"]),  # not even through a range around it
     ("c[[]d", ["c[d"], ["cd"]),
     ("2025/01/22/*", ["2025/01/22/a"], ["2025/01/22/a/b", "2025/01/23/a"]),
+    # '\\' escapes inside a class too: [a\\-z] is a, '-' and z, not a range from '\\' to z
+    (r"[a\-z].txt", ["a.txt", "-.txt", "z.txt"], ["m.txt", "_.txt", "^.txt", "\\.txt"]),
+    (r"x[\]]", ["x]"], ["x\\]", "x\\"]),
+    ("[!]a]*", ["b1"], ["]1", "a1"]),  # ']' right after '[!' is a member, as after '['
 ]
 
 
