@@ -6,7 +6,8 @@ Patterns are matched against the key relative to the pair's prefix, with these r
 - a pattern without '/' matches the last segment of the key, at any depth:
   `*.tmp` excludes `a.tmp` and `x/y/a.tmp`; `.DS_Store` excludes `photos/.DS_Store`;
 - a pattern with '/' matches the whole key from its start: `logs/*.gz` excludes
-  `logs/a.gz` but not `x/logs/a.gz` (a leading '/' is allowed and changes nothing);
+  `logs/a.gz` but not `x/logs/a.gz`; a leading '/' makes any pattern one of these
+  (`/.DS_Store` excludes `.DS_Store`, not `photos/.DS_Store`);
 - a pattern ending in '/' is a folder and excludes everything under it: `tmp/` excludes
   `tmp/a` and `x/tmp/b`, `cache/tmp/` only `cache/tmp/...`;
 - `*` and `?` never cross a '/'; `**` crosses any number of them (`raw/**/*.bak`);

@@ -10,6 +10,7 @@ CASES = [
     # pattern, excluded keys, kept keys
     ("*.tmp", ["a.tmp", "x/y/a.tmp", ".tmp"], ["a.tmp/b", "a.tmpx", "tmp"]),
     (".DS_Store", [".DS_Store", "photos/.DS_Store"], ["photos/.DS_Store.bak", "x.DS_Store"]),
+    ("/.DS_Store", [".DS_Store"], ["photos/.DS_Store"]),  # a leading '/' anchors it
     ("logs/*.gz", ["logs/a.gz"], ["x/logs/a.gz", "logs/a/b.gz", "logs/a.gzip"]),
     ("/logs/*.gz", ["logs/a.gz"], ["x/logs/a.gz"]),
     ("raw/**/*.bak", ["raw/a.bak", "raw/x/y/a.bak"], ["old/raw/a.bak", "raw/a.bak/c"]),
