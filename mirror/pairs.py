@@ -62,6 +62,9 @@ def parse_pair(text: str) -> Pair:
             hint = "; a pair names alias/bucket, not a URL: the URL goes in <ALIAS>_URL"
         elif "," in pair and pair.count(":") > 1:
             hint = "; several pairs are separated by ';', not ','"
+        elif pair.count(":") > 1:
+            hint = ("; if a folder's name has a ':', keep the pair at the bucket and give "
+                    "the folder in MIRROR_PREFIX")
         raise PairError(f"pair {pair!r} must be source:target, e.g. "
                         f"minio/source-bucket:aws/target-bucket (exactly one ':'){hint}")
     source_text, target_text = pair.split(":")
