@@ -6,6 +6,7 @@ reads the cgroup limits, and falls back to the host only where no limit is set.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ MIB = 1024 * 1024
 BASELINE_MEMORY = 96 * MIB  # interpreter, listings in flight, connection buffers
 UNLIMITED = 1 << 60
 LARGE_TRANSFERS = 4  # objects above the part size streamed at once, by default (bench/README)
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 1 * MIB  # buffers from this size up are mapped, and unmapped once freed
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,22 @@ def size_run(limits: Limits, part_size: int, workers: int | None = None,
     budget = max(5 * MIB, min(available, workers * part_size * 2))
     return Sizing(workers=workers, memory_budget=budget, part_size=min(part_size, budget),
                   large_transfers=min(large_transfers, workers))
+
+
+def return_freed_buffers(libc: object | None = None) -> bool:
+    """Have buffers of MMAP_THRESHOLD and more given back to the system once freed.
+
+    The budget counts the bytes buffers hold while they are live; the process's memory
+    only follows it if freed buffers leave it. glibc raises its mmap threshold to the
+    size of each large block freed (up to 32 MiB): after the first part buffer, parts
+    and small objects (up to the part size) come from per-thread arenas, whose freed
+    space is kept, so a run of many threads grew to several times its budget (742 MiB
+    RSS for an 80 MiB budget). Pinning the threshold turns the dynamic raise off. False
+    where the C library has no mallopt (musl): nothing to do there.
+    """
+    try:
+        lib = libc if libc is not None else ctypes.CDLL(None)
+        mallopt = lib.mallopt  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))

@@ -12,7 +12,7 @@ from typing import Any
 from mirror import logs
 from mirror.engine import PairRun, RunResources
 from mirror.executor import BoundedExecutor, MemoryBudget, Throttle
-from mirror.resources import Limits, read_limits, size_run
+from mirror.resources import Limits, read_limits, return_freed_buffers, size_run
 from mirror.s3.client import EndpointConfig, PoolRegistry
 from mirror.s3.sigv4 import Credentials, CredentialSource, CredentialsUnavailable, ServerClock
 from mirror.settings import Alias, Settings
@@ -117,6 +117,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     """
     stop = stop or threading.Event()
     log = logs.get()
+    return_freed_buffers()  # before the first buffer: memory follows the budget
     limits = limits or read_limits()
     sizing = size_run(limits, settings.part_size, settings.max_workers,
                       settings.large_transfers)
