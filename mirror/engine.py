@@ -43,6 +43,7 @@ NOT_MIRRORED = frozenset({Action.UNSUPPORTED, Action.ARCHIVED})
 TRANSPORT_FAILURES_TO_GIVE_UP = 10
 MAX_RANGES = 8  # key ranges of one prefix listed and merged side by side
 PAGES_BEFORE_SPLIT = 3  # a listing that ends within these pages is never split
+PREFETCH_PAGES = 4  # pages a side lists ahead of the merge (one each, for side-by-side ranges)
 _SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
 
 
@@ -244,9 +245,9 @@ class PairRun:
         assert alias.provider.listing_order is ListingOrder.FOLDERS_FIRST
         return walk(client, scope)
 
-    def _side(self, side: str, prefix: str, part: Range) -> Iterator[ObjectInfo]:
+    def _side(self, side: str, prefix: str, part: Range, depth: int) -> Iterator[ObjectInfo]:
         try:
-            yield from Prefetch(self._batches(side, prefix, part), name=f"list-{side}")
+            yield from Prefetch(self._batches(side, prefix, part), depth, name=f"list-{side}")
         except _SCAN_ERRORS as exc:
             raise ScanError(side, self._where(side, prefix)[0], exc) from exc
 
@@ -401,22 +402,24 @@ class PairRun:
         if len(parts) == 1:
             self._merge_range(prefix, parts[0])
             return
+        # ranges side by side prefetch one page each, not PREFETCH_PAGES: the pages held do
+        # not grow with the ranges (8 ranges x 2 sides x 6 pages was ~40 MiB per pair)
         with ThreadPoolExecutor(len(parts), thread_name_prefix="range") as pool:
-            futures = [pool.submit(self._merge_range, prefix, part) for part in parts]
+            futures = [pool.submit(self._merge_range, prefix, part, 1) for part in parts]
             for future in futures:
                 future.result()
 
-    def _merge_range(self, prefix: str, part: Range) -> None:
+    def _merge_range(self, prefix: str, part: Range, depth: int = PREFETCH_PAGES) -> None:
         try:
-            self._walk_range(prefix, part)
+            self._walk_range(prefix, part, depth)
         except BaseException:
             self.abort.set()  # the other ranges stop too; run() records why
             raise
 
-    def _walk_range(self, prefix: str, part: Range) -> None:
-        source = checked(self._side("source", prefix, part), self.order, "source",
+    def _walk_range(self, prefix: str, part: Range, depth: int) -> None:
+        source = checked(self._side("source", prefix, part, depth), self.order, "source",
                          self.source_alias.variable("PROVIDER"), part.after, part.until)
-        target = checked(self._side("target", prefix, part), self.order, "target",
+        target = checked(self._side("target", prefix, part, depth), self.order, "target",
                          self.target_alias.variable("PROVIDER"), part.after, part.until)
         files = _TargetFiles(self.target_alias.provider, self.pair.target.prefix,
                              self.pair.target.prefix + prefix, self._target_holds)
