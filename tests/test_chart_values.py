@@ -261,6 +261,16 @@ AS_THE_WORKER = {
     "exclude-slash": ({"exclude": ["/"]}, {"MIRROR_EXCLUDE": "/"}),
     "exclude-good": ({"exclude": ["[!abc]*.log", "[]]x", r"a\*", "tmp/"]},
                      {"MIRROR_EXCLUDE": r"[!abc]*.log,[]]x,a\*,tmp/"}),
+    # classes as the worker reads them: ']' right after '[' or '[!' is a member, '\\'
+    # escapes inside a class too, and a pattern's trailing '/' is set aside before it is read
+    "exclude-bracket-first-in-negated-class": ({"exclude": ["[!]a]*"]},
+                                               {"MIRROR_EXCLUDE": "[!]a]*"}),
+    "exclude-escaped-bracket-in-class": ({"exclude": [r"x[\]]"]}, {"MIRROR_EXCLUDE": r"x[\]]"}),
+    "exclude-escaped-dash-in-class": ({"exclude": [r"[a\-z].txt"]},
+                                      {"MIRROR_EXCLUDE": r"[a\-z].txt"}),
+    "exclude-negation-alone": ({"exclude": ["x[!]"]}, {"MIRROR_EXCLUDE": "x[!]"}),
+    "exclude-escape-before-the-folder-slash": ({"exclude": ["tmp\\/"]},
+                                               {"MIRROR_EXCLUDE": "tmp\\/"}),
     "pairs-same-target": ({"pairs": ["minio/a:aws/b", "minio/c:aws/b"]},
                           {"BUCKET_PAIRS": "minio/a:aws/b;minio/c:aws/b"}),
     "pairs-target-inside-another": ({"pairs": ["minio/a:aws/b", "minio/c:aws/b/y"]},

@@ -76,6 +76,9 @@ The aliases of a pair's two sides, lowercased as the worker does; fails on a mal
 Prints them separated by a space.
 */}}
 {{- define "minio-s3-mirror.pairAliases" -}}
+{{- if regexMatch "[;\r\n]" (trim .pair) }}
+{{- fail (printf "%s: pair %q has a ';' or a line break, which separate pairs in BUCKET_PAIRS: give each pair its own entry, and a folder with a ';' in its name in prefix" .where .pair) }}
+{{- end }}
 {{- $sides := splitList ":" (trim .pair) }}
 {{- if ne (len $sides) 2 }}
 {{- fail (printf "%s: pair %q must be source:target, e.g. minio/photos:aws/photos-backup (exactly one ':')" .where .pair) }}
@@ -111,6 +114,13 @@ is checked here, so each template that includes this fails with the same readabl
 {{- $_ := set $job $key $value }}
 {{- end }}
 {{- $where := printf "jobs[%d] (%s)" $i $job.name }}
+{{- /* `jobDefaults.<key>: null` removes the default (Helm's merge); a key without a null
+meaning of its own must then come from the job, or it would render as "<nil>" or 0 */}}
+{{- range $key := list "schedule" "timeZone" "dryRun" "overwrite" "skipErrors" "maxWorkers" "largeTransfers" "partSize" "debug" "suspend" "concurrencyPolicy" "successfulJobsHistoryLimit" "failedJobsHistoryLimit" "backoffLimit" "terminationGracePeriodSeconds" }}
+{{- if or (not (hasKey $job $key)) (kindIs "invalid" (index $job $key)) }}
+{{- fail (printf "%s: %s is not set: give the job its own %s, or leave jobDefaults.%s at its default (a null in the values removes the default)" $where $key $key $key) }}
+{{- end }}
+{{- end }}
 {{- if hasKey $seen $job.name }}
 {{- fail (printf "%s: the job name %q is used twice; each job needs its own name" $where $job.name) }}
 {{- end }}
@@ -153,6 +163,15 @@ is checked here, so each template that includes this fails with the same readabl
 {{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
 {{- end }}
 {{- end }}
+{{- /* one entry per name: Kubernetes keeps the last of two, and a later upgrade that drops
+one of them removes both (strategic merge patch keys env by name) */}}
+{{- $envNames := dict }}
+{{- range $job.extraEnv }}
+{{- if hasKey $envNames .name }}
+{{- fail (printf "%s: extraEnv sets %s twice; give each variable once (the container would keep only the last, and a later helm upgrade that removes one entry removes both)" $where .name) }}
+{{- end }}
+{{- $_ := set $envNames .name true }}
+{{- end }}
 {{- with $job.partSize }}
 {{- /* parsed as the worker parses MIRROR_PART_SIZE: K and KiB are 1024 bytes, KB 1000; in
 floats, which cannot overflow and are exact near the limits; an unknown unit counts as 0 */}}
@@ -189,7 +208,11 @@ least 64KiB/s (the schema has checked the shape) */}}
 {{- if contains "," . }}
 {{- fail (printf "%s: exclude pattern %q contains a comma: MIRROR_EXCLUDE is comma-separated, so a comma cannot be part of a pattern ({a,b} alternatives are not globs here: list each pattern)" $where .) }}
 {{- end }}
-{{- if or (not (regexMatch `^([^\[\\]|\\.|\[([!^][^\]]+|\][^\]]*|[^!^\]][^\]]*)\])*$` .)) (eq (trimAll "/" .) "") }}
+{{- /* as the worker reads a pattern (mirror/exclude.py): trailing '/' set aside; in a class,
+'!' or '^' first negates, a ']' right after '[' or '[!' is a member, and '\' escapes there
+too */}}
+{{- $body := regexReplaceAll "/+$" . "" }}
+{{- if or (eq $body "") (not (regexMatch `(?s)^([^\[\\]|\\.|\[([!^](\]|\\.|[^\]\\])|\]|\\.|[^\]\\!^])(\\.|[^\]\\])*\])*$` $body)) }}
 {{- fail (printf "%s: exclude pattern %q is not a valid glob: a '[' needs its ']' (and a class at least one character), a '\\' must escape something, and a pattern needs more than '/'" $where .) }}
 {{- end }}
 {{- end }}
