@@ -168,3 +168,25 @@ def test_slack_and_the_pushgateway_get_the_run_summary(minio_side: LocalS3,
     assert slack.calls[0].authorization == "Bearer xoxb-chart-secret"
     assert {p.job for p in gateway.pushes} == {"minio-s3-mirror"}
     assert {p.grouping["service"] for p in gateway.pushes} == {"backup-minio-s3-mirror-nightly"}
+
+
+def test_a_key_missing_from_an_existing_secret_is_named_by_the_worker(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """The Secret lacks the minio alias's secret key and Slack's token: the pod still starts
+    (optional references), and the worker names both and exits 2, which fails the Job at
+    once, instead of a pod stuck in CreateContainerConfigError holding the schedule."""
+    endpoints = server_values(minio=minio_side, aws=aws_side)["endpoints"]
+    for endpoint in endpoints.values():
+        del endpoint["accessKey"], endpoint["secretKey"]
+    existing = {"mirror-credentials": {
+        "MINIO_ACCESS_KEY": minio_side.access_key,
+        "AWS_ACCESS_KEY": aws_side.access_key, "AWS_SECRET_KEY": aws_side.secret_key}}
+    values = {"existingSecret": "mirror-credentials", "endpoints": endpoints,
+              "slack": {"channelId": "C0123"},
+              "jobs": [{"name": "nightly", "pairs": ["minio/a:aws/b"]}]}
+
+    run = run_job(values, "nightly", existing=existing)
+
+    assert run.code == 2
+    assert "MINIO_SECRET_KEY is not set" in run.stderr
+    assert "SLACK_BOT_TOKEN is not set" in run.stderr
