@@ -325,12 +325,13 @@ def test_notes_say_how_to_run_a_job_now_and_read_its_logs() -> None:
                          ids=["chart-secret", "existing-secret"])
 def test_notes_explain_a_pod_stuck_in_create_container_config_error(
         values: dict[str, Any], secret: str) -> None:
-    """A Secret without one of the keys leaves the pod unstarted: NOTES.txt says which Secret
-    and how to see the missing key."""
+    """A Secret without one of the aws keys leaves the pod unstarted, any other missing key
+    is the worker's to name: NOTES.txt says which Secret and where to look."""
     text = " ".join(notes(values).split())
 
-    assert (f"CreateContainerConfigError usually means that the Secret the pods read, {secret}, "
-            "lacks one of their keys") in text
+    assert (f"A key missing from the Secret the pods read, {secret}, is named by the worker, "
+            "which exits 2") in text
+    assert "stuck in CreateContainerConfigError lacks one of those, or the Secret" in text
     assert f"kubectl describe pod -n {NAMESPACE} -l app.kubernetes.io/instance={RELEASE}" in text
 
 
