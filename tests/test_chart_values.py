@@ -167,6 +167,10 @@ GUARDS = {
         job(partSize="1MiB"),
         'jobs[0] (nightly): partSize "1MiB" is outside the part sizes the worker accepts: '
         "5MiB to 5GiB"),
+    "annotations-without-the-account": (
+        {**GOOD, "serviceAccount": {"create": False, "annotations": {
+            "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/m"}}},
+        "serviceAccount.annotations are set but serviceAccount.create is false"),
     "part-size-above-5gib": (
         job(partSize="6GiB"),
         'jobs[0] (nightly): partSize "6GiB" is outside the part sizes the worker accepts'),
