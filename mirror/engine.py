@@ -125,9 +125,14 @@ class _TargetFiles:
     marker of the pair's folder or of a MIRROR_PREFIX) is asked for with one HEAD."""
 
     def __init__(self, provider: Provider, folder: str, listed: str,
-                 exists: Callable[[str], bool]) -> None:
+                 exists: Callable[[str], bool],
+                 has_folder: Callable[[str], bool] = lambda _: False) -> None:
         self.provider, self.folder, self.listed, self.exists = provider, folder, listed, exists
+        self.has_folder = has_folder
         self.stack: list[str] = []
+        # files only this run would write (the target holds none of that name): one the
+        # target holds as a folder cannot be written, and blocks nothing under it
+        self.planned: set[str] = set()
 
     def check(self, source: ObjectInfo | None, target: ObjectInfo | None,
               decision: Decision) -> Decision:
@@ -162,6 +167,13 @@ class _TargetFiles:
         """On a file-system store, a key under a file the target holds (or is being given
         in this run) cannot be written: refused up front, not retried against a 500."""
         file = next((f for f in self.stack if key.startswith(f + "/")), None)
+        if file is not None and file in self.planned:
+            self.planned.discard(file)  # asked once
+            if self.has_folder(self.folder + file + "/"):
+                # the target's `file` is a folder (keys under it listed later, or
+                # beyond the merge so far): the file's PUT fails, the keys under it do not
+                self.stack.remove(file)
+                file = None
         if file is not None and decision.action in COPY_ACTIONS:
             return Decision(Action.UNSUPPORTED, (
                 f"{self.provider.name} stores keys as paths of a file system: "
@@ -170,6 +182,8 @@ class _TargetFiles:
         will_hold = target is not None or decision.action in COPY_ACTIONS
         if file is None and will_hold and key and not key.endswith("/"):
             self.stack.append(key)
+            if target is None:
+                self.planned.add(key)
         return decision
 
 
@@ -422,7 +436,8 @@ class PairRun:
         target = checked(self._side("target", prefix, part, depth), self.order, "target",
                          self.target_alias.variable("PROVIDER"), part.after, part.until)
         files = _TargetFiles(self.target_alias.provider, self.pair.target.prefix,
-                             self.pair.target.prefix + prefix, self._target_holds)
+                             self.pair.target.prefix + prefix, self._target_holds,
+                             self._target_has_folder)
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 break
@@ -442,6 +457,15 @@ class PairRun:
         except (TransportError, CredentialsUnavailable):
             return True
         return True
+
+    def _target_has_folder(self, prefix: str) -> bool:
+        """Whether the target holds a key under `prefix` (full, ending in '/'); where it
+        cannot say, no."""
+        try:
+            page = self.target.client.list_page(self.pair.target.bucket, prefix, max_keys=1)
+        except (S3Error, TransportError, ListingParseError, CredentialsUnavailable):
+            return False
+        return bool(page.objects or page.prefixes)
 
     def _status(self) -> Status:
         if self.summary.error:

@@ -31,3 +31,25 @@ def test_a_key_under_a_file_is_refused_up_front_not_retried(
 
     assert second.decisions() == {"unchanged": 4, "unsupported-key": 1}
     assert "PUT" not in second.requests("target")
+
+
+def test_keys_under_a_folder_the_target_holds_are_copied_beside_a_new_file_of_its_name(
+        minio_side: LocalS3, rclone_side: LocalS3) -> None:
+    """The target holds the folder 'k/' (mirrored before the source had a file 'k'): the
+    file cannot be written there, but new keys under 'k/' can, and are copied; they are not
+    refused as lying under a file the target never holds."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
+    put(minio_side, src, {"k/x": b"child"})
+    env = {**base_env(minio=minio_side, rclone=rclone_side),
+           "BUCKET_PAIR": f"minio/{src}:rclone/{dst}"}
+    assert run_mirror(env).code == 0
+    put(minio_side, src, {"k": b"file"})
+    put(minio_side, src, {"k/a": b"new", "k/z": b"new too"})
+
+    second = run_mirror(env)
+
+    assert second.decisions() == {"copy-new": 3, "unchanged": 1}, second.stderr[-2000:]
+    assert [f["key"] for f in second.pair()["failures"]] == ["k"]  # rclone's 500, as before
+    folder = rclone_side.workdir / "data" / dst / "k"
+    assert (folder / "a").read_bytes() == b"new"
+    assert (folder / "z").read_bytes() == b"new too"
