@@ -625,8 +625,9 @@ def _store(url: str) -> tuple[str, int]:
 
 def _ip_host(host: str) -> str:
     """An IP address written any way (127.1, 2130706433, ::ffff:127.0.0.1, 0:0::1) in one
-    spelling; this machine's own addresses (127.0.0.0/8, ::1, and 0.0.0.0 or ::, which a
-    connection reaches it by) as 127.0.0.1. Anything else, a name, as it is."""
+    spelling; 0.0.0.0 and :: (which a connection sends to 127.0.0.1 and ::1) as 127.0.0.1.
+    Other loopback addresses (127.0.0.2) stay themselves: a server listening on one of them
+    is not the one on 127.0.0.1. Anything else, a name, as it is."""
     try:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
@@ -636,7 +637,7 @@ def _ip_host(host: str) -> str:
             return host
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return "127.0.0.1" if ip.is_loopback or ip.is_unspecified else str(ip)
+    return "127.0.0.1" if ip.is_unspecified else str(ip)
 
 
 def _overlaps(a: Location, b: Location, aliases: Mapping[str, Alias]) -> bool:

@@ -350,6 +350,9 @@ def test_a_target_in_the_source_is_refused_however_its_endpoint_is_written(
     ("https://s3.us-east-1.amazonaws.com", "https://s3.us-gov-west-1.amazonaws.com"),
     ("https://s3-proxy-1.us-east-1.elb.amazonaws.com",  # load balancers named s3-...
      "https://s3-proxy-2.eu-west-1.elb.amazonaws.com"),
+    # two servers on two loopback addresses, each listening on one (not 127.0.0.0/8 as one)
+    ("http://127.0.0.1:9000", "http://127.0.0.2:9000"),
+    ("http://localhost:9000", "http://127.0.0.3:9000"),
 ])
 def test_buckets_of_one_name_on_two_stores_are_no_overlap(minio_url: str, other_url: str) -> None:
     """Only AWS S3's own endpoints share one bucket namespace (per partition); any other
