@@ -57,7 +57,9 @@ def _translate(glob: str) -> str:
                 members.append("-" if glob[j] == "-" else re.escape(glob[j]))
                 j += 1
             if j >= n:
-                raise PatternError("'[' without a closing ']'")
+                raise PatternError("'[' without a closing ']'" + (
+                    " ('\\' escapes inside a class too: [\\\\] is a backslash)"
+                    if "\\" in glob[i:] else ""))
             escaped = "".join(members)
             # like * and ?, a class never matches '/', even one that names it or a range
             # around it ([.-0])

@@ -97,6 +97,7 @@ BAD_INPUTS = [
     ({"MIRROR_PART_SIZE": "big"}, "MIRROR_PART_SIZE must be a size such as 16MiB"),
     ({"MIRROR_EXCLUDE": "*.tmp,[abc"}, "MIRROR_EXCLUDE has an invalid pattern '[abc': '[' "
                                        "without a closing ']'"),
+    ({"MIRROR_EXCLUDE": "*[\\]*"}, "escapes inside a class too"),  # a backslash: [\\\\]
     ({"MIRROR_EXCLUDE": "*.{tmp,log}"}, "MIRROR_EXCLUDE has an invalid pattern '{tmp,log}': "
                                         "{a,b} alternatives are not supported"),
     ({"BUCKET_PAIR": "minio/src:minio/src/copy"}, "the target overlaps the source"),
