@@ -421,7 +421,7 @@ def test_a_key_slack_would_format_is_shown_only_in_its_code_span() -> None:
 
     shown = _texts(slack.message(run).blocks)
 
-    assert ("• `f/*star* and _under_ ~x~` GET photos: request rejected "
+    assert ("• `f/*star* and _under_ ~x~` GET photos/…: request rejected "
             "(HTTP 400 InvalidRequest)") in shown
 
 

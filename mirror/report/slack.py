@@ -117,10 +117,10 @@ def escaped_within(value: str, limit: int) -> str:
 
 
 def without_key(why: str, key: str) -> str:
-    """A reason that names the request ('GET bucket/key: ...') without the key the line's
+    """A reason that names the request ('GET bucket/key: ...') with '…' for the key the line's
     code span already shows: outside a code span, a key's `*`, `_` or `~` would be taken
     for formatting, and the line would show a key that does not exist."""
-    return re.sub(re.escape("/" + key) + r"(?=:|$)", "", why, count=1) if key else why
+    return re.sub(re.escape("/" + key) + r"(?=:|$)", "/…", why, count=1) if key else why
 
 
 def code(value: str, limit: int = MAX_SECTION) -> str:
