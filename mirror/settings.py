@@ -399,8 +399,22 @@ def _check_url(reader: _Reader, name: str, url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _taken(env: str) -> str | None:
+    """A variable of the run's own that an alias's variables would be (alias `slack_api`:
+    SLACK_API_URL), if any; the `minio` and `aws` aliases' are theirs."""
+    own = {v.name for v in VARIABLES if not v.name.startswith(("<", "MINIO_", "AWS_"))}
+    suffixes = {v.name.removeprefix("<ALIAS>") for v in VARIABLES if v.name.startswith("<")}
+    return next((env + s for s in sorted(suffixes) if env + s in own), None)
+
+
 def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
     env = name.upper()
+    taken = _taken(env)
+    if taken is not None:
+        reader.fail(taken, f"is the run's own setting, yet {pairs_text} uses the alias "
+                    f"{name!r}, whose variables would include it: give the store another "
+                    "alias name")
+        return None
     url = reader.text(f"{env}_URL")
     access = reader.secret(f"{env}_ACCESS_KEY") or None
     secret = reader.secret(f"{env}_SECRET_KEY", header=False) or None

@@ -46,6 +46,9 @@ SCHEMA_ERRORS = {
                         "at '/endpoints/aws/url'"),
     "uppercase-alias": (merged(GOOD, {"endpoints": {"R2": {"url": "https://r2.example"}}}),
                         "invalid propertyName 'R2'"),
+    "alias-of-the-slack-url": (
+        merged(GOOD, {"endpoints": {"slack_api": {"url": "https://s3.example"}}}),
+        "invalid propertyName 'slack_api'"),
     "storage-class-with-space": (
         merged(GOOD, {"endpoints": {"aws": {"storageClass": "GLACIER IR"}}}),
         "at '/endpoints/aws/storageClass'"),

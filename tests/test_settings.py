@@ -158,6 +158,9 @@ BAD_INPUTS = [
     ({"BUCKET_PAIR": "minio/a:aws/b,minio/c:aws/d"},
      "several pairs are separated by ';', not ','"),
     ({"BUCKET_PAIR": "s3://a:s3://b"}, "a pair names alias/bucket, not a URL"),
+    ({"BUCKET_PAIR": "minio/a:slack_api/b"}, "SLACK_API_URL is the run's own setting, yet pair "
+     "'minio/a:slack_api/b' uses the alias 'slack_api', whose variables would include it"),
+    ({"BUCKET_PAIR": "mirror_pushgateway/a:aws/b"}, "MIRROR_PUSHGATEWAY_URL is the run's own"),
     ({"BUCKET_PAIR": "minio/a/2025-01-01T00:00:aws/b"},
      "if a folder's name has a ':', keep the pair at the bucket and give the folder in "
      "MIRROR_PREFIX"),
