@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html import unescape
 from typing import NamedTuple
 from urllib.parse import unquote_plus
+
+from mirror.s3.errors import server_time
 
 _CONTENTS = re.compile(rb"<Contents>(.*?)</Contents>", re.S)
 _FIELD = re.compile(rb"<(Key|LastModified|ETag|Size|StorageClass)>([^<]*)</")
@@ -168,10 +169,6 @@ def parse_uploads(body: bytes) -> Iterator[tuple[str, str, float]]:
     key_of = _key_decoder(b"<EncodingType>url</EncodingType>" in body)
     for entry in _UPLOAD.findall(body):
         fields = dict(_UPLOAD_FIELD.findall(entry))
-        try:
-            initiated = datetime.fromisoformat(
-                fields.get(b"Initiated", b"").decode("ascii").strip().replace("Z", "+00:00"))
-            when = (initiated if initiated.tzinfo else initiated.replace(tzinfo=UTC)).timestamp()
-        except ValueError:
-            when = 0.0
+        initiated = fields.get(b"Initiated", b"").decode("ascii", "replace").strip()
+        when = server_time(initiated, None) or 0.0
         yield key_of(fields.get(b"Key", b"")), _text(fields.get(b"UploadId", b"")), when
