@@ -9,7 +9,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import base_env, contents, new_bucket, proxy_in_front, put, put_multipart, run_mirror
+from conftest import (
+    Run,
+    base_env,
+    contents,
+    new_bucket,
+    proxy_in_front,
+    put,
+    put_multipart,
+    run_mirror,
+)
 from proxy_server import Relay
 from test_transport import answer, s3_error
 
@@ -170,6 +179,19 @@ def test_no_incomplete_multipart_upload_is_left_behind(minio_side: LocalS3,
     assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
 
 
+def _mirror_within(server: LocalS3, src: str, dst: str, objects: dict[str, bytes]) -> Run:
+    """A dry run, then the run, of a pair within one store: the run copies `objects` byte for
+    byte and sends exactly the requests the dry run projected."""
+    env = {**base_env(minio=server), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"}
+    preview = run_mirror(env, "--dry-run")
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert contents(server, dst) == objects
+    assert preview.pair()["projected_requests"] == run.pair()["requests"]
+    return run
+
+
 def test_same_endpoint_and_credentials_copy_server_side(minio_side: LocalS3) -> None:
     """Between two buckets of one store, objects are copied by the server, not streamed."""
     src, dst = new_bucket(minio_side, "src"), new_bucket(minio_side, "dst")
@@ -178,14 +200,9 @@ def test_same_endpoint_and_credentials_copy_server_side(minio_side: LocalS3) -> 
         minio_side.boto3().put_object(Bucket=src, Key=key, Body=body, ContentType="text/x-kept",
                                       Metadata={"k": "v"})
 
-    env = {**base_env(minio=minio_side), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"}
-    preview = run_mirror(env, "--dry-run")
-    run = run_mirror(env)
+    run = _mirror_within(minio_side, src, dst, objects)
 
-    assert run.code == 0, run.stderr[-2000:]
-    assert contents(minio_side, dst) == objects
     assert run.requests("target") == {"LIST": 1, "COPY": 3}
-    assert preview.pair()["projected_requests"] == run.pair()["requests"]
     assert run.requests("source") == {"LIST": 1}
     head = minio_side.boto3().head_object(Bucket=dst, Key="b/c.txt")
     assert (head["ContentType"], head["Metadata"]) == ("text/x-kept", {"k": "v"})
@@ -200,16 +217,11 @@ def test_a_folder_marker_within_one_store_is_copied_not_server_side(
     objects = {"folder/": b"", "folder/a.txt": b"a", "empty": b""}
     put(minio_side, src, objects)
 
-    env = {**base_env(minio=minio_side), "BUCKET_PAIR": f"minio/{src}:minio/{dst}"}
-    preview = run_mirror(env, "--dry-run")
-    run = run_mirror(env)
+    run = _mirror_within(minio_side, src, dst, objects)
 
-    assert run.code == 0, run.stderr[-2000:]
-    assert contents(minio_side, dst) == objects
     assert run.requests("source") == {"LIST": 1, "GET": 1}
     assert run.requests("target") == {"LIST": 1, "COPY": 2, "PUT": 1}
-    assert preview.pair()["projected_requests"] == run.pair()["requests"]
-    assert run_mirror(env).pair()["decisions"] == {"unchanged": {"objects": 3, "bytes": 1}}
+    assert run_mirror(run.env).pair()["decisions"] == {"unchanged": {"objects": 3, "bytes": 1}}
 
 
 @pytest.mark.parametrize("target_name", ["aws_side", "rclone_side"])
