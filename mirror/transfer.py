@@ -1108,18 +1108,6 @@ def _planned_copy(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[str, 
             "target": {Op.MPU_CREATE: 1, Op.MPU_PART: parts, Op.MPU_COMPLETE: 1}}
 
 
-def _gone(ctx: TransferContext, obj: ObjectInfo) -> bool:
-    """Whether the source no longer holds the object: a server-side copy's NoSuchKey names
-    no side, and a store that cannot copy a key it holds must fail it, visibly."""
-    try:
-        ctx.source.client.head_object(ctx.source.bucket, ctx.source.key(obj.key))
-    except S3Error as exc:
-        return exc.status == 404
-    except TransportError:
-        return False
-    return False
-
-
 def _failed(exc: S3Error | TransportError, ctx: TransferContext, obj: ObjectInfo,
             result: Callable[..., TransferResult]) -> TransferResult:
     """What an S3 or transport error makes of a copy."""
@@ -1128,9 +1116,12 @@ def _failed(exc: S3Error | TransportError, ctx: TransferContext, obj: ObjectInfo
     if exc.status == 404 and exc.code != "NoSuchBucket" and exc.operation in (
             "GET", "GET_TAGGING", "HEAD"):
         return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
+    # a server-side copy's NoSuchKey names no side: the source, asked, tells a deletion (or
+    # a rewrite) from a store that cannot copy a key it holds, which must fail visibly
     if exc.code == "NoSuchKey" and exc.operation in ("COPY", "MPU_PART_COPY") \
-            and _gone(ctx, obj):
-        return result(Outcome.SOURCE_CHANGED, "deleted from the source during the run")
+            and _rewritten(ctx, obj):
+        return result(Outcome.SOURCE_CHANGED, "deleted or rewritten on the source during "
+                      "the run")
     if exc.status == 412:
         return result(Outcome.SOURCE_CHANGED, "rewritten on the source during the run")
     if exc.code == "InvalidStorageClass":  # S3 names no class: say which was asked for
