@@ -84,8 +84,13 @@ def put(server: LocalS3, bucket: str, objects: Mapping[str, bytes], **extra: Any
     def one(item: tuple[str, bytes]) -> None:
         s3.put_object(Bucket=bucket, Key=item[0], Body=item[1], **extra)
 
+    # Folder markers first, one by one: SeaweedFS keeps no `k/` object when a key under it
+    # created the folder a moment earlier, so a marker racing its contents may be lost.
+    markers = sorted(item for item in objects.items() if item[0].endswith("/"))
+    for item in markers:
+        one(item)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(one, objects.items()))
+        list(pool.map(one, (item for item in objects.items() if not item[0].endswith("/"))))
 
 
 def put_multipart(server: LocalS3, bucket: str, key: str, body: bytes, part_size: int,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import base_env, contents, new_bucket, put, run_mirror
+from conftest import base_env, contents, listing, new_bucket, put, run_mirror
 
 from mirror.sandbox import LocalS3
 
@@ -111,6 +111,7 @@ def test_empty_folder_markers_are_not_failures_on_a_target_that_keeps_none(
     src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
     put(minio_side, src, {"exports/": b"", "exports/a/": b"", "exports/a/x.csv": b"x",
                           "exports/b.csv": b"b"})
+    assert len(listing(minio_side, src)) == 4  # the source holds both markers
     env = {**base_env(minio=minio_side, rclone=rclone_side),
            "BUCKET_PAIR": f"minio/{src}/exports:rclone/{dst}/other"}
 
