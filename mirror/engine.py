@@ -44,6 +44,7 @@ TRANSPORT_FAILURES_TO_GIVE_UP = 10
 MAX_RANGES = 8  # key ranges of one prefix listed and merged side by side
 PAGES_BEFORE_SPLIT = 3  # a listing that ends within these pages is never split
 PREFETCH_PAGES = 4  # pages a side lists ahead of the merge (one each, for side-by-side ranges)
+MARKERS_HELD = 1000  # new folder markers a pair holds back on a `markers_last` target
 _SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
 
 
@@ -233,6 +234,8 @@ class PairRun:
         self._inflight = _InFlight()
         self._transport_failures = 0
         self._lock = threading.Lock()
+        self._held: list[tuple[ObjectInfo, Action]] | None = (
+            [] if self.target_alias.provider.markers_last else None)
 
     def _halt(self, reason: str) -> None:
         with self._lock:
@@ -368,12 +371,37 @@ class PairRun:
                            change=decision.action.value, reason=decision.reason)
             self.tally.planned(planned_requests(self.ctx, source))
             return
+        if self._held_back(source, decision.action):
+            return
+        self._submit(source, decision.action)
+
+    def _submit(self, source: ObjectInfo, action: Action) -> None:
         self._inflight.up()
         try:
-            self.res.executor.submit(self._copy, source, decision.action)
+            self.res.executor.submit(self._copy, source, action)
         except BaseException:
             self._inflight.down()
             raise
+
+    def _held_back(self, source: ObjectInfo, action: Action) -> bool:
+        """Holds a folder marker (the pair folder's own is the key '') for `_write_held`,
+        on a target that loses markers written beside the keys under them; past
+        MARKERS_HELD of them, markers go at once and may need the next run."""
+        if self._held is None or (source.key and not source.key.endswith("/")):
+            return False
+        with self._lock:
+            if len(self._held) >= MARKERS_HELD:
+                return False
+            self._held.append((source, action))
+        return True
+
+    def _write_held(self) -> None:
+        """The held markers, once every other copy of the pair is done (stopped: each is
+        recorded as interrupted)."""
+        held, self._held = self._held or [], None
+        for source, action in held:
+            self._submit(source, action)
+        self._inflight.wait_empty()
 
     # -- the pair ----------------------------------------------------------------------
 
@@ -393,6 +421,7 @@ class PairRun:
             self.log.exception("pair.crashed")
         finally:
             self._inflight.wait_empty()
+            self._write_held()
         self.summary.seconds = time.monotonic() - started
         self.summary.requests = {side: c.snapshot() for side, c in self.counters.items()}
         self.summary.status = self._status()

@@ -45,6 +45,9 @@ class Provider:
     # A key and its folder marker (`k`, `k/`) are one entry, as in a filesystem: writing
     # the marker replaces a file `k` that has keys under it (SeaweedFS).
     marker_replaces_file: bool = False
+    # A marker `k/` written while a key under it creates the folder `k` is lost (SeaweedFS,
+    # about one in a hundred): new markers are written after the pair's other copies.
+    markers_last: bool = False
     folder_markers: bool = True  # holds empty `k/` objects (rclone: folders exist by content)
     # Lists an object written with `x-amz-meta-mtime` (rclone's own convention, which rclone
     # as a client puts on every upload) as modified at that time, not when it was written:
@@ -75,6 +78,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("digitalocean"),
     Provider("ceph"),
     Provider("seaweedfs", listing_order=ListingOrder.FOLDERS_FIRST, marker_replaces_file=True,
+             markers_last=True,
              key_rules=(
         KeyRule("//", "stores '//' in a key as '/'"),
         KeyRule(r"\\", "stores '\\' in a key as '/'"),
