@@ -52,7 +52,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("<ALIAS>_ACCESS_KEY", "access key of that alias"),
     Variable("<ALIAS>_SECRET_KEY", "secret key of that alias"),
     Variable("<ALIAS>_REGION", "signing region of an alias",
-             "from the endpoint host, else us-east-1"),
+             "from the endpoint host, auto for R2, else us-east-1"),
     Variable("<ALIAS>_PROVIDER", "provider quirks of an alias: " + ", ".join(sorted(PROVIDERS)),
              "from the endpoint host, else generic"),
     Variable("<ALIAS>_SESSION_TOKEN", "session token for temporary credentials"),
@@ -300,7 +300,7 @@ class _Reader:
                       f"got {value!r}")
             return None
         unit = found.group(2) or ""
-        if unit.endswith("b") and not unit.lower().endswith("ib"):
+        if unit.endswith("b"):  # Mb, mb, and Mib too: the IEC symbol of a mebibit
             self.fail(name, f"{value!r} reads as bits per second (a lower-case b); the limit is "
                       "in bytes: write MB/s, MiB/s or KiB/s (100 Mbit/s is 12MB/s)")
             return None

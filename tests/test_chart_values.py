@@ -63,6 +63,7 @@ SCHEMA_ERRORS = {
     "pod-label-of-the-chart": (job(podLabels={"app.kubernetes.io/instance": "x"}),
                                "invalid propertyName 'app.kubernetes.io/instance'"),
     "bandwidth-megabits": (job(bandwidthLimit="100Mb/s"), "at '/jobs/0/bandwidthLimit'"),
+    "bandwidth-mebibits": (job(bandwidthLimit="100Mib/s"), "at '/jobs/0/bandwidthLimit'"),
     "dry-run-as-string": (job(dryRun="yes"), "at '/jobs/0/dryRun': got string, want boolean"),
     "too-many-workers": (job(maxWorkers=1000), "at '/jobs/0/maxWorkers'"),
     "no-large-transfers": (job(largeTransfers=0), "at '/jobs/0/largeTransfers'"),
