@@ -14,7 +14,7 @@ import textwrap
 import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from mirror import __version__
 from mirror.settings import VARIABLES, ConfigError, Settings, load_settings
@@ -35,6 +35,14 @@ _VALUES = {"prefix": "MIRROR_PREFIX", "exclude": "MIRROR_EXCLUDE",
            "service": "SERVICE"}
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A mistake on the command line (an unknown flag, a flag without its value) is a
+        configuration error like a bad variable: one `config.invalid` line, JSON where the
+        logs are, exit 2; not a usage text a log pipeline cannot read."""
+        raise ConfigError([f"{message} (minio-s3-mirror --help lists the flags)"])
+
+
 def _parser() -> argparse.ArgumentParser:
     width = max(len(v.name) for v in VARIABLES)
     lines = []
@@ -46,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     epilog = ("environment variables (flags override them):\n" + "\n".join(lines) +
               "\n\nexit codes: 0 all mirrored, 1 an object or pair failed, 2 bad configuration,"
               " 130/143 interrupted (SIGINT/SIGTERM)")
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="minio-s3-mirror", epilog=epilog, formatter_class=argparse.RawTextHelpFormatter,
         description="Mirror S3-compatible buckets incrementally: copy what is missing or "
                     "changed, never delete, report what it cost.")
@@ -81,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    return load_settings(*_environment(argv, environ))
+
+
+def _environment(argv: Sequence[str], environ: Mapping[str, str],
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment with the flags applied, and the flag that set each variable."""
     args = _parser().parse_args(argv)
     env = dict(environ)
     labels: dict[str, str] = {}
@@ -100,7 +114,7 @@ def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
         env.pop("BUCKET_PAIR", None)
         env["BUCKET_PAIRS"] = ";".join(args.pair)
         labels["BUCKET_PAIRS"] = "--pair"
-    return load_settings(env, labels)
+    return env, labels
 
 
 def exit_code(summary: RunSummary, signum: int | None) -> int:
@@ -171,10 +185,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     signals = _Signals()
     signals.install()
     environ = os.environ if environ is None else environ
+    given: Mapping[str, str] = environ  # with the flags applied, once they are read
     try:
-        settings = settings_from(sys.argv[1:] if argv is None else argv, environ)
+        given, labels = _environment(sys.argv[1:] if argv is None else argv, environ)
+        settings = load_settings(given, labels)
     except ConfigError as exc:
-        _report_config_error(exc, environ)
+        _report_config_error(exc, given)  # --service names the lines too
         return EXIT_CONFIG
     from mirror import logs
     from mirror.report.publish import publish

@@ -125,6 +125,9 @@ BAD_INPUTS = [
      "MIRROR_BANDWIDTH_LIMIT must be bytes per second such as 20MiB/s or 500KiB/s"),
     ({"MIRROR_BANDWIDTH_LIMIT": "100Mb/s"},
      "MIRROR_BANDWIDTH_LIMIT '100Mb/s' reads as bits per second (a lower-case b)"),
+    # Mib is the IEC symbol of a mebibit: 100 of them are 12.5 MB/s, not 100 MiB/s
+    ({"MIRROR_BANDWIDTH_LIMIT": "100Mib/s"},
+     "MIRROR_BANDWIDTH_LIMIT '100Mib/s' reads as bits per second (a lower-case b)"),
     ({"MIRROR_BANDWIDTH_LIMIT": "800kb"},
      "MIRROR_BANDWIDTH_LIMIT '800kb' reads as bits per second"),
     ({"MIRROR_BANDWIDTH_LIMIT": "100"},
@@ -201,6 +204,33 @@ def test_a_configuration_error_carries_the_service_like_every_line(listener: Lis
     assert run.code == 2
     assert [(e["event"], e["service"]) for e in run.events] == [("config.invalid", "photos")]
 
+def test_the_service_flag_names_the_configuration_errors_too(listener: Listener) -> None:
+    """--service overrides SERVICE for the exit-2 lines as for a run's: they say whose."""
+    run = run_mirror(_env(listener, SERVICE="from-env", MIRROR_OVERWRITE="x"),
+                     "--service", "photos")
+
+    assert run.code == 2
+    assert [(e["event"], e["service"]) for e in run.events] == [("config.invalid", "photos")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--dryrun"], "unrecognized arguments: --dryrun"),
+    (["--max-workers"], "argument --max-workers: expected one argument"),
+])
+def test_a_command_line_mistake_is_a_configuration_error_like_a_bad_variable(
+        listener: Listener, args: list[str], message: str) -> None:
+    """A CronJob's args with a typo: one config.invalid event a log pipeline can alert on,
+    with its service, exit 2 and no request; not a usage text in plain lines."""
+    run = run_mirror(_env(listener, SERVICE="photos"), *args)
+
+    assert run.code == 2
+    assert [(e["event"], e["level"], e["service"]) for e in run.events] == [
+        ("config.invalid", "error", "photos")]
+    assert message in run.events[0]["error"]
+    assert all(line.startswith("{") for line in run.stderr.splitlines())
+    assert listener.connections == 0
+
+
 def test_all_problems_are_reported_at_once(listener: Listener) -> None:
     """Several mistakes are listed together, one line each, so one fix round is enough."""
     run = run_mirror(_env(listener, MIRROR_DRY_RUN="maybe", MIRROR_MAX_WORKERS="-1",
@@ -256,6 +286,8 @@ def test_help_explains_every_setting() -> None:
                  "MIRROR_LARGE_TRANSFERS", "MIRROR_DEBUG", "MIRROR_OVERWRITE", "SLACK_BOT_TOKEN",
                  "SLACK_CHANNEL_ID", "SERVICE", "<ALIAS>_URL", "<ALIAS>_REGION"):
         assert name in run.stdout
+    # <ALIAS>_REGION's default, as the README gives it (the help wraps its lines)
+    assert "from the endpoint host, auto for R2, else us-east-1" in " ".join(run.stdout.split())
     assert "exit codes" in run.stdout
 
 
