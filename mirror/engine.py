@@ -45,6 +45,7 @@ MAX_RANGES = 8  # key ranges of one prefix listed and merged side by side
 PAGES_BEFORE_SPLIT = 3  # a listing that ends within these pages is never split
 PREFETCH_PAGES = 4  # pages a side lists ahead of the merge (one each, for side-by-side ranges)
 MARKERS_HELD = 1000  # new folder markers a pair holds back on a `markers_last` target
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # the ETag of a (true) empty folder marker
 _SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
 
 
@@ -384,10 +385,11 @@ class PairRun:
             raise
 
     def _held_back(self, source: ObjectInfo, action: Action) -> bool:
-        """Holds a folder marker (the pair folder's own is the key '') for `_write_held`,
+        """Holds an empty folder marker (the pair folder's own is the key '') for `_write_held`,
         on a target that loses markers written beside the keys under them; past
         MARKERS_HELD of them, markers go at once and may need the next run."""
-        if self._held is None or (source.key and not source.key.endswith("/")):
+        if (self._held is None or source.size or source.etag != EMPTY_MD5
+                or (source.key and not source.key.endswith("/"))):
             return False
         with self._lock:
             if len(self._held) >= MARKERS_HELD:
