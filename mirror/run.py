@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ MAX_CONCURRENT_PAIRS = 3
 # connections are cut: a pod has 60 s by default before SIGKILL, and a server that stopped
 # answering would otherwise hold a request for the whole read timeout.
 CUT_OFF_AFTER = 10.0
+SIGNAL_POLL = 0.2  # seconds the main thread waits at most before it runs signal handlers
 
 
 def _cut_off(stop: threading.Event, finished: threading.Event, pools: PoolRegistry) -> None:
@@ -148,6 +149,10 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PAIRS,
                                 thread_name_prefix="pair") as pair_pool:
             futures = [pair_pool.submit(PairRun(pair, resources).run) for pair in settings.pairs]
+            # never one wait without a timeout: a signal the kernel delivers to another
+            # thread runs its handler only once the main thread wakes (it alone runs them)
+            while wait(futures, timeout=SIGNAL_POLL).not_done:
+                pass
             summaries = [f.result() for f in futures]
     finally:
         finished.set()

@@ -197,3 +197,45 @@ def test_copies_waiting_for_memory_are_not_started_after_sigterm(minio_side: Loc
     assert (pair.status.value, pair.failed.objects, pair.interrupted.objects) == (
         "interrupted", 0, 6)
     assert reads == 1
+
+
+def _signal_a_worker_thread(pid: int, signum: int) -> None:
+    """The signal as the kernel may deliver a process-directed one: to a thread other
+    than the main thread (seen with `kill`, the way Kubernetes stops a pod)."""
+    import ctypes
+
+    tid = max(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.tgkill(pid, tid, signum) == 0, os.strerror(ctypes.get_errno())
+
+
+def test_sigterm_taken_by_a_worker_thread_still_stops_the_run(minio_side: LocalS3,
+                                                               aws_side: LocalS3) -> None:
+    """Python runs signal handlers on the main thread only, which waits for the pairs: a
+    SIGTERM that lands on another thread must still stop the run at once, not when every
+    pair has finished (past a pod's grace period: SIGKILL, no summary)."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {f"k{i:03d}": os.urandom(64 * 1024) for i in range(200)}
+    put(minio_side, src, objects)
+    slow = Relay(int(minio_side.url.rsplit(":", 1)[1]), rate=1 * MIB)  # ~13 s of copies
+    env = {**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": slow.url,
+           "MIRROR_MAX_WORKERS": "1", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+    try:
+        process, events = _started(env, "object.copied")
+        _signal_a_worker_thread(process.pid, signal.SIGTERM)
+        signalled = time.monotonic()
+        code = process.wait(timeout=60)
+        took = time.monotonic() - signalled
+        assert process.stderr is not None
+        events += [json.loads(line) for line in process.stderr]
+    finally:
+        process.kill()
+        slow.close()
+
+    assert code == 143
+    assert took < 5
+    done = next(e for e in events if e["event"] == "run.done")
+    assert done["status"] == "interrupted"
+    copied = contents(aws_side, dst)
+    assert 0 < len(copied) < len(objects)
+    assert done["pairs"][0]["copied"]["objects"] == len(copied)
