@@ -1145,7 +1145,10 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
     try:
         _copy_current(ctx, obj)
     except (S3Error, TransportError) as exc:
-        if not ctx.stop.is_set():
+        # a refusal (permission, credentials, a bad request) is the store's answer, stop or
+        # not: the copies its pair had in flight when it halted were refused too, not cut
+        if not ctx.stop.is_set() or (isinstance(exc, S3Error)
+                                     and exc.severity is not Severity.RETRY):
             return _failed(exc, ctx, obj, result)
         # stopped: not tried again, or its connection cut (run.CUT_OFF_AFTER)
         return result(Outcome.INTERRUPTED, f"stopped before the copy was confirmed ({exc})")

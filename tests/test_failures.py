@@ -310,3 +310,28 @@ def test_a_bare_404_to_a_listing_is_no_missing_object(operation: str, kind: str)
     error = S3Error.from_response(404, {}, b"", operation=operation, bucket="b",
                                   key=None if operation == "LIST" else "k")
     assert error.kind == kind
+
+
+def test_copies_refused_beside_the_failure_that_stops_the_pair_count_as_failed(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """A target that refuses every PUT: the first refusal stops the pair, and the PUTs in
+    flight beside it, refused as well, are failed objects (each its `object.failed`), not
+    copies the stop interrupted; only the copies never sent are interrupted."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "ro")
+    put(minio_side, src, {f"k{i:03d}": b"x" * 100 for i in range(60)})
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MIRROR_MAX_WORKERS": "8",
+                      "READER_URL": aws_side.url, "READER_ACCESS_KEY": READER[0],
+                      "READER_SECRET_KEY": READER[1], "READER_PROVIDER": "seaweedfs",
+                      "BUCKET_PAIR": f"minio/{src}:reader/{dst}"})
+
+    assert run.code == 1
+    assert contents(aws_side, dst) == {}
+    pair = run.pair()
+    refused = run.requests("target")["PUT"]
+    assert refused > 1  # several PUTs were in flight when the first was refused
+    assert pair["status"] == "failed"
+    assert pair["failed"]["objects"] == refused == len(run.named("object.failed"))
+    interrupted = run.named("object.interrupted")
+    assert all(e["reason"] == "stopped before it started" for e in interrupted)
+    assert pair["interrupted"]["objects"] == len(interrupted)
+    assert pair["decisions"]["copy-new"]["objects"] == refused + len(interrupted)
