@@ -455,7 +455,8 @@ def test_an_interrupted_run_says_so_in_the_header() -> None:
     built = slack.message(run)
 
     assert built.blocks[0]["text"]["text"] == "⏹️ nightly: interrupted"
-    assert built.text == "nightly mirror: interrupted, 3 (30 B) copied"
+    assert built.text == ("nightly mirror: interrupted, 3 (30 B) copied, "
+                          "2 stopped before done (left to the next run)")
     assert "*interrupted*\n2\n" in _texts(built.blocks) + "\n"
 
 

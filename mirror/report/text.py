@@ -152,8 +152,10 @@ def headline(run: RunSummary) -> str:
     pairs_failed = sum(pair.status is Status.FAILED for pair in run.pairs)
     differ = sum(pair.decided(Action.DIFFERS_KEPT).objects for pair in run.pairs)
     changed = run.total("source_changed").objects
+    cut = run.total("interrupted").objects
     return (f"{name}: {run.status.value}{dry}, {done}"
             + (f", {failed:,} failed" if failed else "")
+            + (f", {cut:,} stopped before done (left to the next run)" if cut else "")
             + (f", {pairs_failed:,} of {len(run.pairs):,} pairs failed" if pairs_failed
                else "")
             + (f", {differ:,} {'differs' if differ == 1 else 'differ'} (kept)" if differ
