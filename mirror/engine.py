@@ -414,11 +414,14 @@ class PairRun:
         try:
             for prefix in self.res.settings.prefixes:
                 if self._should_stop():
+                    self.summary.listing_complete = False
                     break
                 self._merge(prefix)
         except (ScanError, ListingOrderError) as exc:
+            self.summary.listing_complete = False
             self._halt(str(exc))
         except Exception as exc:
+            self.summary.listing_complete = False
             self._halt(f"unexpected error: {type(exc).__name__}: {exc}")
             self.log.exception("pair.crashed")
         finally:
@@ -471,6 +474,7 @@ class PairRun:
                              self._target_has_folder)
         for src, dst in merge_join(source, target):
             if self._should_stop():
+                self.summary.listing_complete = False
                 break
             self.tally.listed(src, dst)
             decision = files.check(src, dst, decide(src, dst, self.policy))

@@ -78,6 +78,9 @@ class PairSummary:
     # dry runs: the requests the copies would add, per side and operation, by the way each
     # object would be copied (its size, its ETag's part count, same endpoint or not)
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
+    # false: a stop (a signal, a failure that halted the pair, a listing that failed) came
+    # before every key in scope was listed and compared; the counts cover the keys before it
+    listing_complete: bool = True
 
     def decided(self, action: Action) -> Count:
         return self.decisions.get(action.value, Count())

@@ -72,6 +72,7 @@ def test_stop_on_error_stops_the_pair_at_its_first_failure(minio_side: LocalS3,
     assert pair["status"] == "failed"
     assert pair["error"] == "stopped at the first failed object (MIRROR_SKIP_ERRORS=false)"
     assert len(contents(aws_side, dst)) < 10
+    assert pair["listing_complete"] is False  # the keys after the stop were never compared
 
 
 def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(

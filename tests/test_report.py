@@ -86,6 +86,7 @@ def test_summary_counts_match_the_buckets_and_the_requests_seen(
                                      "bytes": sum(o["Size"] for o in before_source.values())}
     assert pair["listed_target"] == {"objects": len(before_target),
                                      "bytes": sum(o["Size"] for o in before_target.values())}
+    assert pair["listing_complete"] is True
     assert result.requests("source") == source_proxy.seen()
     assert result.requests("target") == target_proxy.seen()
     assert target_proxy.seen() == {"LIST": 1, "PUT": 12}

@@ -448,7 +448,8 @@ def test_an_interrupted_run_says_so_in_the_header() -> None:
     """SIGTERM mid-run: the header shows 'interrupted', the pair its own status."""
     pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
                        prefixes=[], status=Status.INTERRUPTED, copied_new=Count(3, 30),
-                       interrupted=Count(2, 20))
+                       interrupted=Count(2, 20), listed_source=Count(5, 50),
+                       listing_complete=False)
     run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
                      pairs=[pair], seconds=30, interrupted=True)
 
@@ -458,6 +459,9 @@ def test_an_interrupted_run_says_so_in_the_header() -> None:
     assert built.text == ("nightly mirror: interrupted, 3 (30 B) copied, "
                           "2 stopped before done (left to the next run)")
     assert "*interrupted*\n2\n" in _texts(built.blocks) + "\n"
+    # 5 listed is not the bucket: the stop came before the listing's end
+    assert "*listed* source 5 (50 B) · target 0 (stopped before the listing's end)" in _texts(
+        built.blocks)
 
 
 def test_a_pair_that_could_not_run_is_in_the_notification_text() -> None:

@@ -110,7 +110,8 @@ def pair_lines(run: RunSummary, pair: PairSummary) -> list[Line]:
         Line("excluded", number(pair.decided(Action.EXCLUDED).objects)),
         Line("failed", objects(pair.failed), alarm=bool(pair.failed.objects)),
         Line("listed", f"source {objects(pair.listed_source)} · "
-                       f"target {objects(pair.listed_target)}"),
+                       f"target {objects(pair.listed_target)}"
+                       + ("" if pair.listing_complete else " (stopped before the listing's end)")),
     ]
     if pair.decided(Action.TARGET_ONLY).objects:
         lines.append(Line("only on target", number(pair.decided(Action.TARGET_ONLY).objects)))
