@@ -493,7 +493,13 @@ def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Respon
     byte_range = (start, obj.size - 1) if start else None
     response = ctx.source.client.get_object(ctx.source.bucket, ctx.source.key(obj.key),
                                             byte_range=byte_range, if_match=obj.match_etag or None)
-    if start and not (response.status == 206 and response.headers.get(
+    # rclone serve s3 answers a range with 200 and its Content-Range (and ignores If-Match):
+    # the bytes asked for, if they are as many and of the version listed
+    ranged = response.status == 206 or (
+        response.status == 200 and bool(obj.etag)
+        and normalize_etag(response.headers.get("etag", "")) == obj.etag
+        and response.headers.get("content-length") == str(obj.size - start))
+    if start and not (ranged and response.headers.get(
             "content-range", "").startswith(f"bytes {start}-")):
         response.close()  # a store or proxy that ignored the Range sends byte 0 again
         raise IntegrityError(f"the source answered the read resumed at byte {start} with "

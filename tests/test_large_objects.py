@@ -328,6 +328,26 @@ def test_a_source_link_cut_mid_body_recovers_with_exact_bytes(
 
 
 
+def test_a_read_resumed_from_rclone_which_answers_a_range_with_200_recovers(
+        rclone_side: LocalS3, aws_side: LocalS3) -> None:
+    """rclone serve s3 answers a range with 200 and its Content-Range, not 206: a multipart
+    copy whose link drops in its second part resumes from those bytes, not failed."""
+    src, dst = new_bucket(rclone_side, "src"), new_bucket(aws_side, "dst")
+    objects = {"object.bin": os.urandom(12 * MIB)}
+    put(rclone_side, src, objects)
+    link = Relay(int(rclone_side.url.rsplit(":", 1)[1]), cut_after=6 * MIB)
+    try:
+        run = run_mirror({**base_env(minio=rclone_side, aws=aws_side), "MINIO_URL": link.url,
+                          "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    finally:
+        link.close()
+    assert run.code == 0, run.stderr[-2000:]
+    assert (link.cuts, run.requests("source")["GET"]) == (1, 2)
+    assert contents(aws_side, dst) == objects
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
+
 def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: LocalS3,
                                                                  aws_side: LocalS3) -> None:
     """The target completes the upload, and its answer is lost on the way: the retry finds
