@@ -56,6 +56,9 @@ class Provider:
     # Keys are paths of a file system: a file `k` and keys under `k/` cannot both exist
     # (rclone serve s3 answers 500 to a PUT of `k/x` while `k` is a file).
     file_blocks_folder: bool = False
+    # Lists a folder being written with the new keys after the old, out of order (rclone
+    # serve s3: the mirror's own copies land in the folders it lists).
+    unsorted_while_written: bool = False
 
     def key_problem(self, key: str, size: int) -> str | None:
         for rule in self.key_rules:
@@ -87,7 +90,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
                 only_if_not_empty=True),
     )),
     Provider("rclone", tags=False, folder_markers=False, time_from_mtime=True,
-             file_blocks_folder=True, key_rules=(
+             file_blocks_folder=True, unsorted_while_written=True, key_rules=(
         KeyRule("//", "rejects '//' in a key"),
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),

@@ -99,6 +99,7 @@ def endpoint_for(alias: Alias) -> EndpointConfig:
 
     return EndpointConfig(alias.url, alias.region, credentials,
                           virtual_host=alias.provider.virtual_host,
+                          sort_pages=alias.provider.unsorted_while_written,
                           ssl_context=alias.ssl_context,
                           proxy=alias.proxy, clock=ServerClock(report=skewed))
 

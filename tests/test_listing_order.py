@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import random
+import re
 
 import pytest
-from conftest import base_env, contents, new_bucket, put, run_mirror
+from conftest import base_env, contents, new_bucket, proxy_in_front, put, run_mirror
 
+from bench.proxy import CountingProxy
 from mirror.order import sort_key
 from mirror.providers import PROVIDERS
 from mirror.s3.accounting import RequestCounter
@@ -227,3 +230,48 @@ def test_a_folder_marker_is_not_written_over_a_file_outside_the_listing(
     (failed,) = run.named("object.failed")
     assert "would replace the target's file 'y'" in failed["error"]
     assert contents(aws_side, dst) == {"y": b"the target's own y", "y/z": b"y/z"}
+
+
+def _listings_out_of_order(server: LocalS3) -> CountingProxy:
+    """A proxy before `server` that answers each flat listing with its entries reversed:
+    what rclone serve s3 once answered a mirror whose copies landed in the bucket listed."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+
+    def answer(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if method != "GET" or "list-type=2" not in target or "delimiter=" in target:
+            return None
+        upstream = http.client.HTTPConnection(host, int(port), timeout=30)
+        upstream.request("GET", target, headers=headers)
+        response = upstream.getresponse()
+        body = response.read()
+        upstream.close()
+        entries = re.findall(rb"<Contents>.*?</Contents>", body, re.S)
+        if len(entries) > 1:
+            start, end = body.index(entries[0]), body.rindex(entries[-1]) + len(entries[-1])
+            body = body[:start] + b"".join(reversed(entries)) + body[end:]
+        return (f"HTTP/1.1 {response.status} {response.reason}\r\n"
+                f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode() + body
+
+    return proxy_in_front(server, answer=answer)
+
+
+def test_a_page_rclone_lists_out_of_order_is_put_in_order_and_continued_after_its_end(
+        rclone_side: LocalS3, minio_side: LocalS3) -> None:
+    """rclone's pages are sorted here, and the next is asked for after the page's greatest
+    key, not by rclone's token (its last entry): 1,500 keys over two pages, each answered
+    reversed, are all copied once, none missed or listed twice."""
+    src, dst = new_bucket(rclone_side, "src"), new_bucket(minio_side, "dst")
+    objects = {f"k{i:04}": b"%d" % i for i in range(1500)}
+    put(rclone_side, src, objects)
+    proxy = _listings_out_of_order(rclone_side)
+    try:
+        run = run_mirror({**base_env(rclone=rclone_side, minio=minio_side),
+                          "RCLONE_URL": proxy.url, "BUCKET_PAIR": f"rclone/{src}:minio/{dst}"})
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.decisions() == {"copy-new": 1500}
+    assert run.requests("source") == {"LIST": 2, "GET": 1500}
+    assert contents(minio_side, dst) == objects

@@ -71,6 +71,19 @@ def _resumable(page: ListPage, stripped: str, bucket: str, flat: bool = True) ->
         f"token {token!r} has characters it could not write, and names no key of the page")
 
 
+def _sorted(page: ListPage, stripped: str) -> ListPage:
+    """A flat page of rclone serve s3, put in order, and the next one asked for after its
+    greatest key rather than by rclone's token: while the mirror's copies land in a
+    bucket it lists, rclone once listed a key after a greater one (its token names the
+    page's last entry, so a page out of order would also rewind the next). Keys before
+    that point are never listed again; one written there meanwhile is not listed, and the
+    run that wrote it knows it."""
+    objects = sorted(page.objects, key=lambda o: o.key)
+    if page.next_token is None or not objects:
+        return ListPage(objects, page.prefixes, page.next_token)
+    return ListPage(objects, page.prefixes, _RESUME_AFTER + stripped + objects[-1].key)
+
+
 HEAD_SKEW = 300.0  # seconds: SigV4 refuses signatures 15 minutes off; a HEAD cannot say so
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")  # a document's first element (after <?xml?>)
 _TAG = re.compile(rb"<Tag>(.*?)</Tag>", re.S)
@@ -128,6 +141,7 @@ class EndpointConfig:
     timeouts: Timeouts = Timeouts()
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     proxy: Proxy | None = None
+    sort_pages: bool = False  # the provider's pages may be out of order (see _sorted)
     # shared by every client of the endpoint, so one refused request corrects them all
     clock: ServerClock = field(default_factory=ServerClock, repr=False, compare=False)
 
@@ -394,7 +408,9 @@ class S3Client:
             query["start-after"] = start_after
         _, data = self._exchange(Op.LIST, "GET", bucket, query=query)
         page = parse_list_page(data, strip)
-        if page.next_token and "\ufffd" in page.next_token:
+        if self.endpoint.sort_pages and not delimiter:
+            page = _sorted(page, prefix[:strip])
+        elif page.next_token and "\ufffd" in page.next_token:
             page = _resumable(page, prefix[:strip], bucket, flat=not delimiter)
         if given and page.next_token == given:  # on a billed store, a loop costs money
             raise ListingParseError(
