@@ -135,6 +135,9 @@ class _TargetFiles:
         # files only this run would write (the target holds none of that name): one the
         # target holds as a folder cannot be written, and blocks nothing under it
         self.planned: set[str] = set()
+        # names a range's keys may lie under though they sort before its start ('k' for a
+        # range after 'k/' or 'k-/'): a file of that name, in an earlier range, is asked for
+        self.unlisted: list[str] = []  # longest first
 
     def check(self, source: ObjectInfo | None, target: ObjectInfo | None,
               decision: Decision) -> Decision:
@@ -168,6 +171,11 @@ class _TargetFiles:
     def _blocked(self, key: str, target: ObjectInfo | None, decision: Decision) -> Decision:
         """On a file-system store, a key under a file the target holds (or is being given
         in this run) cannot be written: refused up front, not retried against a 500."""
+        for name in [n for n in self.unlisted if key.startswith(n + "/")]:
+            if decision.action in COPY_ACTIONS:  # one HEAD, before the first copy under it
+                self.unlisted.remove(name)
+                if self.exists(self.folder + name):
+                    self.stack.insert(0, name)
         file = next((f for f in self.stack if key.startswith(f + "/")), None)
         if file is not None and file in self.planned:
             self.planned.discard(file)  # asked once
@@ -472,6 +480,8 @@ class PairRun:
         files = _TargetFiles(self.target_alias.provider, self.pair.target.prefix,
                              self.pair.target.prefix + prefix, self._target_holds,
                              self._target_has_folder)
+        after = part.after or ""  # keys after 'k/' or 'k-/' can be under a file 'k'
+        files.unlisted = [after[:i] for i, c in enumerate(after) if i and c <= "/"][::-1]
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 self.summary.listing_complete = False

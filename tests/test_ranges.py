@@ -129,3 +129,20 @@ def test_folders_after_pages_of_files_are_still_split(
     run, _ = _mirror_twice(server, target, objects, every=9)
 
     assert run.named("pair.ranges")[0]["ranges"] > 2
+
+
+def test_keys_under_a_target_file_listed_in_an_earlier_range_are_refused(
+        rclone_side: LocalS3) -> None:
+    """The target's file 'k' is in the range cut at 'k/', the source's 'k/x' in the next:
+    refused up front as in one range, not sent to fail with a 500 five times."""
+    src, dst = new_bucket(rclone_side, "src"), new_bucket(rclone_side, "dst")
+    put(rclone_side, src, {**{f"a-{i:04d}": b"a" for i in range(3200)}, "b/x": b"", "k/x": b""})
+    put(rclone_side, dst, {"k": b"the target's own k"})
+
+    run = run_mirror({**base_env(src=rclone_side, dst=rclone_side),
+                      "BUCKET_PAIR": f"src/{src}:dst/{dst}"})
+
+    assert run.named("pair.ranges")[0]["ranges"] == 2
+    assert run.decisions() == {"copy-new": 3201, "target-only": 1, "unsupported-key": 1}
+    assert run.requests("target")["COPY"] == 3201
+    assert contents(rclone_side, dst, "k") == {"k": b"the target's own k"}
