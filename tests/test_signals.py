@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from conftest import ROOT, base_env, contents, new_bucket, proxy_in_front, put, run_mirror
@@ -25,7 +26,7 @@ MIB = 1024 * 1024
 def _started(env: dict[str, str], until: str,
              ) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
     """The real command started with `env`, its JSON events read up to the first `until`
-    (within 60 s); the caller reads the rest of `process.stderr`."""
+    (within 60 s); `_stopped` reads the rest."""
     process = subprocess.Popen([sys.executable, "-m", "mirror"], env=env, cwd=ROOT,
                                stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
@@ -37,6 +38,25 @@ def _started(env: dict[str, str], until: str,
             break
         assert time.monotonic() < deadline, f"no {until} in time"
     return process, events
+
+
+def _stopped(process: subprocess.Popen[str], events: list[dict[str, Any]],
+             send: Callable[[], None] | None = None, timeout: float = 60) -> tuple[int, float]:
+    """SIGTERM sent (or `send()` called), the exit awaited within `timeout` while the rest
+    of the events are read into `events` (a full pipe never blocks the run's end):
+    (exit code, seconds from the signal to the exit)."""
+    assert process.stderr is not None
+    stderr = process.stderr
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.extend(stderr), daemon=True)
+    reader.start()
+    (send or (lambda: process.send_signal(signal.SIGTERM)))()
+    signalled = time.monotonic()
+    code = process.wait(timeout=timeout)
+    took = time.monotonic() - signalled
+    reader.join(10)
+    events += [json.loads(line) for line in rest]
+    return code, took
 
 
 def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
@@ -52,10 +72,7 @@ def test_sigterm_stops_cleanly_and_the_next_run_converges(minio_side: LocalS3,
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
 
     process, events = _started(env, "object.copied")
-    process.send_signal(signal.SIGTERM)
-    assert process.stderr is not None
-    events += [json.loads(line) for line in process.stderr]
-    code = process.wait(timeout=60)
+    code, _ = _stopped(process, events)
 
     assert code == 143
     names = [e["event"] for e in events]
@@ -90,11 +107,8 @@ def test_sigterm_abandons_a_streamed_upload_without_waiting_for_it(minio_side: L
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     try:
         process, events = _started({**env, "MINIO_URL": slow.url}, "pair.start")
-        assert process.stderr is not None
         time.sleep(2)  # the LIST is a few hundred bytes; the GET is then well under way
-        process.send_signal(signal.SIGTERM)
-        events += [json.loads(line) for line in process.stderr]
-        code = process.wait(timeout=60)
+        code, _ = _stopped(process, events)
     finally:
         slow.close()
 
@@ -126,14 +140,9 @@ def test_sigterm_with_a_server_that_stopped_answering_ends_within_the_grace_peri
            "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     process, events = _started({**env, "MINIO_URL": link.url}, "object.copied")
     try:
-        assert process.stderr is not None
         link.stalled.set()
         time.sleep(1)
-        signalled = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=45)  # 5 attempts x 60 s without the cut-off
-        took = time.monotonic() - signalled
-        events += [json.loads(line) for line in process.stderr]
+        code, took = _stopped(process, events, timeout=45)  # 5 x 60 s without the cut-off
     finally:
         process.kill()
         link.close()
@@ -222,12 +231,8 @@ def test_sigterm_taken_by_a_worker_thread_still_stops_the_run(minio_side: LocalS
            "MIRROR_MAX_WORKERS": "1", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
     try:
         process, events = _started(env, "object.copied")
-        _signal_a_worker_thread(process.pid, signal.SIGTERM)
-        signalled = time.monotonic()
-        code = process.wait(timeout=60)
-        took = time.monotonic() - signalled
-        assert process.stderr is not None
-        events += [json.loads(line) for line in process.stderr]
+        code, took = _stopped(
+            process, events, lambda: _signal_a_worker_thread(process.pid, signal.SIGTERM))
     finally:
         process.kill()
         slow.close()
