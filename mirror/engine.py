@@ -508,7 +508,7 @@ class PairRun:
         cannot say, no."""
         try:
             page = self.target.client.list_page(self.pair.target.bucket, prefix, max_keys=1)
-        except (S3Error, TransportError, ListingParseError, CredentialsUnavailable):
+        except _SCAN_ERRORS:
             return False
         return bool(page.objects or page.prefixes)
 
