@@ -691,15 +691,19 @@ def _abort(ctx: TransferContext, key: str, upload_id: str) -> None:
         ctx.target.client.abort_multipart_upload(ctx.target.bucket, key, upload_id)
 
 
-def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part]) -> str:
+def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part],
+              whole_md5: str | None = None) -> str:
     """Complete the upload; if that fails, abort it, so its parts are not left billed. A
     Complete whose answer was lost may have landed all the same (its retry then finds no
-    such upload): the target's object, if it is exactly these parts, is the success."""
+    such upload): the target's object, if it is exactly these parts, is the success.
+    `whole_md5`: the MD5 of all the bytes sent, when it is known (checked as they were
+    read), for stores whose multipart ETag is that MD5 (rclone)."""
     try:
         return ctx.target.client.complete_multipart_upload(ctx.target.bucket, key, upload_id,
                                                            parts)
     except S3Error as exc:
-        landed = _landed(ctx, key, parts) if exc.code in _COMPLETE_MAY_HAVE_LANDED else None
+        landed = _landed(ctx, key, parts, whole_md5) \
+            if exc.code in _COMPLETE_MAY_HAVE_LANDED else None
         if landed is not None:
             if exc.code != "NoSuchUpload":  # the object may be an earlier copy of these bytes
                 _abort(ctx, key, upload_id)
@@ -717,17 +721,22 @@ _COMPLETE_MAY_HAVE_LANDED = frozenset({"NoSuchUpload", "InternalError", "Service
                                        "SlowDown"})
 
 
-def _landed(ctx: TransferContext, key: str, parts: list[Part]) -> str | None:
-    """The target object's ETag, if it is the MD5 of exactly these parts' MD5s."""
+def _landed(ctx: TransferContext, key: str, parts: list[Part],
+            whole_md5: str | None) -> str | None:
+    """The target object's ETag, if it is the MD5 of exactly these parts' MD5s, or the MD5
+    of the bytes sent (`whole_md5`, when known)."""
     digests = [normalize_etag(p.etag) for p in parts]
-    if ctx.target_multipart_etag != "composite" or not all(map(is_plain_md5, digests)):
+    expected = {whole_md5} if whole_md5 else set()
+    if ctx.target_multipart_etag == "composite" and all(map(is_plain_md5, digests)):
+        expected.add(multipart_etag(bytes.fromhex("".join(digests))))
+    if not expected:
         return None
-    expected = multipart_etag(bytes.fromhex("".join(digests)))
     try:
         headers = ctx.target.client.head_object(ctx.target.bucket, key)
     except (S3Error, TransportError):
         return None
-    return expected if normalize_etag(headers.get("etag", "")) == expected else None
+    etag = normalize_etag(headers.get("etag", ""))
+    return etag if etag in expected else None
 
 
 class _Relayout(Exception):
@@ -849,7 +858,8 @@ def _copy_multipart(ctx: TransferContext, obj: ObjectInfo,
     finally:
         response.close()
     _unless_rewritten(ctx, obj, key, upload_id)
-    returned = _complete(ctx, key, upload_id, parts)
+    # the bytes' MD5, if they were checked against the source's plain-MD5 ETag
+    returned = _complete(ctx, key, upload_id, parts, obj.etag if check.whole else None)
     expected = check.parts_etag()
     etag = normalize_etag(returned)
     if ctx.target_multipart_etag == "composite" and _COMPOSITE.match(etag) and etag != expected:

@@ -390,6 +390,39 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
 
 
 
+def test_a_lost_complete_that_landed_on_rclone_is_a_success(minio_side: LocalS3,
+                                                            rclone_side: LocalS3) -> None:
+    """rclone's ETag for an object uploaded in parts is the MD5 of its bytes, not of its
+    parts' MD5s. When the answer to its Complete is lost, the retry is answered NoSuchUpload
+    by rclone itself; the bytes were checked against the source's MD5 as they were read, so
+    the target holding that MD5 is the copy landed, not a failure to report."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
+    body = os.urandom(12 * MIB)
+    put(minio_side, src, {"model.bin": body})  # one PUT at the source: its ETag is its MD5
+    lost: list[str] = []
+
+    def lose_first_complete(method: str, target: str, headers: dict[str, str]) -> bool:
+        if method == "POST" and "uploadId=" in target and not lost:
+            lost.append(target)
+            return True
+        return False
+
+    proxy = proxy_in_front(rclone_side, lose=lose_first_complete)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=rclone_side), "AWS_URL": proxy.url,
+                          "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+        counted = proxy.snapshot()[0]
+    finally:
+        proxy.close()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert len(lost) == 1
+    assert [e["key"] for e in run.named("object.copied")] == ["model.bin"]
+    assert contents(rclone_side, dst) == {"model.bin": body}
+    assert (counted["MPU_PART"], counted["MPU_COMPLETE"], counted["HEAD"]) == (3, 2, 1)
+
+
 @pytest.mark.parametrize("settings", [{}, {"AWS_ETAG_IS_MD5": "false"}],
                          ids=["part for part", "in its own parts"])
 def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
