@@ -32,6 +32,11 @@ class KeyRule:
         return self.reason if re.search(self.pattern, key) else None
 
 
+# '.' or '..' as a path segment of a key: AWS holds such keys; MinIO, SeaweedFS and rclone
+# refuse them (and anything that resolves paths on the way would write another key).
+DOT_SEGMENTS = KeyRule(r"(^|/)\.\.?(/|$)", "rejects '.' and '..' as a path segment of a key")
+
+
 @dataclass(frozen=True)
 class Provider:
     name: str
@@ -70,7 +75,7 @@ class Provider:
 
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("generic"),
-    Provider("minio"),
+    Provider("minio", key_rules=(DOT_SEGMENTS,)),
     Provider("aws", virtual_host=True),
     # R2 lists single-part ETags as MD5s, but the ETag of a multipart object is not
     # derived from its parts (rclone's provider table says the same).
@@ -88,6 +93,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         KeyRule("^/", "drops a key's leading '/'"),
         KeyRule("/$", "keeps a key ending in '/' only as an empty folder",
                 only_if_not_empty=True),
+        DOT_SEGMENTS,
     )),
     Provider("rclone", tags=False, folder_markers=False, time_from_mtime=True,
              file_blocks_folder=True, unsorted_while_written=True, key_rules=(
@@ -95,6 +101,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),
         KeyRule("[\x00-\x1f\x7f]", "rewrites control characters in a key"),
+        DOT_SEGMENTS,
     )),
 )}
 

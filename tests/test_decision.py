@@ -98,6 +98,19 @@ def test_keys_the_target_cannot_hold_are_not_copied_under_another_name() -> None
     assert decide(obj("dir/", size=3), None, policy(target="rclone")).action is Action.UNSUPPORTED
 
 
+@pytest.mark.parametrize("target", ["minio", "seaweedfs", "rclone"])
+def test_dot_segments_are_keys_the_stores_refuse(target: str) -> None:
+    """AWS holds 'a/../b'; MinIO, SeaweedFS and rclone refuse it (tried on the latter two):
+    said so by name, not sent to fail with the store's 'Invalid Request'."""
+    for key in ("a/../b", "./c", "d/.", "e/..", "f/./g", ".", ".."):
+        decision = decide(obj(key), None, policy(target=target))
+        assert (decision.action, decision.reason) == (
+            Action.UNSUPPORTED, f"{target} rejects '.' and '..' as a path segment of a key"), key
+    for key in ("h..i", ".hidden", "j/.k", "l../m", "n/...", "o/.../p"):
+        assert decide(obj(key), None, policy(target=target)).action is Action.COPY_NEW, key
+    assert decide(obj("a/../b"), None, policy(target="aws")).action is Action.COPY_NEW
+
+
 def test_archived_source_objects_are_reported() -> None:
     """A GLACIER object cannot be read without a restore; it is not attempted."""
     decision = decide(obj(storage_class="GLACIER"), None, policy())
