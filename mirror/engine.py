@@ -58,17 +58,46 @@ class Range:
     first: tuple[ListPage, ...] = ()
 
 
+def _scan_fix(side: str, location: Location, alias: Alias | None,
+              cause: BaseException) -> str:
+    """What to change when a listing fails, naming the alias's own variable: the causes a
+    setting fixes (keys, URL, CA bundle), not those only the server's owner can."""
+    env = location.alias.upper()
+    if isinstance(cause, S3Error):
+        if side == "target" and cause.code == "NoSuchBucket":
+            # rclone sync and mc mirror create a missing target bucket; this mirror never does
+            return "; the mirror never creates buckets: create it, then run again"
+        if cause.kind == "credentials rejected":
+            if alias is not None and alias.credential_chain:
+                return (f"; the keys the AWS credential chain found were refused: check the "
+                        f"IAM role (IRSA) or the instance profile, or set {env}_ACCESS_KEY "
+                        f"and {env}_SECRET_KEY")
+            return f"; check {env}_ACCESS_KEY and {env}_SECRET_KEY"
+        return ""
+    if not isinstance(cause, TransportError):
+        return ""
+    text = str(cause)
+    if "does not verify" in text:
+        return (f"; a private or self-signed CA: set {env}_CA_FILE to its PEM bundle "
+                f"(or check the host name in {env}_URL)")
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return f"; the server does not speak TLS there: use http:// in {env}_URL"
+    if "proxy" in text:
+        return ""  # the proxy's own messages name it (HTTPS_PROXY / HTTP_PROXY)
+    if text.startswith(("connection refused", "cannot resolve host", "connecting to",
+                        "cannot connect to")):
+        return f"; check {env}_URL (scheme, host, port), DNS and firewalls"
+    return ""
+
+
 class ScanError(Exception):
-    def __init__(self, side: str, location: Location, cause: BaseException) -> None:
+    def __init__(self, side: str, location: Location, cause: BaseException,
+                 alias: Alias | None = None) -> None:
         self.side, self.location, self.cause = side, location, cause
         detail = cause.kind if isinstance(cause, S3Error) else str(cause)
-        fix = ""
-        if side == "target" and isinstance(cause, S3Error) and cause.code == "NoSuchBucket":
-            # rclone sync and mc mirror create a missing target bucket; this mirror never does
-            fix = "; the mirror never creates buckets: create it, then run again"
         super().__init__(f"cannot list the {side} {location}: {detail}"
                          + (f" ({cause.describe()})" if isinstance(cause, S3Error) else "")
-                         + fix)
+                         + _scan_fix(side, location, alias, cause))
 
 
 @dataclass(frozen=True)
@@ -275,7 +304,8 @@ class PairRun:
         try:
             yield from Prefetch(self._batches(side, prefix, part), depth, name=f"list-{side}")
         except _SCAN_ERRORS as exc:
-            raise ScanError(side, self._where(side, prefix)[0], exc) from exc
+            loc, _, alias, _ = self._where(side, prefix)
+            raise ScanError(side, loc, exc, alias) from exc
 
     def _plan(self, prefix: str) -> list[Range]:
         """One range, or up to MAX_RANGES when the source holds more than a few pages of keys.
@@ -305,7 +335,7 @@ class PairRun:
                 seen = [o.key for page in first for o in page.objects]
                 bounds = keyspace_points(client, scope, seen, MAX_RANGES)
         except _SCAN_ERRORS as exc:
-            raise ScanError("source", loc, exc) from exc
+            raise ScanError("source", loc, exc, alias) from exc
         edges: list[str | None] = [None, *bounds, None]
         if bounds:
             self.log.info("pair.ranges", prefix=prefix, ranges=len(bounds) + 1)

@@ -92,6 +92,9 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
         # nothing listens there
         "NOWHERE_URL": f"http://127.0.0.1:{free_port()}", "NOWHERE_ACCESS_KEY": "a",
         "NOWHERE_SECRET_KEY": "b",
+        # https:// written for a plain-http server
+        "PLAIN_URL": minio_side.url.replace("http://", "https://"),
+        "PLAIN_ACCESS_KEY": minio_side.access_key, "PLAIN_SECRET_KEY": minio_side.secret_key,
         "BUCKET_PAIRS": ";".join([
             f"minio/{src}:aws/{dst}",
             f"minio/no-such-bucket:aws/{spare}/x",
@@ -99,6 +102,7 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
             f"wrongkey/{src}:aws/{spare}/y",
             f"minio/{src}:reader/{readonly_dst}",
             f"nowhere/{src}:aws/{spare}/z",
+            f"plain/{src}:aws/{spare}/w",
         ]),
     })
 
@@ -109,7 +113,7 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
     assert contents(aws_side, spare) == {}
     assert contents(aws_side, readonly_dst) == {}
     statuses = [p["status"] for p in run.summary["pairs"]]
-    assert statuses == ["success", "failed", "failed", "failed", "failed", "failed"]
+    assert statuses == ["success", "failed", "failed", "failed", "failed", "failed", "failed"]
     errors = {p["pair"].split(":")[0] + ":" + p["pair"].split(":")[1].split("/")[1]: p["error"]
               for p in run.summary["pairs"][1:]}
     assert errors == {
@@ -123,13 +127,22 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
         f"wrongkey/{src}:{spare}": errors[f"wrongkey/{src}:{spare}"],
         f"minio/{src}:{readonly_dst}": errors[f"minio/{src}:{readonly_dst}"],
         f"nowhere/{src}:{spare}": errors[f"nowhere/{src}:{spare}"],
+        f"plain/{src}:{spare}": errors[f"plain/{src}:{spare}"],
     }
     assert errors[f"wrongkey/{src}:{spare}"].startswith(
         f"cannot list the source wrongkey/{src}: credentials rejected")
+    # each names the setting that fixes it
+    assert errors[f"wrongkey/{src}:{spare}"].endswith(
+        "; check WRONGKEY_ACCESS_KEY and WRONGKEY_SECRET_KEY")
     assert "permission denied" in errors[f"minio/{src}:{readonly_dst}"]
     assert "the credentials need s3:PutObject" in errors[f"minio/{src}:{readonly_dst}"]
     assert errors[f"nowhere/{src}:{spare}"].startswith(
         f"cannot list the source nowhere/{src}: connection refused by 127.0.0.1:")
+    assert errors[f"nowhere/{src}:{spare}"].endswith(
+        "; check NOWHERE_URL (scheme, host, port), DNS and firewalls")
+    assert errors[f"plain/{src}:{spare}"].startswith(f"cannot list the source plain/{src}: ")
+    assert errors[f"plain/{src}:{spare}"].endswith(
+        "; the server does not speak TLS there: use http:// in PLAIN_URL")
     assert "Traceback" not in run.stderr
     assert "not-the-secret" not in run.stderr
 

@@ -175,6 +175,7 @@ def test_an_untrusted_certificate_is_refused_through_the_tunnel(
 
     assert run.code == 1
     assert "TLS certificate of 127.0.0.1 does not verify" in run.pair()["error"]
+    assert "set R2_CA_FILE to its PEM bundle" in run.pair()["error"]
     assert contents(tls_rclone, dst) == {}
 
 
