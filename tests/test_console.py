@@ -104,3 +104,27 @@ def test_a_console_log_ends_with_a_short_run_line(minio_side: LocalS3,
     assert f"minio/{src}" not in done, done
     assert len(done) < 500, done
     assert "copied             2 (6 B) new" in run.stdout
+
+
+def test_a_key_with_control_characters_stays_on_its_line() -> None:
+    """A key with a line break and an escape sequence (one rclone refuses, so it is listed
+    as failed) is printed on its one '!' line with escapes: it cannot read as a second
+    failure, nor send escape sequences to the terminal."""
+    from mirror.report import console
+    from mirror.summary import Count, Failure, PairSummary, RunSummary, Status
+
+    key = "evil\n  ! fake.txt: all good\x1b[31mRED\x1b[0m"
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.PARTIAL, failed=Count(1, 1),
+                       failures=[Failure(key, "rclone rewrites control characters in a key")],
+                       error="stopped\nat a key")
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=1)
+
+    out = console.render(run)
+
+    marked = [line for line in out.splitlines() if line.startswith("  ! ")]
+    assert marked == ["  ! evil\\n  ! fake.txt: all good\\x1b[31mRED\\x1b[0m: rclone rewrites "
+                      "control characters in a key"]
+    assert "\x1b" not in out
+    assert "  error              stopped\\nat a key" in out.splitlines()

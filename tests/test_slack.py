@@ -495,3 +495,99 @@ def test_a_proxy_slack_cannot_use_is_named_without_its_password(
     assert [(e["event"], e["error"]) for e in events] == [("slack.failed", "invalid proxy")]
     assert events[0]["fix"].startswith("HTTPS_PROXY must be an http:// proxy URL")
     assert "proxy-secret-9" not in repr(events)
+
+
+def test_a_key_with_a_line_break_stays_in_its_code_span() -> None:
+    """A code span ends at a line break: a key holding one would show its second half as
+    formatted text, here as a fake failure line. Control characters are shown as escapes."""
+    key = "a\n• `fake` all good\n*bold*"
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.PARTIAL, failed=Count(1, 1),
+                       failures=[Failure(key, "rclone rewrites control characters\r\nin a key")])
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=1)
+
+    shown = _texts(slack.message(run).blocks)
+
+    bullets = [line for line in shown.splitlines() if line.startswith("• ")]
+    assert bullets == ["• `a\\n• 'fake' all good\\n*bold*` rclone rewrites control "
+                       "characters\\r\\nin a key"]
+
+
+class _Stalling:
+    """A Slack URL that never finishes an answer: `dropped` (connections time out, as
+    behind an egress NetworkPolicy that drops packets: a listener whose queue is full),
+    `silent` (it reads the request and says nothing), or `trickle` (a byte at a time)."""
+
+    def __init__(self, kind: str) -> None:
+        import socket
+        import threading
+
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/"
+        self.held: list[socket.socket] = []
+        if kind == "dropped":  # fill the accept queue: further connections get no answer
+            for _ in range(4):
+                held = socket.socket()
+                held.setblocking(False)
+                held.connect_ex(self.listener.getsockname())
+                self.held.append(held)
+            return
+        threading.Thread(target=self._serve, args=(kind,), daemon=True).start()
+
+    def _serve(self, kind: str) -> None:
+        import contextlib
+        import time
+
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                self.held.append(conn)
+                conn.recv(65536)
+                if kind == "trickle":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 1000000\r\n\r\n")
+                    while True:
+                        time.sleep(0.2)
+                        conn.sendall(b" ")
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.listener.close()
+
+
+@pytest.mark.parametrize(("kind", "interrupted"), [("dropped", True), ("silent", True),
+                                                   ("trickle", False)])
+def test_a_post_that_cannot_finish_ends_at_its_deadline(
+        monkeypatch: pytest.MonkeyPatch, kind: str, interrupted: bool) -> None:
+    """The whole post has a deadline, retries and a slow answer included: a dropped
+    connection is otherwise tried three times (62 s, past a pod's 60 s grace after
+    SIGTERM), and an answer that trickles in never ends. One slack.failed line, in time."""
+    import threading
+    import time
+
+    monkeypatch.setattr(slack, "POST_DEADLINE", 2.0, raising=False)
+    monkeypatch.setattr(slack, "POST_DEADLINE_INTERRUPTED", 2.0, raising=False)
+    server = _Stalling(kind)
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[], seconds=1, interrupted=interrupted)
+    posted: list[bool] = []
+    try:
+        with capture_logs() as events:
+            started = time.monotonic()
+            poster = threading.Thread(
+                target=lambda: posted.append(slack.post(run, TOKEN, CHANNEL, server.url)),
+                daemon=True)
+            poster.start()
+            poster.join(10)
+            took = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert not poster.is_alive(), f"the post was still going after {took:.0f} s"
+    assert took < 8
+    assert posted == [False]
+    assert [(e["event"], e["error"]) for e in events] == [("slack.failed", "unreachable")]

@@ -25,11 +25,13 @@ def render(run: RunSummary) -> str:
         if pair.prefixes:
             out.append(f"  {'prefixes':<19}{', '.join(pair.prefixes)}")
         if pair.error:
-            out.append(f"  {'error':<19}{pair.error}")
+            out.append(f"  {'error':<19}{text.printable(pair.error)}")
         out += [f"  {line.label:<19}{line.value}" for line in text.pair_lines(run, pair)]
-        out += _keys("!", [f"{f.key}: {f.error}" for f in pair.failures],
+        out += _keys("!", [f"{text.printable(f.key)}: {text.printable(f.error)}"
+                           for f in pair.failures],
                      pair.failures_not_kept, "failures", "object.failed")
-        out += _keys("~", [f"{d.key}: {d.reason}, kept" for d in pair.differs],
+        out += _keys("~", [f"{text.printable(d.key)}: {text.printable(d.reason)}, kept"
+                           for d in pair.differs],
                      pair.differs_not_kept, "kept differences", "object.differs_kept")
     return "\n".join(out) + "\n"
 

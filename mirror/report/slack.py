@@ -17,8 +17,10 @@ the SDK or urllib would pick from the environment themselves, ignoring NO_PROXY'
 from __future__ import annotations
 
 import http.client
+import io
 import logging
 import re
+import time
 import urllib.error
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +58,13 @@ MAX_RETRY_AFTER = 60  # seconds; a longer wait than Slack asks for is not worth 
 # After SIGTERM the pod has terminationGracePeriodSeconds (60 by default) before SIGKILL, and
 # the copies in flight had their share of it: the summary waits out only short rate limits.
 MAX_RETRY_AFTER_INTERRUPTED = 10
+# The whole post, its retries, waits and a slow answer included: each request's timeout
+# alone does not bound it (a dropped connection is tried three times, 20 s each; an answer
+# that trickles in a byte at a time never times out). After SIGTERM it must end within the
+# pod's grace period, after the run's own cut-off (10 s) and the Pushgateway's (10 s).
+POST_DEADLINE = 120.0
+POST_DEADLINE_INTERRUPTED = 20.0
+READ_CHUNK = 65536
 
 _FIXES = {
     "invalid_auth": "SLACK_BOT_TOKEN was rejected: use the app's Bot User OAuth Token "
@@ -124,7 +133,8 @@ def without_key(why: str, key: str) -> str:
 
 
 def code(value: str, limit: int = MAX_SECTION) -> str:
-    return "`" + escaped_within(value.replace("`", "'"), limit) + "`"
+    """A code span: it ends at a line break, so control characters are written as escapes."""
+    return "`" + escaped_within(text.printable(value).replace("`", "'"), limit) + "`"
 
 
 def _mrkdwn(value: str, limit: int = MAX_SECTION) -> dict[str, Any]:
@@ -192,7 +202,7 @@ def _pair_blocks(run: RunSummary, pair: PairSummary) -> list[dict[str, Any]]:
                    if line.label in _DETAILS)),
     ]
     if pair.error:
-        blocks.append(_section(f"*Stopped:* {escape(pair.error)}"))
+        blocks.append(_section(f"*Stopped:* {escape(text.printable(pair.error))}"))
     lists = []  # one section for both, a block fewer per pair within Slack's 50
     if pair.failures:
         total = pair.failed.objects or len(pair.failures) + pair.failures_not_kept
@@ -213,7 +223,8 @@ def _keys(title: str, total: int, entries: list[tuple[str, str]], event: str) ->
     for key, why in entries[:FAILURES_SHOWN]:
         # the key and its reason share the line: a long key never hides why it failed
         key_shown = code(key, FAILURE_KEY)
-        reason = escaped_within(without_key(why, key), FAILURE_LINE - len(key_shown))
+        reason = escaped_within(text.printable(without_key(why, key)),
+                                FAILURE_LINE - len(key_shown))
         lines.append(f"• {key_shown} {reason}")
     more = total - min(len(entries), FAILURES_SHOWN)
     if more > 0:
@@ -257,9 +268,10 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
     """Wait as long as Slack's Retry-After asks, while the waits add up to at most
     `budget` seconds."""
 
-    def __init__(self, *, budget: float, **kwargs: Any) -> None:
+    def __init__(self, *, budget: float, ends: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.budget = budget
+        self.ends = ends  # time.monotonic() past which no request starts
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest,
                    response: HttpResponse | None = None,
@@ -271,7 +283,8 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
             seconds = int(wait[0]) if wait else 1
         except ValueError:
             seconds = 1
-        if seconds > self.budget:
+        if seconds > self.budget or (self.ends is not None
+                                     and time.monotonic() + seconds >= self.ends):
             return False
         self.budget -= seconds
         return True
@@ -291,18 +304,45 @@ class _WebClient(WebClient):
     NO_PROXY as the S3 clients do (CIDR ranges such as 10.0.0.0/8). The caller chooses.
     """
 
-    def __init__(self, *, proxy: str | None, **kwargs: Any) -> None:
+    def __init__(self, *, proxy: str | None, ends: float | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(proxy=proxy, **kwargs)
         self.proxy = proxy  # undo the SDK's fallback to the environment when it is None
+        self.ends = ends  # time.monotonic() past which no request starts or goes on reading
+
+    def _left(self) -> float:
+        """The timeout of the next step; TimeoutError once the post has had its time."""
+        if self.ends is None:
+            return float(self.timeout)
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no complete answer within the time the post may take")
+        return min(float(self.timeout), left)
+
+    def _read(self, answer: Any) -> bytes:
+        """The body as it comes, the deadline checked between reads: an answer trickling in
+        a byte at a time never trips the socket's timeout."""
+        body = bytearray()
+        while chunk := answer.read1(READ_CHUNK):
+            body += chunk
+            self._left()
+        return bytes(body)
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         if not url.lower().startswith(("http://", "https://")):
             raise SlackRequestError(f"Invalid URL detected: {url}")
         opener = build_opener(proxy_handler(self.proxy), HTTPSHandler(context=self.ssl))
-        with opener.open(req, timeout=self.timeout) as resp:
+        try:
+            answer = opener.open(req, timeout=self._left())
+        except urllib.error.HTTPError as exc:  # the SDK reads its body: read it here, in time
+            body = self._read(exc)
+            exc.close()
+            raise urllib.error.HTTPError(exc.url, exc.code, exc.msg, exc.hdrs,
+                                         io.BytesIO(body)) from None
+        with answer as resp:
             charset = resp.headers.get_content_charset() or "utf-8"
             return {"status": resp.code, "headers": resp.headers,
-                    "body": resp.read().decode(charset)}
+                    "body": self._read(resp).decode(charset)}
 
 
 def base_url(api_url: str | None) -> str:
@@ -314,13 +354,16 @@ def base_url(api_url: str | None) -> str:
 
 
 def client(token: str, api_url: str | None = None, proxy: str | None = None, *,
-           rate_limit_budget: float = MAX_RETRY_AFTER) -> WebClient:
+           rate_limit_budget: float = MAX_RETRY_AFTER,
+           deadline: float | None = POST_DEADLINE) -> WebClient:
     """`proxy`: http://[user:password@]host:port, or None to reach `api_url` directly.
-    Rate limits are waited out up to `rate_limit_budget` seconds in all."""
+    Rate limits are waited out up to `rate_limit_budget` seconds in all; no request starts
+    or goes on reading after `deadline` seconds from now."""
+    ends = None if deadline is None else time.monotonic() + deadline
     return _WebClient(token=token, base_url=base_url(api_url), timeout=20, proxy=proxy,
-                      logger=_sdk_log,
+                      ends=ends, logger=_sdk_log,
                       retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                                      _RateLimitRetry(max_retry_count=3,
+                                      _RateLimitRetry(max_retry_count=3, ends=ends,
                                                       budget=rate_limit_budget)])
 
 
@@ -338,7 +381,9 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
     log, chosen = routed
     via = "" if chosen is None else f" through proxy {chosen.address} ({chosen.variable})"
     budget = MAX_RETRY_AFTER_INTERRUPTED if run.interrupted else MAX_RETRY_AFTER
-    slack = client(token, api_url, chosen.url if chosen else None, rate_limit_budget=budget)
+    deadline = POST_DEADLINE_INTERRUPTED if run.interrupted else POST_DEADLINE
+    slack = client(token, api_url, chosen.url if chosen else None, rate_limit_budget=budget,
+                   deadline=deadline)
     built = message(run)
     try:
         try:

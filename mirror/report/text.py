@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,6 +13,27 @@ from mirror.summary import SIDES, Cost, Count, PairSummary, RunSummary, Status
 ICONS = {Status.SUCCESS: "✅", Status.PARTIAL: "⚠️", Status.FAILED: "❌",
          Status.INTERRUPTED: "⏹️"}
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+# What a terminal or Slack acts on instead of showing: line breaks, escape sequences (ESC,
+# CSI), and the marks that reorder text (bidi overrides). An S3 key may hold any of them,
+# and the keys that do are the ones a target refuses (rclone), i.e. those listed as failed.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029"
+                          "\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(found: re.Match[str]) -> str:
+    char = found.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(value: str) -> str:
+    """`value` (a key, a reason) on one line, each control character written as its escape
+    (`a\\nb`, `\\x1b`): a key with a line break must not read as two lines, one of which
+    looks like another failure, nor send escape sequences to the reader's terminal."""
+    return _UNPRINTABLE.sub(_escaped, value)
 
 
 def size(n: float) -> str:
