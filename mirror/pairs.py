@@ -51,6 +51,11 @@ def parse_location(text: str, *, side: str, pair: str) -> Location:
         raise PairError(f"pair {pair!r}: bucket {bucket!r} may only use letters, digits, '.',"
                         " '-' and '_', and not dots alone")
     prefix = parts[2].strip("/") if len(parts) == 3 else ""
+    if any(segment in (".", "..") for segment in prefix.split("/")):
+        # S3 keeps them in the key as written, MinIO and rclone refuse every such key: never
+        # a path to resolve
+        raise PairError(f"pair {pair!r}: the {side} folder {prefix!r} has a '.' or '..' "
+                        "segment; a folder is named as it is, from the bucket's root")
     return Location(alias.lower(), bucket, prefix + "/" if prefix else "")
 
 

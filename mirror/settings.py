@@ -25,7 +25,14 @@ from mirror.pairs import Location, Pair, PairError, parse_pairs
 from mirror.providers import PROVIDERS, Provider, provider_for_host, region_for_host
 from mirror.report.pricing import TABLES, Pricing, default_for, with_overrides
 from mirror.resources import LARGE_TRANSFERS
-from mirror.s3.proxy import Proxy, choose, invalid_ranges, no_proxy_of, parse_proxy
+from mirror.s3.proxy import (
+    Proxy,
+    choose,
+    invalid_ranges,
+    no_proxy_entries,
+    no_proxy_of,
+    parse_proxy,
+)
 from mirror.templates import TemplateError, expand, split_list
 
 T = TypeVar("T")
@@ -117,6 +124,14 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1 << 20, "mb":
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part
 MAX_PART_SIZE = 5 * 1024**3
 MIN_RATE = 64 * 1024  # the smallest MIRROR_BANDWIDTH_LIMIT: below, a unit was forgotten
+MAX_RATE = 1 << 50  # the largest: 1 PiB/s, far beyond any link, and a float's range
+
+
+def _amount(found: re.Match[str]) -> int:
+    """The number of a size, at most 10**20 (more is out of every range): Python refuses to
+    read an integer of more than 4,300 digits, and a float cannot hold one of 309."""
+    digits = found.group(1).lstrip("0") or "0"
+    return int(digits) if len(digits) <= 20 else 10**20
 
 
 class ConfigError(Exception):
@@ -177,7 +192,7 @@ class Settings:
     slack_channel: str | None = None
     slack_api_url: str | None = None  # None: Slack's own
     report_file: str | None = None
-    pushgateway_url: str | None = None
+    pushgateway_url: str | None = field(default=None, repr=False)  # may hold user:password@
     print_summary: bool | None = None  # None: in a dry run, or when stdout is a terminal
 
     def secrets(self) -> list[str]:
@@ -304,8 +319,12 @@ class _Reader:
             self.fail(name, f"{value!r} reads as bits per second (a lower-case b); the limit is "
                       "in bytes: write MB/s, MiB/s or KiB/s (100 Mbit/s is 12MB/s)")
             return None
-        rate = int(found.group(1)) * _UNITS[unit.lower()]
+        rate = _amount(found) * _UNITS[unit.lower()]
         if rate == 0:
+            return None
+        if rate > MAX_RATE:
+            self.fail(name, f"must be at most 1048576GiB/s (1 PiB/s; 0 for no cap), "
+                      f"got {value!r}")
             return None
         if rate < MIN_RATE:
             self.fail(name, f"must be at least 64KiB/s (bytes, not bits), or 0 for no cap, "
@@ -321,7 +340,7 @@ class _Reader:
         if not found:
             self.fail(name, f"must be a size such as 16MiB or 8388608, got {value!r}")
             return default
-        size = int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+        size = _amount(found) * _UNITS[(found.group(2) or "").lower()]
         if not MIN_PART_SIZE <= size <= MAX_PART_SIZE:
             self.fail(name, f"must be between 5MiB and 5GiB (S3's part size limits), got {value!r}")
             return default
@@ -359,7 +378,8 @@ def _split_url(reader: _Reader, name: str, url: str, shape: str) -> SplitResult 
     shown = _redacted(url)
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
+        if parts.port == 0:  # in range for the parser, but no port a connection can reach
+            raise ValueError("port 0")
     except ValueError as exc:
         # the parser's own message may quote a piece of a password: not shown
         reason = ("has an invalid port" if "port" in str(exc).lower() else
@@ -396,7 +416,46 @@ def _check_url(reader: _Reader, name: str, url: str) -> str | None:
     if parts.path not in ("", "/") or parts.query:
         reader.fail(name, f"must be only the endpoint, without a path or bucket, got {shown!r}")
         return None
+    host = parts.hostname or ""
+    if not host.isascii():  # sent as is in the Host header and the signature: never IDNA
+        try:
+            hint = f" ({host.encode('idna').decode('ascii')})"
+        except UnicodeError:
+            hint = ""
+        reader.fail(name, f"has a host name with characters outside ASCII, got {shown!r}: "
+                    f"write an internationalized name in its xn-- form{hint}")
+        return None
     return f"{parts.scheme}://{parts.netloc}"
+
+
+# The endpoint hosts of stores that also answer at <bucket>.<endpoint> (virtual-hosted
+# style): a bucket before them would be addressed as a bucket (AWS: <bucket>.<host>) or
+# read by the store as the bucket, the pair's bucket becoming a folder in it.
+_ENDPOINT_HOSTS = (
+    re.compile(r"^(?P<bucket>.+?)\.(?P<endpoint>(?!(?:eu|fedramp)\.r2\.)[^.]+"
+               r"(?:\.(?:eu|fedramp))?\.r2\.cloudflarestorage\.com)$"),
+    re.compile(r"^(?P<bucket>.+?)\.(?P<endpoint>s3(?:\.[a-z0-9-]+)?\.(?:backblazeb2|wasabisys)"
+               r"\.com)$"),
+    re.compile(r"^(?P<bucket>.+?)\.(?P<endpoint>[a-z0-9-]+\.(?:vultrobjects|digitaloceanspaces)"
+               r"\.com)$"),
+)
+
+
+def _bucket_in_host(host: str) -> tuple[str, str] | None:
+    """(bucket, endpoint host) of a virtual-hosted URL's host (photos.s3.eu-west-1.
+    amazonaws.com); None for an endpoint. A VPC endpoint's `bucket.vpce-...` is its own
+    endpoint name, not a bucket."""
+    host = host.rstrip(".").lower()
+    found = _AWS_S3.search(host)
+    if found is not None:
+        if found.start() == 0 or host.endswith(".vpce.amazonaws.com"):
+            return None
+        return host[: found.start()], host[found.start() + 1 :]
+    for pattern in _ENDPOINT_HOSTS:
+        match = pattern.match(host)
+        if match:
+            return match["bucket"], match["endpoint"]
+    return None
 
 
 def _taken(env: str) -> str | None:
@@ -433,6 +492,15 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
     if clean is None:
         return None
     host = urlsplit(clean).hostname or ""
+    bucket_host = _bucket_in_host(host)
+    if bucket_host is not None:
+        bucket, endpoint = bucket_host
+        parts = urlsplit(clean)
+        port = f":{parts.port}" if parts.port else ""
+        reader.fail(f"{env}_URL", f"names the bucket {bucket!r} in its host (a virtual-hosted "
+                    f"URL), got {clean!r}: give the store's endpoint, "
+                    f"{parts.scheme}://{endpoint}{port}, and the bucket in the pair")
+        return None
     provider_name = reader.text(f"{env}_PROVIDER").lower()
     if provider_name and provider_name not in PROVIDERS:
         reader.fail(f"{env}_PROVIDER", f"must be one of {', '.join(sorted(PROVIDERS))}, "
@@ -500,6 +568,14 @@ def _check_no_proxy(reader: _Reader) -> None:
     name, value = no_proxy_of(reader.env)
     for entry in invalid_ranges(value):
         reader.fail(name, f"has {entry!r}, which is not a CIDR range such as 10.0.0.0/8")
+    # entries that match no host either, so are as silently ignored
+    for entry, host, port in no_proxy_entries(value):
+        if entry != "*" and "*" in host:
+            reader.fail(name, f"has {entry!r}, a wildcard, which matches no host: a domain and "
+                        "its subdomains are written with a leading dot, such as .svc (* alone "
+                        "reaches every host directly)")
+        if port and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
+            reader.fail(name, f"has {entry!r}, whose port is not a number from 1 to 65535")
 
 
 def _proxy(reader: _Reader, url: str) -> Proxy | None:
@@ -690,6 +766,10 @@ def _prefixes(reader: _Reader, clock: datetime | None) -> tuple[str, ...]:
     now = _now(reader, clock)
     raw = []
     for entry in split_list(reader.text("MIRROR_PREFIX")):
+        if _CONTROL.search(entry):  # two prefixes on two lines would be one, matching nothing
+            reader.fail("MIRROR_PREFIX", f"has a line break or a control character in "
+                        f"{entry.strip()!r}: separate several prefixes with ','")
+            continue
         try:
             raw.append(expand(entry.strip(), now).lstrip("/"))
         except TemplateError as exc:
@@ -721,7 +801,12 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
                     aliases[loc.alias] = alias
     _check_overlaps(reader, pairs, aliases)
     try:
-        exclude = parse_exclude(reader.text("MIRROR_EXCLUDE"))
+        patterns = reader.text("MIRROR_EXCLUDE")
+        if _CONTROL.search(patterns):  # two patterns on two lines would be one, matching nothing
+            shown = next(p.strip() for p in patterns.split(",") if _CONTROL.search(p))
+            raise PatternError(f"invalid pattern {shown!r}: a line break or a control "
+                               "character; separate several patterns with ','")
+        exclude = parse_exclude(patterns)
     except PatternError as exc:
         reader.fail("MIRROR_EXCLUDE", f"has an {exc}")
         exclude = Exclude()

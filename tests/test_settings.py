@@ -72,6 +72,10 @@ BAD_INPUTS = [
     ({"BUCKET_PAIR": "minio:aws/dst"}, "the source 'minio' must be alias/bucket"),
     ({"BUCKET_PAIR": "mi-nio/src:aws/dst"}, "alias 'mi-nio' must start with a letter"),
     ({"BUCKET_PAIR": "minio/bad bucket:aws/dst"}, "bucket 'bad bucket' may only use"),
+    # each object failed on its own (400 from MinIO and rclone), the run ending in exit 1
+    ({"BUCKET_PAIR": "minio/src:aws/dst/x/../y"}, "BUCKET_PAIR pair 'minio/src:aws/dst/x/../y': "
+     "the target folder 'x/../y' has a '.' or '..' segment"),
+    ({"BUCKET_PAIR": "minio/src/./a:aws/dst"}, "the source folder './a' has a '.' or '..'"),
     ({"BUCKET_PAIR": "minio/..:aws/dst"}, "bucket '..' may only use letters, digits, '.', '-' "
                                           "and '_', and not dots alone"),
     ({"BUCKET_PAIR": "r2/src:aws/dst"}, "R2_URL is not set; pair 'r2/src:aws/dst' uses the "
@@ -84,6 +88,11 @@ BAD_INPUTS = [
                                   "'minio:9000' (is the http:// or https:// missing?)"),
     ({"MINIO_URL": "http://minio:9000/bucket"}, "MINIO_URL must be only the endpoint"),
     ({"MINIO_URL": "http://minio:port"}, "MINIO_URL has an invalid port"),
+    # port 0 was taken for "none given": the run went to port 80
+    ({"MINIO_URL": "http://minio:0"}, "MINIO_URL has an invalid port: 'http://minio:0'"),
+    ({"MIRROR_PUSHGATEWAY_URL": "http://pushgateway:0"},
+     "MIRROR_PUSHGATEWAY_URL has an invalid port"),
+    ({"HTTP_PROXY": "http://proxy:0"}, "HTTP_PROXY has an invalid port"),
     ({"MINIO_SECRET_KEY": None}, "MINIO_SECRET_KEY is not set; the alias 'minio' needs both"),
     ({"MINIO_PROVIDER": "azure"}, "MINIO_PROVIDER must be one of"),
     ({"MIRROR_DRY_RUN": "maybe"}, "MIRROR_DRY_RUN must be true or false, got 'maybe'"),
@@ -132,6 +141,15 @@ BAD_INPUTS = [
      "MIRROR_BANDWIDTH_LIMIT '800kb' reads as bits per second"),
     ({"MIRROR_BANDWIDTH_LIMIT": "100"},
      "MIRROR_BANDWIDTH_LIMIT must be at least 64KiB/s (bytes, not bits), or 0 for no cap"),
+    # numbers of any length: int() refuses more than 4,300 digits (a traceback, exit 1), and
+    # a rate beyond a float's range crashed the run's first log line
+    ({"MIRROR_PART_SIZE": "9" * 5000}, "MIRROR_PART_SIZE must be between 5MiB and 5GiB"),
+    ({"MIRROR_MULTIPART_THRESHOLD": "9" * 5000 + "MiB"},
+     "MIRROR_MULTIPART_THRESHOLD must be between 5MiB and 5GiB"),
+    ({"MIRROR_BANDWIDTH_LIMIT": "9" * 5000},
+     "MIRROR_BANDWIDTH_LIMIT must be at most 1048576GiB/s"),
+    ({"MIRROR_BANDWIDTH_LIMIT": "9" * 400 + "MiB/s"},
+     "MIRROR_BANDWIDTH_LIMIT must be at most 1048576GiB/s"),
     ({"MIRROR_TIMEZONE": "Mars/Olympus"}, "MIRROR_TIMEZONE must be an IANA time zone"),
     ({"MIRROR_TIMEZONE": "US"}, "MIRROR_TIMEZONE must be an IANA time zone"),  # a tzdata folder
     ({"MIRROR_PUSHGATEWAY_URL": "pushgateway://mirror:secret-value@host:9091"},
@@ -151,19 +169,45 @@ BAD_INPUTS = [
      "'https://***@slack.example.com/api/'"),
     ({"MINIO_URL": "http://[::1"}, "MINIO_URL is not a valid URL ([ and ] may only enclose"),
     ({"MINIO_URL": "http://mi nio:9000"}, "MINIO_URL must not contain spaces"),
+    # a host outside Latin-1 crashed the pair (UnicodeEncodeError, a traceback); one inside
+    # it was looked up and sent as is, never as IDNA
+    ({"MINIO_URL": "http://\u043cinio.example:9000"},
+     "write an internationalized name in its xn-- form (xn--inio-u5d.example)"),
+    ({"MINIO_URL": "http://m\u00ednio:9000"}, "MINIO_URL has a host name with characters outside"),
     ({"MIRROR_PREFIX": "{now-99999999d:%Y}"}, "MIRROR_PREFIX has a bad date template: "
      "{now-99999999d:%Y}: the offset goes beyond the calendar"),
     ({"MIRROR_PREFIX": "{today:%}"}, "the format ends with a lone %"),
+    # several on separate lines (a YAML block) were one entry, matching nothing: a run that
+    # copied nothing, or excluded nothing, and said nothing
+    ({"MIRROR_PREFIX": "2025/01/21/\n2025/01/22/"},
+     "MIRROR_PREFIX has a line break or a control character in '2025/01/21/"),
+    ({"MIRROR_EXCLUDE": "*.tmp\n*.log"},
+     "log': a line break or a control character; separate several patterns with ','"),
     ({"MINIO_REGION": "us east 1"}, "MINIO_REGION must be a region name such as eu-west-1"),
     ({"NO_PROXY": ".svc,10.0.0.0/99"}, "NO_PROXY has '10.0.0.0/99', which is not a CIDR range"),
     ({"NO_PROXY": "10.0.0.0/8:9000,10.0.0.0/99:9000"},
      "NO_PROXY has '10.0.0.0/99:9000', which is not a CIDR range"),
+    # entries that can match no host were ignored without a word, as a bad range would be:
+    # the in-cluster store then went through the proxy
+    ({"NO_PROXY": "*.svc.cluster.local,10.0.0.0/8"},
+     "NO_PROXY has '*.svc.cluster.local', a wildcard, which matches no host: a domain and its "
+     "subdomains are written with a leading dot, such as .svc"),
+    ({"no_proxy": "minio:port"}, "no_proxy has 'minio:port', whose port is not a number from 1"),
+    ({"NO_PROXY": "[::1]:99999"}, "NO_PROXY has '[::1]:99999', whose port is not a number"),
     ({"BUCKET_PAIR": "minio/a:aws/b,minio/c:aws/d"},
      "several pairs are separated by ';', not ','"),
     ({"BUCKET_PAIR": "s3://a:s3://b"}, "a pair names alias/bucket, not a URL"),
     ({"BUCKET_PAIR": "minio/a:slack_api/b"}, "SLACK_API_URL is the run's own setting, yet pair "
      "'minio/a:slack_api/b' uses the alias 'slack_api', whose variables would include it"),
     ({"BUCKET_PAIR": "mirror_pushgateway/a:aws/b"}, "MIRROR_PUSHGATEWAY_URL is the run's own"),
+    # a virtual-hosted URL: its bucket would be addressed, and the pair's bucket with a dot
+    # written into it as a folder
+    ({"AWS_URL": "https://photos.s3.eu-west-1.amazonaws.com"},
+     "AWS_URL names the bucket 'photos' in its host (a virtual-hosted URL), got "
+     "'https://photos.s3.eu-west-1.amazonaws.com': give the store's endpoint, "
+     "https://s3.eu-west-1.amazonaws.com, and the bucket in the pair"),
+    ({"AWS_URL": "https://photos.0123abcd.eu.r2.cloudflarestorage.com"},
+     "give the store's endpoint, https://0123abcd.eu.r2.cloudflarestorage.com,"),
     ({"BUCKET_PAIR": "minio/a/2025-01-01T00:00:aws/b"},
      "if a folder's name has a ':', keep the pair at the bucket and give the folder in "
      "MIRROR_PREFIX"),
@@ -396,6 +440,33 @@ def test_buckets_of_one_name_on_two_stores_are_no_overlap(minio_url: str, other_
     load_settings({"MINIO_URL": minio_url, "MINIO_ACCESS_KEY": "k", "MINIO_SECRET_KEY": "s",
                    "OTHER_URL": other_url, "OTHER_ACCESS_KEY": "k", "OTHER_SECRET_KEY": "s",
                    "BUCKET_PAIR": "minio/backups:other/backups"})
+
+
+@pytest.mark.parametrize("url", [
+    "https://s3.eu-west-1.amazonaws.com", "https://s3-fips.dualstack.us-east-2.amazonaws.com",
+    "https://bucket.vpce-1a2b3c4d-5e6f.s3.us-east-1.vpce.amazonaws.com",  # its own name
+    "https://s3-proxy-1.us-east-1.elb.amazonaws.com", "https://abc123.eu.r2.cloudflarestorage.com",
+    "https://s3.us-west-004.backblazeb2.com", "https://ewr1.vultrobjects.com",
+    "https://s3.wasabisys.com", "https://nyc3.digitaloceanspaces.com",
+])
+def test_an_endpoint_host_is_no_virtual_hosted_bucket(url: str) -> None:
+    settings = _load(BUCKET_PAIR="minio/a:s/b", S_URL=url, S_ACCESS_KEY="k", S_SECRET_KEY="s")
+    assert settings.aliases["s"].url == url  # type: ignore[attr-defined]
+
+
+def test_no_secret_shows_in_the_repr_of_the_settings() -> None:
+    """A repr (a debugger, a traceback's locals, an f-string) shows no secret."""
+    settings = _load(BUCKET_PAIR="minio/a:aws/b", MINIO_SECRET_KEY="minio-secret-value",
+                     MINIO_SESSION_TOKEN="minio-session-token", AWS_URL="https://s3.amazonaws.com",
+                     AWS_ACCESS_KEY="k", AWS_SECRET_KEY="aws-secret-value",
+                     HTTPS_PROXY="http://u:proxy-password@proxy:3128",
+                     SLACK_BOT_TOKEN="xoxb-slack-token", SLACK_CHANNEL_ID="C1",
+                     MIRROR_PUSHGATEWAY_URL="https://mirror:pushgateway-password@pg:9091")
+    shown = repr(settings)
+    for secret in settings.secrets():  # type: ignore[attr-defined]
+        assert secret not in shown
+    assert "pushgateway-password" not in shown
+
 
 def test_seaweedfs_provider_lists_folders_first() -> None:
     """The provider table carries listing order as data."""

@@ -44,9 +44,12 @@ def parse_proxy(text: str) -> Proxy:
         raise ValueError(f"must be an http:// proxy URL (TLS to the proxy itself is not "
                          f"supported), got scheme {parts.scheme!r}")
     try:
-        port = parts.port or 80
+        port = parts.port
     except ValueError:
-        raise ValueError("has an invalid port") from None
+        port = 0
+    if port == 0:  # malformed, out of range, or 0: no port a connection can reach
+        raise ValueError("has an invalid port")
+    port = port or 80
     if not parts.hostname:
         raise ValueError("must look like http://[user:password@]host[:port]")
     authorization = password = None
