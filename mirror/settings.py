@@ -6,6 +6,7 @@ what was expected, before any request is made.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -784,6 +785,27 @@ def _prefixes(reader: _Reader, clock: datetime | None) -> tuple[str, ...]:
     return tuple(kept)
 
 
+# The run's own variables (not an alias's), by the prefixes they share.
+_OWN = tuple(v.name for v in VARIABLES if v.name.startswith(("MIRROR_", "SLACK_", "BUCKET_")))
+# What Kubernetes puts in every pod for each Service in its namespace (a Service named
+# `mirror-prefix` gives MIRROR_PREFIX_SERVICE_HOST, MIRROR_PREFIX_PORT_80_TCP, ...).
+_SERVICE_LINK = re.compile(r"_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|"
+                           r"SCTP)(_PROTO|_PORT|_ADDR)?)?)$")
+
+
+def _misspelled(reader: _Reader) -> None:
+    """A variable one typo away from one of the run's own is refused: ignored, it would
+    leave that setting at its default (MIRROR_DRYRUN=true: a run that writes)."""
+    for name in sorted(reader.env):
+        if not name.startswith(("MIRROR_", "SLACK_", "BUCKET_")) or name in _OWN \
+                or _SERVICE_LINK.search(name):
+            continue
+        close = difflib.get_close_matches(name, _OWN, n=1, cutoff=0.8)
+        if close:
+            reader.fail(name, f"is not a setting of the mirror: did you mean {close[0]}? "
+                        "(as written, it would be ignored)")
+
+
 def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = None,
                   clock: datetime | None = None) -> Settings:
     """Read and check the whole configuration; raise ConfigError listing every problem.
@@ -841,6 +863,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
     if settings.pushgateway_url:
         _proxy(reader, settings.pushgateway_url)
     reader.choice("MIRROR_LOG_FORMAT", ("json", "console", "auto"))
+    _misspelled(reader)
     if reader.problems:
         raise ConfigError(list(dict.fromkeys(reader.problems)))  # an alias on both sides: once
     return settings

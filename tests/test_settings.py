@@ -65,6 +65,12 @@ def _env(listener: Listener, **overrides: str) -> dict[str, str]:
 
 
 BAD_INPUTS = [
+    # one typo from a setting: ignored, the run would have written instead of previewing
+    ({"MIRROR_DRYRUN": "true"}, "MIRROR_DRYRUN is not a setting of the mirror: did you mean "
+     "MIRROR_DRY_RUN? (as written, it would be ignored)"),
+    ({"MIRROR_WORKERS": "8"}, "did you mean MIRROR_MAX_WORKERS?"),
+    ({"MIRROR_EXCLUDES": "*.tmp"}, "did you mean MIRROR_EXCLUDE?"),
+    ({"BUCKET_PAIRSS": "minio/a:aws/b"}, "did you mean BUCKET_PAIRS?"),
     ({"BUCKET_PAIR": ""}, "no bucket pair: set BUCKET_PAIR"),
     ({"BUCKET_PAIR": "minio/src-aws/dst"}, "BUCKET_PAIR pair 'minio/src-aws/dst' must be "
                                            "source:target"),
