@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,8 +179,12 @@ class _TargetFiles:
             self.stack.pop()
         if self.provider.file_blocks_folder:
             return self._blocked(key, target, decision)
-        if target is not None and target.key and not target.key.endswith("/"):
-            self.stack.append(target.key)
+        # a file the target holds, or is given in this run (a marker copied after it, as
+        # `markers_last` has them, would replace the file just written)
+        held_file = target if target is not None else (
+            source if decision.action in COPY_ACTIONS else None)
+        if held_file is not None and held_file.key and not held_file.key.endswith("/"):
+            self.stack.append(held_file.key)
         if decision.action not in COPY_ACTIONS or key[-1:] not in ("/", ""):
             return decision
         full = self.folder + key  # a marker (the pair folder's own, for the key '')
@@ -224,6 +228,34 @@ class _TargetFiles:
             if target is None:
                 self.planned.add(key)
         return decision
+
+
+class _FileCopies:
+    """The copies of files whose names begin the keys being merged, on a target that loses
+    a new file `k` written while a key under it creates the folder `k`, or no longer lists
+    that key (SeaweedFS): a copy under such a file waits until the file is written (one
+    after the other, the store keeps both). A file whose keys continue in the next range
+    (merged side by side) is written after the pair's other copies instead."""
+
+    def __init__(self, until: str | None) -> None:
+        self.until = until
+        self.stack: list[tuple[str, Future[None]]] = []
+
+    def before(self, key: str) -> None:
+        """Wait for the copies of the files `key` lies under."""
+        while self.stack and not key.startswith(self.stack[-1][0]):
+            self.stack.pop()
+        for name, copying in self.stack:
+            if key.startswith(name + "/"):
+                wait([copying])  # its outcome is the copy's own to record
+
+    def continues(self, key: str) -> bool:
+        """Whether keys under `key` may lie in the next range."""
+        return self.until is not None and self.until.startswith(key + "/")
+
+    def copying(self, key: str, future: Future[None]) -> None:
+        if key and not key.endswith("/"):
+            self.stack.append((key, future))
 
 
 class PairRun:
@@ -387,7 +419,7 @@ class PairRun:
             self._halt("stopped at the first failed object (MIRROR_SKIP_ERRORS=false)")
 
     def _act(self, source: ObjectInfo | None, target: ObjectInfo | None,
-             decision: Decision) -> None:
+             decision: Decision, files: _FileCopies | None = None) -> None:
         obj = source or target
         assert obj is not None
         if self.res.settings.debug:
@@ -412,12 +444,18 @@ class PairRun:
             return
         if self._held_back(source, decision.action):
             return
-        self._submit(source, decision.action)
+        if files is None:
+            self._submit(source, decision.action)
+            return
+        files.before(source.key)
+        if files.continues(source.key) and self._hold(source, decision.action):
+            return
+        files.copying(source.key, self._submit(source, decision.action))
 
-    def _submit(self, source: ObjectInfo, action: Action) -> None:
+    def _submit(self, source: ObjectInfo, action: Action) -> Future[None]:
         self._inflight.up()
         try:
-            self.res.executor.submit(self._copy, source, action)
+            return self.res.executor.submit(self._copy, source, action)
         except BaseException:
             self._inflight.down()
             raise
@@ -429,8 +467,12 @@ class PairRun:
         if (self._held is None or source.size or source.etag != EMPTY_MD5
                 or (source.key and not source.key.endswith("/"))):
             return False
+        return self._hold(source, action)
+
+    def _hold(self, source: ObjectInfo, action: Action) -> bool:
+        """Keep a copy for `_write_held`, while fewer than MARKERS_HELD are kept."""
         with self._lock:
-            if len(self._held) >= MARKERS_HELD:
+            if self._held is None or len(self._held) >= MARKERS_HELD:
                 return False
             self._held.append((source, action))
         return True
@@ -512,6 +554,7 @@ class PairRun:
                              self._target_has_folder)
         after = part.after or ""  # keys after 'k/' or 'k-/' can be under a file 'k'
         files.unlisted = [after[:i] for i, c in enumerate(after) if i and c <= "/"][::-1]
+        copies = _FileCopies(part.until) if self.target_alias.provider.markers_last else None
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 self.summary.listing_complete = False
@@ -521,7 +564,7 @@ class PairRun:
             obj = src or dst
             assert obj is not None
             self.tally.decided(decision, obj.size, obj.key)
-            self._act(src, dst, decision)
+            self._act(src, dst, decision, copies)
 
     def _target_holds(self, key: str) -> bool:
         """Whether the target has an object `key` (full key); where it cannot say, yes."""
