@@ -461,6 +461,45 @@ def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
     uploads = s3.list_multipart_uploads(Bucket=dst).get("Uploads", [])
     assert [u["UploadId"] for u in uploads] == [other]
 
+
+def test_a_create_whose_answer_was_lost_then_refused_leaves_no_upload_behind(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """The target made the upload, its answer was lost, and every retry was refused: the
+    object fails, and the upload the lost answer named is found and aborted all the same,
+    not left billed until a lifecycle rule."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    body = os.urandom(11 * MIB)
+    put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
+    lost: list[str] = []
+
+    def creates(target: str) -> bool:
+        return target.endswith(("?uploads", "?uploads="))
+
+    def lose_first_create(method: str, target: str, headers: dict[str, str]) -> bool:
+        if method == "POST" and creates(target) and not lost:
+            lost.append(target)
+            return True
+        return False
+
+    def refuse_the_others(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        if method == "POST" and creates(target) and lost:
+            return s3_error("503 Service Unavailable", "ServiceUnavailable", "try later")
+        return None
+
+    proxy = proxy_in_front(aws_side, lose=lose_first_create, answer=refuse_the_others)
+    try:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    finally:
+        proxy.close()
+
+    assert run.code == 1
+    assert len(lost) == 1
+    assert [e["key"] for e in run.named("object.failed")] == ["model.bin"]
+    assert contents(aws_side, dst) == {}
+    assert aws_side.boto3().list_multipart_uploads(Bucket=dst).get("Uploads", []) == []
+
+
 _LATE_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n' + b" " * 4096
                + b"<Error><Code>InternalError</Code><Message>We encountered an internal "
                b"error. Please try again.</Message></Error>")

@@ -508,9 +508,16 @@ class S3Client:
         retry, the key's other uploads begun since are aborted, not left billed."""
         began = time.monotonic()
         retried: list[bool] = []
-        response, data = self._read_ok(Op.MPU_CREATE, "POST", bucket, key,
-                                       query={"uploads": ""}, headers=headers,
-                                       retried=lambda: retried.append(True))
+        try:
+            response, data = self._read_ok(Op.MPU_CREATE, "POST", bucket, key,
+                                           query={"uploads": ""}, headers=headers,
+                                           retried=lambda: retried.append(True))
+        except (S3Error, TransportError):
+            if retried:  # every try failed, but one whose answer was lost may have made one
+                now = self.endpoint.clock.time()
+                self._abort_strays(bucket, key, "", now - (time.monotonic() - began) - 1,
+                                   now + 1)
+            raise
         found = _UPLOAD_ID.search(data)
         if not found:
             raise S3Error(500, "MalformedResponse", "no UploadId in response",
