@@ -793,12 +793,15 @@ _SERVICE_LINK = re.compile(r"_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-
                            r"SCTP)(_PROTO|_PORT|_ADDR)?)?)$")
 
 
-def _misspelled(reader: _Reader) -> None:
+def _misspelled(reader: _Reader, aliases: set[str]) -> None:
     """A variable one typo away from one of the run's own is refused: ignored, it would
-    leave that setting at its default (MIRROR_DRYRUN=true: a run that writes)."""
+    leave that setting at its default (MIRROR_DRYRUN=true: a run that writes). The
+    variables of the pairs' aliases are theirs (alias `mirror_dr`: MIRROR_DR_URL)."""
+    suffixes = [v.name.removeprefix("<ALIAS>") for v in VARIABLES if v.name.startswith("<")]
+    theirs = {alias.upper() + suffix for alias in aliases for suffix in suffixes}
     for name in sorted(reader.env):
         if not name.startswith(("MIRROR_", "SLACK_", "BUCKET_")) or name in _OWN \
-                or _SERVICE_LINK.search(name):
+                or name in theirs or _SERVICE_LINK.search(name):
             continue
         close = difflib.get_close_matches(name, _OWN, n=1, cutoff=0.8)
         if close:
@@ -863,7 +866,8 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
     if settings.pushgateway_url:
         _proxy(reader, settings.pushgateway_url)
     reader.choice("MIRROR_LOG_FORMAT", ("json", "console", "auto"))
-    _misspelled(reader)
+    _misspelled(reader, {loc.alias
+                         for pair in pairs for loc in (pair.source, pair.target)})
     if reader.problems:
         raise ConfigError(list(dict.fromkeys(reader.problems)))  # an alias on both sides: once
     return settings

@@ -386,6 +386,17 @@ def test_only_the_aliases_named_by_pairs_are_required() -> None:
     assert set(settings.aliases) == {"minio"}  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("alias", ["mirror_dr", "slack", "slack_archive"])
+def test_the_variables_of_an_alias_are_no_misspelled_setting(alias: str) -> None:
+    """An alias whose variables begin like the run's own (MIRROR_DR_URL is one typo from
+    MIRROR_DRY_RUN, SLACK_URL from SLACK_API_URL) is a valid configuration."""
+    env = alias.upper()
+    settings = _load(BUCKET_PAIR=f"minio/a:{alias}/b", **{
+        f"{env}_URL": "http://127.0.0.1:9000", f"{env}_REGION": "us-east-1",
+        f"{env}_ACCESS_KEY": "k", f"{env}_SECRET_KEY": "s"})
+    assert set(settings.aliases) == {"minio", alias}  # type: ignore[attr-defined]
+
+
 def test_pair_folders_and_prefixes_are_normalised() -> None:
     """Pair prefixes are folders; MIRROR_PREFIX entries nested in others are dropped."""
     settings = _load(BUCKET_PAIR=" minio/a/data/exports/ : minio/b/backup ",
