@@ -448,7 +448,9 @@ class PairRun:
             self._submit(source, decision.action)
             return
         files.before(source.key)
-        if files.continues(source.key) and self._hold(source, decision.action):
+        # never past MARKERS_HELD: written now, it would race the next range's keys under it
+        # (a few such files per range boundary, the held markers' limit is not theirs)
+        if files.continues(source.key) and self._hold(source, decision.action, bounded=False):
             return
         files.copying(source.key, self._submit(source, decision.action))
 
@@ -469,10 +471,10 @@ class PairRun:
             return False
         return self._hold(source, action)
 
-    def _hold(self, source: ObjectInfo, action: Action) -> bool:
-        """Keep a copy for `_write_held`, while fewer than MARKERS_HELD are kept."""
+    def _hold(self, source: ObjectInfo, action: Action, bounded: bool = True) -> bool:
+        """Keep a copy for `_write_held`, while fewer than MARKERS_HELD are kept (`bounded`)."""
         with self._lock:
-            if self._held is None or len(self._held) >= MARKERS_HELD:
+            if self._held is None or (bounded and len(self._held) >= MARKERS_HELD):
                 return False
             self._held.append((source, action))
         return True
@@ -481,8 +483,12 @@ class PairRun:
         """The held markers, once every other copy of the pair is done (stopped: each is
         recorded as interrupted)."""
         held, self._held = self._held or [], None
-        for source, action in held:
-            self._submit(source, action)
+        # held files and the held keys under them (a file `k/m` or a marker `k/m/` under a
+        # held file `k`, at a range boundary) one after the other, as in the merge
+        copies = _FileCopies(None)
+        for source, action in sorted(held, key=lambda item: item[0].key):
+            copies.before(source.key)
+            copies.copying(source.key, self._submit(source, action))
         self._inflight.wait_empty()
 
     # -- the pair ----------------------------------------------------------------------
