@@ -28,7 +28,13 @@ from mirror.s3.accounting import Op, RequestCounter
 from mirror.s3.checksum import md5
 from mirror.s3.errors import S3Error, Severity, server_time
 from mirror.s3.http import ConnectionPool, Response, Timeouts, TransportError
-from mirror.s3.listing import ListingParseError, ListPage, parse_list_page, parse_uploads
+from mirror.s3.listing import (
+    ListingParseError,
+    ListPage,
+    ObjectInfo,
+    parse_list_page,
+    parse_uploads,
+)
 from mirror.s3.proxy import Proxy, authority
 from mirror.s3.sigv4 import (
     EMPTY_SHA256,
@@ -77,8 +83,18 @@ def _sorted(page: ListPage, stripped: str) -> ListPage:
     bucket it lists, rclone once listed a key after a greater one (its token names the
     page's last entry, so a page out of order would also rewind the next). Keys before
     that point are never listed again; one written there meanwhile is not listed, and the
-    run that wrote it knows it."""
-    objects = sorted(page.objects, key=lambda o: o.key)
+    run that wrote it knows it.
+
+    A key rclone lists twice in one page (an object being replaced: the file written and
+    the one it replaces, often without an ETag) is one object: its latest entry is kept.
+    The mirror's own overwrites in one range land in the next range's first keys, which the
+    page that ends a range lists too."""
+    latest: dict[str, ObjectInfo] = {}
+    for obj in page.objects:
+        seen = latest.get(obj.key)
+        if seen is None or obj.last_modified > seen.last_modified:
+            latest[obj.key] = obj
+    objects = sorted(latest.values(), key=lambda o: o.key)
     if page.next_token is None or not objects:
         return ListPage(objects, page.prefixes, page.next_token)
     return ListPage(objects, page.prefixes, _RESUME_AFTER + stripped + objects[-1].key)
