@@ -167,6 +167,64 @@ class _TargetFiles:
         # names a range's keys may lie under though they sort before its start ('k' for a
         # range after 'k/' or 'k-/'): a file of that name, in an earlier range, is asked for
         self.unlisted: list[str] = []  # longest first
+        # new files held back until the merge shows whether the target holds a folder of
+        # their name (a PUT over a folder fails, and rclone then lists a file that is not
+        # there): each is a prefix of the next, so they are few
+        self.pending: list[tuple[ObjectInfo, ObjectInfo | None, Decision]] = []
+
+    def settle(self, source: ObjectInfo | None, target: ObjectInfo | None, decision: Decision,
+               ) -> list[tuple[ObjectInfo | None, ObjectInfo | None, Decision]]:
+        """`check`, and on a file-system target the decisions now final, in merge order but
+        for a new file `k`: it waits until the merge has passed where keys under `k/` sort
+        (one LIST when only the source has such keys), and is refused where the target
+        holds any, rather than written over that folder."""
+        if not self.provider.file_blocks_folder:
+            return [(source, target, self.check(source, target, decision))]
+        obj = source or target
+        assert obj is not None
+        ready = self._resolve(obj.key, target)
+        decision = self.check(source, target, decision)
+        if (source is not None and target is None and decision.action in COPY_ACTIONS
+                and source.key and not source.key.endswith("/")):
+            self.pending.append((source, target, decision))
+        else:
+            ready.append((source, target, decision))
+        return ready
+
+    def flush(self, more: bool) -> list[tuple[ObjectInfo | None, ObjectInfo | None, Decision]]:
+        """The files still held at the end of a range; with `more` ranges after it, keys
+        under them may lie there: one LIST each asks."""
+        ready: list[tuple[ObjectInfo | None, ObjectInfo | None, Decision]] = []
+        while self.pending:
+            source, target, decision = self.pending.pop()
+            if more and self.has_folder(self.folder + source.key + "/"):
+                decision = self._folder(source.key)
+            ready.append((source, target, decision))
+        return ready
+
+    def _folder(self, key: str) -> Decision:
+        full = self.folder + key
+        return Decision(Action.UNSUPPORTED, (
+            f"{self.provider.name} stores keys as paths of a file system: the target holds "
+            f"keys under {full + '/'!r}, so the file {full!r} cannot be written"))
+
+    def _resolve(self, key: str, target: ObjectInfo | None,
+                 ) -> list[tuple[ObjectInfo | None, ObjectInfo | None, Decision]]:
+        ready: list[tuple[ObjectInfo | None, ObjectInfo | None, Decision]] = []
+        while self.pending:
+            source, dst, decision = self.pending[-1]
+            name = source.key
+            if key.startswith(name) and len(key) > len(name) and key[len(name)] < "/":
+                break  # 'k!', 'k-', 'k.': before the keys under 'k/'
+            self.pending.pop()
+            if key.startswith(name + "/"):
+                self.planned.discard(name)  # asked here, not again by `_blocked`
+                if target is not None or self.has_folder(self.folder + name + "/"):
+                    if name in self.stack:
+                        self.stack.remove(name)
+                    decision = self._folder(name)
+            ready.append((source, dst, decision))
+        return ready
 
     def check(self, source: ObjectInfo | None, target: ObjectInfo | None,
               decision: Decision) -> Decision:
@@ -564,13 +622,19 @@ class PairRun:
         for src, dst in merge_join(source, target):
             if self._should_stop():
                 self.summary.listing_complete = False
-                break
+                return
             self.tally.listed(src, dst)
-            decision = files.check(src, dst, decide(src, dst, self.policy))
-            obj = src or dst
-            assert obj is not None
-            self.tally.decided(decision, obj.size, obj.key)
-            self._act(src, dst, decision, copies)
+            for s, d, decision in files.settle(src, dst, decide(src, dst, self.policy)):
+                self._decided(s, d, decision, copies)
+        for s, d, decision in files.flush(more=part.until is not None):
+            self._decided(s, d, decision, copies)
+
+    def _decided(self, src: ObjectInfo | None, dst: ObjectInfo | None, decision: Decision,
+                 copies: _FileCopies | None) -> None:
+        obj = src or dst
+        assert obj is not None
+        self.tally.decided(decision, obj.size, obj.key)
+        self._act(src, dst, decision, copies)
 
     def _target_holds(self, key: str) -> bool:
         """Whether the target has an object `key` (full key); where it cannot say, yes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import base_env, new_bucket, put, run_mirror
+from conftest import base_env, listing, new_bucket, put, run_mirror
 
 from mirror.sandbox import LocalS3
 
@@ -48,8 +48,41 @@ def test_keys_under_a_folder_the_target_holds_are_copied_beside_a_new_file_of_it
 
     second = run_mirror(env)
 
-    assert second.decisions() == {"copy-new": 3, "unchanged": 1}, second.stderr[-2000:]
-    assert [f["key"] for f in second.pair()["failures"]] == ["k"]  # rclone's 500, as before
+    assert second.decisions() == {"copy-new": 2, "unchanged": 1, "unsupported-key": 1}, \
+        second.stderr[-2000:]
+    assert [f["key"] for f in second.pair()["failures"]] == ["k"]  # refused, not sent
+    assert "holds keys under 'k/'" in second.pair()["failures"][0]["error"]
+    assert second.requests("target").get("PUT") == 2
     folder = rclone_side.workdir / "data" / dst / "k"
     assert (folder / "a").read_bytes() == b"new"
     assert (folder / "z").read_bytes() == b"new too"
+
+
+def test_a_new_file_where_the_target_holds_a_folder_of_its_name_is_refused_without_a_put(
+        minio_side: LocalS3, rclone_side: LocalS3) -> None:
+    """A PUT of 'k' over rclone's folder 'k/' fails with a 500, after which rclone lists a
+    file 'k' that is not there and hides the keys under 'k/': the keys under it decided
+    after that failure were refused as lying under a file (unlike the dry run's plan), and
+    the next run found the phantom 'k' unchanged, reporting nothing. The file is refused
+    up front instead, and nothing else changes."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
+    put(rclone_side, dst, {"k/z": b"the target's own"})
+    put(minio_side, src, {"k": b"file", "k-1": b"s", "k/x": b"child"})
+    env = {**base_env(minio=minio_side, rclone=rclone_side),
+           "BUCKET_PAIR": f"minio/{src}:rclone/{dst}",
+           "MIRROR_MAX_WORKERS": "1"}  # the PUT of 'k' fails before 'k/x' is decided
+
+    dry = run_mirror({**env, "MIRROR_DRY_RUN": "true"})
+    first = run_mirror(env)
+
+    expected = {"copy-new": 2, "unsupported-key": 1, "target-only": 1}
+    assert dry.decisions() == expected, dry.stderr[-2000:]
+    assert first.decisions() == expected, first.stderr[-2000:]
+    assert [f["key"] for f in first.pair()["failures"]] == ["k"]
+    assert first.requests("target").get("PUT") == 2
+    assert sorted(listing(rclone_side, dst)) == ["k-1", "k/x", "k/z"]
+
+    second = run_mirror(env)
+
+    assert second.decisions() == {"unchanged": 2, "unsupported-key": 1, "target-only": 1}
+    assert "PUT" not in second.requests("target")
