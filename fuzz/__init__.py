@@ -1,0 +1,1 @@
+"""End-to-end fuzzing against real servers: `python -m fuzz --help`."""
