@@ -89,8 +89,23 @@ def _sorted(page: ListPage, stripped: str) -> ListPage:
     the one it replaces, often without an ETag) is one object: its latest entry is kept.
     The mirror's own overwrites in one range land in the next range's first keys, which the
     page that ends a range lists too."""
+    entries = page.objects
+    if page.next_token is not None and entries:
+        # A key being written can come first in the page, far ahead of the rest (rclone
+        # serve s3, while new keys land in the listed folder): resuming after it would
+        # skip every existing key in between, and the merge would take them for absent.
+        # The page's keys in order are its longest ascending run; resume after its end,
+        # and leave the keys beyond it to the pages that list them in their place.
+        end, best, start = 0, 0, 0
+        for i in range(1, len(entries)):
+            if entries[i].key < entries[i - 1].key:
+                start = i
+            if i - start > best:
+                end, best = i, i - start
+        cut = entries[end].key
+        entries = [o for o in entries if o.key <= cut]
     latest: dict[str, ObjectInfo] = {}
-    for obj in page.objects:
+    for obj in entries:
         seen = latest.get(obj.key)
         if seen is None or obj.last_modified > seen.last_modified:
             latest[obj.key] = obj
