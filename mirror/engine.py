@@ -74,20 +74,15 @@ def _scan_fix(side: str, location: Location, alias: Alias | None,
                         f"and {env}_SECRET_KEY")
             return f"; check {env}_ACCESS_KEY and {env}_SECRET_KEY"
         return ""
-    if not isinstance(cause, TransportError):
-        return ""
-    text = str(cause)
-    if "does not verify" in text:
-        return (f"; a private or self-signed CA: set {env}_CA_FILE to its PEM bundle "
-                f"(or check the host name in {env}_URL)")
-    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
-        return f"; the server does not speak TLS there: use http:// in {env}_URL"
-    if "proxy" in text:
-        return ""  # the proxy's own messages name it (HTTPS_PROXY / HTTP_PROXY)
-    if text.startswith(("connection refused", "cannot resolve host", "connecting to",
-                        "cannot connect to")):
-        return f"; check {env}_URL (scheme, host, port), DNS and firewalls"
-    return ""
+    fixes = {
+        "ca-file": f"; a private or self-signed CA: set {env}_CA_FILE to its PEM bundle "
+                   f"(or check the host name in {env}_URL)",
+        "scheme": f"; the server does not speak TLS there: use http:// in {env}_URL",
+        "url": f"; check {env}_URL (scheme, host, port), DNS and firewalls",
+    }
+    # a proxy's own failures name the proxy (HTTPS_PROXY / HTTP_PROXY): no setting here
+    setting = cause.setting if isinstance(cause, TransportError) else None
+    return fixes.get(setting or "", "")
 
 
 class ScanError(Exception):

@@ -36,12 +36,16 @@ class TransportError(Exception):
     """The request did not get an HTTP response: refused, reset, timed out, TLS failure.
 
     `retryable` is false for failures that another attempt cannot fix (a certificate that
-    does not verify, a host name that does not resolve).
+    does not verify, a host name that does not resolve). `setting`, where the endpoint's
+    own setting is the likely cause: "url" (the host does not resolve or answer),
+    "ca-file" (its certificate does not verify), "scheme" (https:// to a server that does
+    not speak TLS); None otherwise (a proxy's failure names the proxy).
     """
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, setting: str | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -325,19 +329,23 @@ class ConnectionPool:
     def _connect(self) -> _Connection:
         host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         where = f"proxy {host}:{port}" if self.proxy else f"{host}:{port}"
+        url = None if self.proxy else "url"
         try:
             sock = socket.create_connection((host, port), timeout=self.timeouts.connect)
         except socket.gaierror as exc:
             raise TransportError(f"cannot resolve {'proxy' if self.proxy else 'host'} "
-                                 f"{host!r}: {exc.strerror}", retryable=False) from exc
+                                 f"{host!r}: {exc.strerror}", retryable=False,
+                                 setting=url) from exc
         except ConnectionRefusedError as exc:
-            raise TransportError(f"connection refused by {where}", retryable=True) from exc
+            raise TransportError(f"connection refused by {where}", retryable=True,
+                                 setting=url) from exc
         except TimeoutError as exc:
             raise TransportError(f"connecting to {where} timed out after "
-                                 f"{self.timeouts.connect:g}s", retryable=True) from exc
+                                 f"{self.timeouts.connect:g}s", retryable=True,
+                                 setting=url) from exc
         except OSError as exc:
             raise TransportError(f"cannot connect to {where}: {exc.strerror or exc}",
-                                 retryable=True) from exc
+                                 retryable=True, setting=url) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeouts.read)
         if self.proxy is not None and self.scheme == "https":
@@ -356,11 +364,13 @@ class ConnectionPool:
             except ssl.SSLCertVerificationError as exc:
                 sock.close()
                 raise TransportError(f"TLS certificate of {self.host} does not verify: "
-                                     f"{exc.verify_message}", retryable=False) from exc
+                                     f"{exc.verify_message}", retryable=False,
+                                     setting="ca-file") from exc
             except (ssl.SSLError, OSError) as exc:
                 sock.close()
+                plain = getattr(exc, "reason", None) == "WRONG_VERSION_NUMBER"
                 raise TransportError(f"TLS handshake with {self.host} failed: {exc}",
-                                     retryable=True) from exc
+                                     retryable=True, setting="scheme" if plain else None) from exc
         conn = _Connection(sock)
         with self._lock:
             self._live.add(conn)
