@@ -11,13 +11,14 @@ Buckets are seeded and checked with boto3, never with the mirror's own client.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,21 @@ def proxy_in_front(server: LocalS3, **hooks: Any) -> CountingProxy:
     """A CountingProxy before `server` (hooks: answer, tamper, lose); point a URL at it."""
     host, port = server.url.removeprefix("http://").rsplit(":", 1)
     return CountingProxy(host, int(port), **hooks)
+
+
+def relisted(server: LocalS3, target: str, headers: dict[str, str],
+             rewrite: Callable[[bytes], bytes]) -> bytes:
+    """A proxy's answer to the listing GET `target`: `server`'s own, its XML body passed
+    through `rewrite` (entries reordered, added)."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    upstream = http.client.HTTPConnection(host, int(port), timeout=30)
+    upstream.request("GET", target, headers=headers)
+    response = upstream.getresponse()
+    body = rewrite(response.read())
+    upstream.close()
+    return (f"HTTP/1.1 {response.status} {response.reason}\r\n"
+            f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
 
 
 def base_env(**servers: LocalS3) -> dict[str, str]:

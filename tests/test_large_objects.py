@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -26,6 +27,29 @@ from mirror.report import jsonreport
 from mirror.sandbox import LocalS3
 
 MIB = 1024 * 1024
+
+
+def _completes(method: str, target: str) -> bool:
+    return method == "POST" and "uploadId=" in target
+
+
+def _creates(method: str, target: str) -> bool:
+    return method == "POST" and target.endswith(("?uploads", "?uploads="))
+
+
+def _lose_first(matches: Callable[[str, str], bool],
+                ) -> tuple[list[str], Callable[[str, str, dict[str, str]], bool]]:
+    """A proxy's `lose` hook dropping the answer to the first request `matches` takes (the
+    server acted on it), and the list of the requests it dropped."""
+    lost: list[str] = []
+
+    def lose(method: str, target: str, headers: dict[str, str]) -> bool:
+        if matches(method, target) and not lost:
+            lost.append(target)
+            return True
+        return False
+
+    return lost, lose
 
 
 def _seed_large(server: LocalS3, bucket: str) -> dict[str, bytes]:
@@ -357,16 +381,10 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     body = os.urandom(12 * MIB)
     put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
-    lost: list[str] = []
-
-    def lose_first_complete(method: str, target: str, headers: dict[str, str]) -> bool:
-        if method == "POST" and "uploadId=" in target and not lost:
-            lost.append(target)
-            return True
-        return False
+    lost, lose_first_complete = _lose_first(_completes)
 
     def no_such_upload_after(method: str, target: str, headers: dict[str, str]) -> bytes | None:
-        if method == "POST" and "uploadId=" in target and lost:
+        if _completes(method, target) and lost:
             return s3_error("404 Not Found", "NoSuchUpload", "completed already")
         return None
 
@@ -399,14 +417,7 @@ def test_a_lost_complete_that_landed_on_rclone_is_a_success(minio_side: LocalS3,
     src, dst = new_bucket(minio_side, "src"), new_bucket(rclone_side, "dst")
     body = os.urandom(12 * MIB)
     put(minio_side, src, {"model.bin": body})  # one PUT at the source: its ETag is its MD5
-    lost: list[str] = []
-
-    def lose_first_complete(method: str, target: str, headers: dict[str, str]) -> bool:
-        if method == "POST" and "uploadId=" in target and not lost:
-            lost.append(target)
-            return True
-        return False
-
+    lost, lose_first_complete = _lose_first(_completes)
     proxy = proxy_in_front(rclone_side, lose=lose_first_complete)
     try:
         run = run_mirror({**base_env(minio=minio_side, aws=rclone_side), "AWS_URL": proxy.url,
@@ -437,13 +448,7 @@ def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
     s3 = aws_side.boto3()
     other = s3.create_multipart_upload(Bucket=dst, Key="model.bin")["UploadId"]
     time.sleep(2)  # Initiated is in whole seconds
-    lost: list[str] = []
-
-    def lose_first_create(method: str, target: str, headers: dict[str, str]) -> bool:
-        if method == "POST" and target.endswith(("?uploads", "?uploads=")) and not lost:
-            lost.append(target)
-            return True
-        return False
+    lost, lose_first_create = _lose_first(_creates)
 
     proxy = proxy_in_front(aws_side, lose=lose_first_create)
     try:
@@ -470,19 +475,10 @@ def test_a_create_whose_answer_was_lost_then_refused_leaves_no_upload_behind(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     body = os.urandom(11 * MIB)
     put_multipart(minio_side, src, "model.bin", body, 5 * MIB)
-    lost: list[str] = []
-
-    def creates(target: str) -> bool:
-        return target.endswith(("?uploads", "?uploads="))
-
-    def lose_first_create(method: str, target: str, headers: dict[str, str]) -> bool:
-        if method == "POST" and creates(target) and not lost:
-            lost.append(target)
-            return True
-        return False
+    lost, lose_first_create = _lose_first(_creates)
 
     def refuse_the_others(method: str, target: str, headers: dict[str, str]) -> bytes | None:
-        if method == "POST" and creates(target) and lost:
+        if _creates(method, target) and lost:
             return s3_error("503 Service Unavailable", "ServiceUnavailable", "try later")
         return None
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import random
 import re
 
 import pytest
-from conftest import base_env, contents, new_bucket, proxy_in_front, put, run_mirror
+from conftest import base_env, contents, new_bucket, proxy_in_front, put, relisted, run_mirror
 
 from bench.proxy import CountingProxy
 from mirror.order import sort_key
@@ -235,23 +234,17 @@ def test_a_folder_marker_is_not_written_over_a_file_outside_the_listing(
 def _listings_out_of_order(server: LocalS3) -> CountingProxy:
     """A proxy before `server` that answers each flat listing with its entries reversed:
     what rclone serve s3 once answered a mirror whose copies landed in the bucket listed."""
-    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    def reversed_entries(body: bytes) -> bytes:
+        entries = re.findall(rb"<Contents>.*?</Contents>", body, re.S)
+        if len(entries) < 2:
+            return body
+        start, end = body.index(entries[0]), body.rindex(entries[-1]) + len(entries[-1])
+        return body[:start] + b"".join(reversed(entries)) + body[end:]
 
     def answer(method: str, target: str, headers: dict[str, str]) -> bytes | None:
         if method != "GET" or "list-type=2" not in target or "delimiter=" in target:
             return None
-        upstream = http.client.HTTPConnection(host, int(port), timeout=30)
-        upstream.request("GET", target, headers=headers)
-        response = upstream.getresponse()
-        body = response.read()
-        upstream.close()
-        entries = re.findall(rb"<Contents>.*?</Contents>", body, re.S)
-        if len(entries) > 1:
-            start, end = body.index(entries[0]), body.rindex(entries[-1]) + len(entries[-1])
-            body = body[:start] + b"".join(reversed(entries)) + body[end:]
-        return (f"HTTP/1.1 {response.status} {response.reason}\r\n"
-                f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
+        return relisted(server, target, headers, reversed_entries)
 
     return proxy_in_front(server, answer=answer)
 

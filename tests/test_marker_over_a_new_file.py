@@ -3,9 +3,7 @@ entry: the marker, written after the pair's other copies, would replace the file
 
 from __future__ import annotations
 
-import http.client
-
-from conftest import base_env, contents, new_bucket, proxy_in_front, put, run_mirror
+from conftest import base_env, contents, new_bucket, proxy_in_front, put, relisted, run_mirror
 
 from mirror.sandbox import LocalS3
 
@@ -15,7 +13,6 @@ EMPTY = b"d41d8cd98f00b204e9800998ecf8427e"
 def _source_with_a_marker(server: LocalS3, bucket: str):  # type: ignore[no-untyped-def]
     """A proxy before SeaweedFS that lists a marker `k/` beside `k` and `k/x` (as AWS or
     MinIO hold them, which SeaweedFS cannot), and serves it empty."""
-    host, port = server.url.removeprefix("http://").rsplit(":", 1)
     marker = (b"<Contents><Key>k/</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified>"
               b"<ETag>&#34;" + EMPTY + b"&#34;</ETag><Size>0</Size>"
               b"<StorageClass>STANDARD</StorageClass></Contents>")
@@ -26,15 +23,8 @@ def _source_with_a_marker(server: LocalS3, bucket: str):  # type: ignore[no-unty
                     b"Last-Modified: Wed, 01 Jan 2025 00:00:00 GMT\r\n\r\n")
         if method != "GET" or "list-type=2" not in target:
             return None
-        upstream = http.client.HTTPConnection(host, int(port), timeout=30)
-        upstream.request("GET", target, headers=headers)
-        response = upstream.getresponse()
-        body = response.read()
-        upstream.close()
-        body = body.replace(b"<Contents><Key>k/x</Key>", marker + b"<Contents><Key>k/x</Key>")
-        return (f"HTTP/1.1 {response.status} {response.reason}\r\n"
-                f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
+        return relisted(server, target, headers, lambda body: body.replace(
+            b"<Contents><Key>k/x</Key>", marker + b"<Contents><Key>k/x</Key>"))
 
     return proxy_in_front(server, answer=answer)
 
