@@ -24,6 +24,20 @@ def test_a_key_being_written_ahead_of_the_page_does_not_skip_the_keys_between() 
     assert page.next_token == _RESUME_AFTER + "pre/d/k01682"
 
 
+def test_keys_being_written_in_order_do_not_outnumber_a_short_page() -> None:
+    # Four keys being written, ascending and far ahead, before a page of three: the page's
+    # own keys are the last run, not the longest one.
+    page = _sorted(_page("d/w1", "d/w2", "d/w3", "d/w4", "d/a", "d/b", "d/c"), "")
+    assert [o.key for o in page.objects] == ["d/a", "d/b", "d/c"]
+    assert page.next_token == _RESUME_AFTER + "d/c"
+
+
+def test_a_key_being_written_inside_the_page_keeps_its_place() -> None:
+    page = _sorted(_page("d/b2", "d/a", "d/b", "d/c"), "")
+    assert [o.key for o in page.objects] == ["d/a", "d/b", "d/b2", "d/c"]
+    assert page.next_token == _RESUME_AFTER + "d/c"
+
+
 def test_a_page_in_order_resumes_after_its_last_key_and_keeps_one_entry_per_key() -> None:
     page = _sorted(_page("a", "b", "b", "c"), "")
     assert [o.key for o in page.objects] == ["a", "b", "c"]

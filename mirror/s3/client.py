@@ -91,18 +91,15 @@ def _sorted(page: ListPage, stripped: str) -> ListPage:
     page that ends a range lists too."""
     entries = page.objects
     if page.next_token is not None and entries:
-        # A key being written can come first in the page, far ahead of the rest (rclone
-        # serve s3, while new keys land in the listed folder): resuming after it would
-        # skip every existing key in between, and the merge would take them for absent.
-        # The page's keys in order are its longest ascending run; resume after its end,
-        # and leave the keys beyond it to the pages that list them in their place.
-        end, best, start = 0, 0, 0
-        for i in range(1, len(entries)):
-            if entries[i].key < entries[i - 1].key:
-                start = i
-            if i - start > best:
-                end, best = i, i - start
-        cut = entries[end].key
+        # Keys being written come first in the page, in no order and possibly far ahead
+        # of the rest (rclone serve s3, while new keys land in the listed folder; seen
+        # with up to 64 writers, always before the page's own keys): resuming after one
+        # would skip every existing key in between, and the merge would take them for
+        # absent. The page's own keys are its last ascending run, whose end is rclone's
+        # own marker; resume after it, and leave the keys beyond it to the pages that
+        # list them in their place. (Not the longest run: a few keys being written,
+        # in order, outnumber a short page's own.)
+        cut = entries[-1].key  # the end of the last run is the page's last entry
         entries = [o for o in entries if o.key <= cut]
     latest: dict[str, ObjectInfo] = {}
     for obj in entries:
