@@ -144,16 +144,7 @@ def put_all(srv: LocalS3, bucket: str, objects: dict[str, bytes]) -> None:
 
 
 def listing(srv: LocalS3, bucket: str) -> dict[str, dict[str, Any]]:
-    s3 = srv.boto3()
-    found: dict[str, dict[str, Any]] = {}
-    after: dict[str, str] = {}
-    while True:
-        page = s3.list_objects_v2(Bucket=bucket, **after)
-        objs = page.get("Contents", [])
-        found.update((o["Key"], o) for o in objs)
-        if not page.get("IsTruncated") or not objs:
-            return found
-        after = {"StartAfter": objs[-1]["Key"]}
+    return srv.objects(bucket)
 
 
 def contents(srv: LocalS3, bucket: str) -> dict[str, bytes]:

@@ -77,6 +77,33 @@ class LocalS3:
                           retries={"max_attempts": 5, "mode": "standard"},
                           max_pool_connections=32))
 
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """Every object under `prefix` as boto3 lists it, by key, for checking a bucket.
+        Paged by the server's token unless it holds U+FFFD (SeaweedFS writes a key's control
+        characters so, and would resume after another key): then by StartAfter. Not always
+        by StartAfter: after a page ending with a file `k` that is also a folder, SeaweedFS's
+        StartAfter=k skips every key under `k/` (its token is `k/`)."""
+        s3 = self.boto3()
+        found: dict[str, dict[str, Any]] = {}
+        after: dict[str, str] = {}
+        while True:
+            page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, **after)
+            objs = page.get("Contents", [])
+            found.update((o["Key"], o) for o in objs)
+            if not objs:
+                return found
+            if not page.get("IsTruncated"):
+                if len(objs) < page.get("MaxKeys", 1000):
+                    return found
+                # a full page that says it is the last may not be (see the mirror's
+                # `s3.client._confirmed`): one more, after its last key's folder
+                last = objs[-1]["Key"]
+                after = {"StartAfter": last if last.endswith("/") else last + "/"}
+                continue
+            token = page.get("NextContinuationToken") or ""
+            after = ({"ContinuationToken": token} if token and "\ufffd" not in token
+                     else {"StartAfter": objs[-1]["Key"]})
+
     def log_tail(self, lines: int = 30) -> str:
         log = self.workdir / "server.log"
         if not log.exists():

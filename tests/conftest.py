@@ -85,13 +85,17 @@ def put(server: LocalS3, bucket: str, objects: Mapping[str, bytes], **extra: Any
     def one(item: tuple[str, bytes]) -> None:
         s3.put_object(Bucket=bucket, Key=item[0], Body=item[1], **extra)
 
-    # Folder markers first, one by one: SeaweedFS keeps no `k/` object when a key under it
-    # created the folder a moment earlier, so a marker racing its contents may be lost.
-    markers = sorted(item for item in objects.items() if item[0].endswith("/"))
-    for item in markers:
+    # Folder markers, and files that share their name with a folder ('k' beside 'k/x'), first
+    # and one by one: SeaweedFS keeps no `k/` object when a key under it created the folder a
+    # moment earlier, and a file 'k' racing the creation of 'k/x' may be lost the same way.
+    folders = {key[: index + 1] for key in objects for index, char in enumerate(key)
+               if char == "/"}
+    first = sorted(item for item in objects.items()
+                   if item[0].endswith("/") or f"{item[0]}/" in folders)
+    for item in first:
         one(item)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(one, (item for item in objects.items() if not item[0].endswith("/"))))
+        list(pool.map(one, (item for item in objects.items() if item not in first)))
 
 
 def put_multipart(server: LocalS3, bucket: str, key: str, body: bytes, part_size: int,
@@ -110,19 +114,8 @@ def put_multipart(server: LocalS3, bucket: str, key: str, body: bytes, part_size
 
 
 def listing(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-    """Every object under `prefix`, paged by StartAfter, not by the server's token:
-    SeaweedFS's token is the page's last key with control characters written as U+FFFD,
-    which would skip keys and hide them from the test."""
-    s3 = server.boto3()
-    found: dict[str, dict[str, Any]] = {}
-    after: dict[str, str] = {}
-    while True:
-        page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, **after)
-        objects = page.get("Contents", [])
-        found.update((o["Key"], o) for o in objects)
-        if not page.get("IsTruncated") or not objects:
-            return found
-        after = {"StartAfter": objects[-1]["Key"]}
+    """Every object under `prefix`, by key, listed by boto3 (see `LocalS3.objects`)."""
+    return server.objects(bucket, prefix)
 
 
 def contents(server: LocalS3, bucket: str, prefix: str = "") -> dict[str, bytes]:

@@ -106,6 +106,29 @@ def test_a_page_ending_in_a_key_with_a_control_character_does_not_skip_keys(
     assert run_mirror(env).decisions() == {"unchanged": len(objects)}
 
 
+@pytest.mark.parametrize("folder", ["", "p/"])
+def test_a_full_page_ending_with_a_file_that_is_also_a_folder_is_not_the_last(
+        minio_side: LocalS3, aws_side: LocalS3, folder: str) -> None:
+    """SeaweedFS says a full page is the last when it ends with a file `k` that is also a
+    folder and the last entry of its own: the keys under `k/` are still to come. They are
+    listed and copied, and the rerun finds every key unchanged."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    objects = {f"{folder}a{i:04}": b"f" for i in range(999)}  # the page's last key is k
+    objects.update({f"{folder}k": b"file", f"{folder}k/x": b"x", f"{folder}k/y": b"y"})
+    put(minio_side, src, objects)
+    first = minio_side.boto3().list_objects_v2(Bucket=src, Prefix=folder)
+    assert (first["KeyCount"], first["IsTruncated"]) == (1000, False)  # the server's word
+    env = {**base_env(minio=minio_side, aws=aws_side),
+           "BUCKET_PAIR": f"minio/{src}/{folder}:aws/{dst}/{folder}".replace("/:", ":")}
+
+    run = run_mirror(env)
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.pair()["listed_source"]["objects"] == len(objects)
+    assert contents(aws_side, dst) == objects
+    assert run_mirror(env).decisions() == {"unchanged": len(objects)}
+
+
 SERVER_PAIRS = [("minio_side", "aws_side"), ("minio_side", "rclone_side"),
                 ("rclone_side", "aws_side"), ("rclone_side", "rclone_side")]
 

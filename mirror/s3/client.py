@@ -77,13 +77,24 @@ def _resumable(page: ListPage, stripped: str, bucket: str, flat: bool = True) ->
         f"token {token!r} has characters it could not write, and names no key of the page")
 
 
+def _confirmed(page: ListPage, stripped: str) -> ListPage:
+    """A full flat page that says it is the last, made to ask for one more page, after its
+    last key's folder: SeaweedFS says so of a full page ending with a file `k` that is also
+    a folder and the last entry of its own, though the keys under `k/` are still to come,
+    and a mirror that believed it would never copy them (nor a test see them). After `k/`,
+    not after `k`: SeaweedFS's start-after `k` skips the keys under `k/`. On a store whose
+    page was indeed the last, the extra LIST is one in a thousand keys' and comes back
+    empty."""
+    last = page.objects[-1].key
+    after = last if last.endswith("/") else last + "/"
+    return ListPage(page.objects, page.prefixes, _RESUME_AFTER + stripped + after)
+
+
 def _sorted(page: ListPage, stripped: str) -> ListPage:
     """A flat page of rclone serve s3, put in order, and the next one asked for after its
-    greatest key rather than by rclone's token: while the mirror's copies land in a
-    bucket it lists, rclone once listed a key after a greater one (its token names the
-    page's last entry, so a page out of order would also rewind the next). Keys before
-    that point are never listed again; one written there meanwhile is not listed, and the
-    run that wrote it knows it.
+    own last key, with start-after (which rclone honours for any key, listed or not),
+    rather than by rclone's token. Keys before that point are never listed again; one
+    written there meanwhile is not listed, and the run that wrote it knows it.
 
     A key rclone lists twice in one page (an object being replaced: the file written and
     the one it replaces, often without an ETag) is one object: its latest entry is kept.
@@ -436,6 +447,8 @@ class S3Client:
             query["start-after"] = start_after
         _, data = self._exchange(Op.LIST, "GET", bucket, query=query)
         page = parse_list_page(data, strip)
+        if not delimiter and page.next_token is None and len(page.objects) >= max_keys:
+            page = _confirmed(page, prefix[:strip])
         if self.endpoint.sort_pages and not delimiter:
             page = _sorted(page, prefix[:strip])
         elif page.next_token and "\ufffd" in page.next_token:
