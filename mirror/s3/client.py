@@ -258,6 +258,15 @@ class Written:
         return cls(headers.get("etag", "") if etag is None else etag, opaque_by(headers))
 
 
+def _tries(exc: TransportError, attempts: int) -> TransportError:
+    """The error that ended `attempts` tries, saying how many there were: the wait was that
+    many times the one its message names ("no response within 60s")."""
+    if attempts == 1:
+        return exc
+    return TransportError(f"{exc} ({attempts} tries)", retryable=exc.retryable,
+                          setting=exc.setting)
+
+
 class S3Client:
     """The S3 API surface of the mirror, for one endpoint; every request is counted."""
 
@@ -367,9 +376,10 @@ class S3Client:
             except TransportError as exc:
                 if exc.retryable and self._again(attempt) and stream is None:
                     retried()
-                    self._sleep(self._retry.delay(attempt))
+                    self._retrying(op, bucket, attempt, str(exc))
                     continue
-                raise
+                # `exc` itself after one try; a new error after several, in `exc`'s context
+                raise _tries(exc, attempt)  # noqa: B904
             if response.status in ok:
                 return response
             error_body = response.read() if method != "HEAD" else b""
@@ -387,9 +397,20 @@ class S3Client:
             if (error.severity is Severity.RETRY and self._again(attempt)
                     and stream is None):
                 retried()
-                self._sleep(self._retry.delay(attempt))
+                self._retrying(op, bucket, attempt, error.describe())
                 continue
             raise error
+
+    def _retrying(self, op: Op, bucket: str, attempt: int, error: str) -> None:
+        """Wait before the next attempt, and say so: a store that stopped answering would
+        otherwise leave minutes without a log line (each try may wait the read timeout)."""
+        from mirror import logs
+
+        delay = self._retry.delay(attempt)
+        logs.get().warning("request.retrying", operation=op.value, bucket=bucket,
+                           endpoint=self.endpoint.host, error=error, attempt=attempt,
+                           attempts=self._retry.attempts, wait=round(delay, 2))
+        self._sleep(delay)
 
     def _resent(self, op: Op, retried: Callable[[], None]) -> None:
         """A request sent again at once on a fresh connection, the reused one found dead
