@@ -80,7 +80,12 @@ def _scan_fix(side: str, location: Location, alias: Alias | None,
         "scheme": f"; the server does not speak TLS there: use http:// in {env}_URL",
         "url": f"; check {env}_URL (scheme, host, port), DNS and firewalls",
     }
-    # a proxy's own failures name the proxy (HTTPS_PROXY / HTTP_PROXY): no setting here
+    if alias is not None and alias.proxy is not None:  # the proxy could not be reached
+        fixes["proxy"] = (f"; check {alias.proxy.variable or 'the proxy setting'}, or add the "
+                          f"endpoint's host to NO_PROXY to reach it directly")
+    if alias is not None and alias.url_from_region:  # no {env}_URL to check
+        fixes["url"] = (f"; check {env}_REGION, which gives the endpoint {alias.url} "
+                        f"(or set {env}_URL), DNS and firewalls")
     setting = cause.setting if isinstance(cause, TransportError) else None
     return fixes.get(setting or "", "")
 

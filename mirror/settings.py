@@ -13,7 +13,7 @@ import re
 import socket
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -161,6 +161,7 @@ class Alias:
     pricing: Pricing = TABLES["unknown"]  # request prices, for the cost estimate
     proxy: Proxy | None = None  # from HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY names it
     storage_class: str | None = None  # of the objects written to it; None: the bucket's default
+    url_from_region: bool = False  # `aws` without AWS_URL: the endpoint of AWS_REGION
 
     def variable(self, suffix: str) -> str:
         """The name of one of the alias's settings: variable("REGION") is MINIO_REGION."""
@@ -476,6 +477,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
                     "alias name")
         return None
     url = reader.text(f"{env}_URL")
+    from_region = False
     access = reader.secret(f"{env}_ACCESS_KEY") or None
     secret = reader.secret(f"{env}_SECRET_KEY", header=False) or None
     region = reader.text(f"{env}_REGION")
@@ -484,7 +486,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
                     f"digits, '-', '_', '.'), got {region!r}")
         return None
     if not url and name == "aws" and region:
-        url = f"https://s3.{region}.amazonaws.com"
+        url, from_region = f"https://s3.{region}.amazonaws.com", True
     if not url:
         reader.fail(f"{env}_URL", f"is not set; {pairs_text} uses the alias {name!r}"
                     + ("; for AWS S3, AWS_REGION alone also gives it" if name == "aws" else ""))
@@ -526,7 +528,7 @@ def _alias(reader: _Reader, name: str, pairs_text: str) -> Alias | None:
         ssl_context=_ca_file(reader, f"{env}_CA_FILE"),
         etags_are_md5=reader.boolean(f"{env}_ETAG_IS_MD5", provider.etags_are_md5),
         credential_chain=chain, proxy=_proxy(reader, clean),
-        storage_class=storage_class,
+        storage_class=storage_class, url_from_region=from_region,
     )
 
 
@@ -590,7 +592,7 @@ def _proxy(reader: _Reader, url: str) -> Proxy | None:
                     f"{_USERINFO_ESCAPES}: {_redacted(value)!r}")
         return None
     try:
-        return parse_proxy(value)
+        return replace(parse_proxy(value), variable=name)
     except ValueError as exc:
         reader.fail(name, str(exc))  # never the value: it may hold the proxy's password
         return None

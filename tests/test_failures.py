@@ -349,3 +349,23 @@ def test_copies_refused_beside_the_failure_that_stops_the_pair_count_as_failed(
     assert all(e["reason"] == "stopped before it started" for e in interrupted)
     assert pair["interrupted"]["objects"] == len(interrupted)
     assert pair["decisions"]["copy-new"]["objects"] == refused + len(interrupted)
+
+
+def test_an_endpoint_made_from_the_region_names_the_region_to_check(
+        minio_side: LocalS3) -> None:
+    """Without AWS_URL the `aws` alias's endpoint comes from AWS_REGION: a mistyped region
+    gives a host that does not exist, and the fix is the region, not an AWS_URL never set."""
+    src = new_bucket(minio_side, "src")
+    put(minio_side, src, {"a": b"a"})
+    env = {**base_env(minio=minio_side), "AWS_REGION": "xx-nowhere-1",
+           "AWS_ACCESS_KEY": "AKIDEXAMPLE", "AWS_SECRET_KEY": "secret-value",
+           "BUCKET_PAIR": f"minio/{src}:aws/backup"}
+
+    run = run_mirror(env)
+
+    assert run.code == 1
+    (pair,) = run.summary["pairs"]
+    assert pair["error"].startswith("cannot list the target aws/backup: ")
+    assert pair["error"].endswith(
+        "; check AWS_REGION, which gives the endpoint https://s3.xx-nowhere-1.amazonaws.com "
+        "(or set AWS_URL), DNS and firewalls")

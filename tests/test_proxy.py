@@ -144,6 +144,24 @@ def test_a_proxy_that_wants_credentials_fails_the_pair_with_the_fix(
     assert "Traceback" not in run.stderr
 
 
+def test_a_proxy_that_does_not_answer_names_the_variable_that_set_it(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """A proxy variable left from another network: the error names it, and the way round."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, _objects())
+    port = sandbox.free_port()
+
+    run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
+                      "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
+                      "http_proxy": f"http://127.0.0.1:{port}", "NO_PROXY": ""})
+
+    assert run.code == 1
+    assert run.pair()["error"] == (
+        f"cannot list the source minio/{src}: connection refused by proxy 127.0.0.1:{port} "
+        "(5 tries); check http_proxy, or add the endpoint's host to NO_PROXY to reach it directly")
+    assert contents(aws_side, dst) == {}
+
+
 def test_https_goes_through_a_connect_tunnel_verified_by_the_private_ca(
         minio_side: LocalS3, tls_rclone: LocalS3, proxy: ForwardProxy) -> None:
     src, dst = new_bucket(minio_side, "src"), new_bucket(tls_rclone, "dst")

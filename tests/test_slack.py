@@ -207,6 +207,8 @@ def test_a_slack_url_where_no_http_server_answers_is_one_error_line(
     assert [e["error"] for e in failed] == [error]
     assert url in failed[0]["fix"]
     assert "SLACK_API_URL" in failed[0]["fix"]
+    if error == "unreachable":  # an http:// URL goes through HTTP_PROXY, not HTTPS_PROXY
+        assert "the proxy (HTTP_PROXY, NO_PROXY)" in failed[0]["fix"]
     assert not run.named("slack.crashed")
     assert "Traceback" not in run.stderr
 

@@ -422,9 +422,12 @@ def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
         return False
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
+        url = api_url or API_URL
+        proxies = chosen.variable if chosen is not None and chosen.variable else (
+            "HTTP_PROXY" if url.lower().startswith("http:") else "HTTPS_PROXY")
         log.error("slack.failed", error="unreachable",
-                  fix=f"cannot reach {api_url or API_URL}{via}: {reason}; check the URL "
-                      "(SLACK_API_URL), DNS, the proxy (HTTPS_PROXY, NO_PROXY), or an egress "
+                  fix=f"cannot reach {url}{via}: {reason}; check the URL "
+                      f"(SLACK_API_URL), DNS, the proxy ({proxies}, NO_PROXY), or an egress "
                       "NetworkPolicy",
                   detail="the mirror's exit code does not depend on Slack")
         return False

@@ -39,7 +39,7 @@ class TransportError(Exception):
     does not verify, a host name that does not resolve). `setting`, where the endpoint's
     own setting is the likely cause: "url" (the host does not resolve or answer),
     "ca-file" (its certificate does not verify), "scheme" (https:// to a server that does
-    not speak TLS); None otherwise (a proxy's failure names the proxy).
+    not speak TLS), "proxy" (the proxy does not resolve or answer); None otherwise.
     """
 
     def __init__(self, message: str, *, retryable: bool, setting: str | None = None) -> None:
@@ -329,23 +329,23 @@ class ConnectionPool:
     def _connect(self) -> _Connection:
         host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         where = f"proxy {host}:{port}" if self.proxy else f"{host}:{port}"
-        url = None if self.proxy else "url"
+        setting = "proxy" if self.proxy else "url"
         try:
             sock = socket.create_connection((host, port), timeout=self.timeouts.connect)
         except socket.gaierror as exc:
             raise TransportError(f"cannot resolve {'proxy' if self.proxy else 'host'} "
                                  f"{host!r}: {exc.strerror}", retryable=False,
-                                 setting=url) from exc
+                                 setting=setting) from exc
         except ConnectionRefusedError as exc:
             raise TransportError(f"connection refused by {where}", retryable=True,
-                                 setting=url) from exc
+                                 setting=setting) from exc
         except TimeoutError as exc:
             raise TransportError(f"connecting to {where} timed out after "
                                  f"{self.timeouts.connect:g}s", retryable=True,
-                                 setting=url) from exc
+                                 setting=setting) from exc
         except OSError as exc:
             raise TransportError(f"cannot connect to {where}: {exc.strerror or exc}",
-                                 retryable=True, setting=url) from exc
+                                 retryable=True, setting=setting) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeouts.read)
         if self.proxy is not None and self.scheme == "https":

@@ -22,6 +22,7 @@ class Proxy:
     port: int
     authorization: str | None = field(default=None, repr=False)  # "Basic ..."
     password: str | None = field(default=None, repr=False)
+    variable: str = ""  # the setting it came from (HTTPS_PROXY, http_proxy, ...), for errors
 
     def secrets(self) -> list[str]:
         return [v for v in (self.password, self.authorization and self.authorization[6:]) if v]
