@@ -64,9 +64,14 @@ def _scan_fix(side: str, location: Location, alias: Alias | None,
     setting fixes (keys, URL, CA bundle), not those only the server's owner can."""
     env = location.alias.upper()
     if isinstance(cause, S3Error):
+        if cause.tls_port:
+            return f"; use https:// in {env}_URL"
         if side == "target" and cause.code == "NoSuchBucket":
             # rclone sync and mc mirror create a missing target bucket; this mirror never does
             return "; the mirror never creates buckets: create it, then run again"
+        if cause.code == "NoSuchBucket":
+            return (f"; check the bucket's name in the pair, and that {env}_URL is the store "
+                    "that holds it")
         if cause.kind == "credentials rejected":
             if alias is not None and alias.credential_chain:
                 return (f"; the keys the AWS credential chain found were refused: check the "
@@ -96,7 +101,8 @@ class ScanError(Exception):
         self.side, self.location, self.cause = side, location, cause
         detail = cause.kind if isinstance(cause, S3Error) else str(cause)
         super().__init__(f"cannot list the {side} {location}: {detail}"
-                         + (f" ({cause.describe()})" if isinstance(cause, S3Error) else "")
+                         + (f" ({cause.describe(kind=False)})" if isinstance(cause, S3Error)
+                            else "")
                          + _scan_fix(side, location, alias, cause))
 
 

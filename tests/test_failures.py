@@ -117,13 +117,15 @@ def test_each_broken_pair_is_named_and_the_healthy_pair_still_runs(
     errors = {p["pair"].split(":")[0] + ":" + p["pair"].split(":")[1].split("/")[1]: p["error"]
               for p in run.summary["pairs"][1:]}
     assert errors == {
+        # the cause once, then the server's answer (it was said twice: "bucket does not
+        # exist (LIST b: bucket does not exist (HTTP 404 ...))")
         f"minio/no-such-bucket:{spare}": "cannot list the source minio/no-such-bucket: bucket "
-        "does not exist (LIST no-such-bucket: bucket does not exist (HTTP 404 NoSuchBucket: "
-        "The specified bucket does not exist))",
+        "does not exist (LIST no-such-bucket: HTTP 404 NoSuchBucket: The specified bucket "
+        "does not exist); check the bucket's name in the pair, and that MINIO_URL is the "
+        "store that holds it",
         f"minio/{src}:no-such-target": "cannot list the target aws/no-such-target: bucket does "
-        "not exist (LIST no-such-target: bucket does not exist (HTTP 404 NoSuchBucket: The "
-        "specified bucket does not exist)); the mirror never creates buckets: create it, then "
-        "run again",
+        "not exist (LIST no-such-target: HTTP 404 NoSuchBucket: The specified bucket does not "
+        "exist); the mirror never creates buckets: create it, then run again",
         f"wrongkey/{src}:{spare}": errors[f"wrongkey/{src}:{spare}"],
         f"minio/{src}:{readonly_dst}": errors[f"minio/{src}:{readonly_dst}"],
         f"nowhere/{src}:{spare}": errors[f"nowhere/{src}:{spare}"],

@@ -34,6 +34,10 @@ _REGION_CODES = frozenset({"PermanentRedirect", "IncorrectEndpoint", "Redirect",
                            "TemporaryRedirect"})
 # The target refuses every write the same way: a setting of the run, not one object.
 _SETTING_CODES = frozenset({"InvalidStorageClass"})
+# Refused for this object alone, whatever the status: AWS answers a GET (or a copy) of an
+# object in an archive tier with 403 InvalidObjectState, which no permission would change
+# (Intelligent-Tiering's archive tiers are not told by a listing, only by this answer).
+_OBJECT_CODES = frozenset({"InvalidObjectState"})
 
 # The IAM permission each operation needs, for "permission denied" messages.
 _PERMISSION = {"LIST": "s3:ListBucket", "HEAD": "s3:GetObject", "GET": "s3:GetObject",
@@ -59,6 +63,10 @@ _FIELD = re.compile(
 # A signature dated too far from the server's clock. AWS, MinIO and SeaweedFS say
 # RequestTimeTooSkewed; rclone's gofakes3 says AccessDenied with this message.
 _SKEW_MESSAGE = re.compile(r"difference between the request time and the \S+ time", re.I)
+# A plain-http request that reached a TLS port, as Go's servers (MinIO, SeaweedFS, rclone)
+# and nginx answer it: the URL's scheme is wrong, not the endpoint.
+_PLAIN_TO_TLS = re.compile(rb"HTTP request to an HTTPS server|plain HTTP request was sent "
+                           rb"to HTTPS port", re.I)
 
 
 class S3Error(Exception):
@@ -67,8 +75,10 @@ class S3Error(Exception):
     def __init__(self, status: int, code: str, message: str, *, operation: str,
                  bucket: str | None = None, key: str | None = None,
                  region_hint: str | None = None, request_id: str | None = None,
-                 server_time: float | None = None, foreign: bool = False) -> None:
+                 server_time: float | None = None, foreign: bool = False,
+                 tls_port: bool = False) -> None:
         self.foreign = foreign  # a body that is no S3 error document (an HTML page)
+        self.tls_port = tls_port  # the server said it speaks TLS there (http:// for https)
         self.status = status
         self.code = code
         self.message = message
@@ -92,7 +102,8 @@ class S3Error(Exception):
                    key=key, region_hint=region,
                    request_id=headers.get("x-amz-request-id") or fields.get("RequestId"),
                    server_time=server_time(fields.get("ServerTime"), headers.get("date")),
-                   foreign=_foreign(status, body, fields, operation))
+                   foreign=_foreign(status, body, fields, operation),
+                   tls_port=status == 400 and bool(_PLAIN_TO_TLS.search(body[:8192])))
 
     @property
     def skewed(self) -> bool:
@@ -105,6 +116,8 @@ class S3Error(Exception):
             return Severity.RETRY
         if self.code == "NotImplemented" or self.status == 501:
             return Severity.OBJECT  # asking again gets the same answer
+        if self.code in _OBJECT_CODES:
+            return Severity.OBJECT
         if self.code in _RETRY_CODES or self.status >= 500 or self.status == 429:
             return Severity.RETRY
         if (self.code in _AUTH_CODES or self.code in _PERMISSION_CODES
@@ -119,11 +132,15 @@ class S3Error(Exception):
         """A short cause a person can act on, used in logs and the run summary."""
         if self.skewed:
             return "clock differs from the server's"
+        if self.tls_port:
+            return "the server speaks TLS there, and was sent plain http"
         if self.foreign and self.status < 500 and not self.region_hint:
             # a web server, a proxy's or a portal's page: something else answers at the URL
             return "not an S3 answer (is the URL the S3 endpoint? a proxy in the way?)"
         if self.code == "AuthorizationHeaderMalformed" and self.region_hint:
             return "wrong region or endpoint"  # AWS: signed for one region, bucket in another
+        if self.code in _OBJECT_CODES:  # a 403, but no permission is missing
+            return _KIND_OF_CODE[self.code]
         if self.code in _AUTH_CODES or self.status == 401:
             return "credentials rejected"
         if self.code in _PERMISSION_CODES or self.status == 403:
@@ -140,14 +157,20 @@ class S3Error(Exception):
             return "server busy or failing"
         return "request rejected"
 
-    def describe(self) -> str:
+    def describe(self, *, kind: bool = True) -> str:
+        """The request, the cause and the server's answer; `kind=False` leaves the cause out,
+        for a message that has just named it ("credentials rejected (LIST b: HTTP 403 ...)")."""
         what = f"{self.operation}"
         if self.bucket:
             what += f" {self.bucket}"
             if self.key is not None:
                 what += f"/{self.key}"
-        text = f"{what}: {self.kind} (HTTP {self.status} {self.code}"
-        text += f": {self.message})" if self.message else ")"
+        if kind:
+            text = f"{what}: {self.kind} (HTTP {self.status} {self.code}"
+            text += f": {self.message})" if self.message else ")"
+        else:
+            text = f"{what}: HTTP {self.status} {self.code}"
+            text += f": {self.message}" if self.message else ""
         if self.region_hint and self.kind == "wrong region or endpoint":
             text += f"; the bucket is in region {self.region_hint}"
         if self.skewed:
