@@ -13,6 +13,7 @@ kept and reported. Nothing that exists only on the target is ever touched.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -90,7 +91,17 @@ def _difference(source: ObjectInfo, target: ObjectInfo, compare_etags: bool) -> 
     return None
 
 
-def decide(source: ObjectInfo | None, target: ObjectInfo | None, policy: Policy) -> Decision:
+def _archived(source: ObjectInfo, restored: Callable[[ObjectInfo], bool]) -> Decision | None:
+    """An object in an archive class that cannot be read now. A restored one keeps its
+    class (S3 serves a temporary copy beside the archive), so only `restored`, which asks
+    the source, can tell it from one that was not: it is asked last, for objects to copy."""
+    if source.storage_class not in ARCHIVED_CLASSES or restored(source):
+        return None
+    return Decision(Action.ARCHIVED, f"in {source.storage_class}; restore it first")
+
+
+def decide(source: ObjectInfo | None, target: ObjectInfo | None, policy: Policy,
+           restored: Callable[[ObjectInfo], bool] = lambda _: False) -> Decision:
     if source is None:
         return Decision(Action.TARGET_ONLY, "only on the target; never touched")
     if policy.exclude.matches(source.key):
@@ -105,14 +116,10 @@ def decide(source: ObjectInfo | None, target: ObjectInfo | None, policy: Policy)
                                                      source.size)
         if problem:
             return Decision(Action.UNSUPPORTED, problem)
-        if source.storage_class in ARCHIVED_CLASSES:
-            return Decision(Action.ARCHIVED, f"in {source.storage_class}; restore it first")
-        return Decision(Action.COPY_NEW, "missing on the target")
+        return _archived(source, restored) or Decision(Action.COPY_NEW, "missing on the target")
     difference = _difference(source, target, policy.compare_etags)
     if difference is None:
         return Decision(Action.UNCHANGED, "same on both sides")
     if not policy.overwrite:
         return Decision(Action.DIFFERS_KEPT, difference + KEPT)
-    if source.storage_class in ARCHIVED_CLASSES:
-        return Decision(Action.ARCHIVED, f"in {source.storage_class}; restore it first")
-    return Decision(Action.COPY_CHANGED, difference)
+    return _archived(source, restored) or Decision(Action.COPY_CHANGED, difference)

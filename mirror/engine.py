@@ -7,6 +7,7 @@ listing pages per side, the copies in flight, nothing per object that was alread
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ PREFETCH_PAGES = 4  # pages a side lists ahead of the merge (one each, for side-
 MARKERS_HELD = 1000  # new folder markers a pair holds back on a `markers_last` target
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"  # the ETag of a (true) empty folder marker
 _SCAN_ERRORS = (S3Error, TransportError, ListingParseError, CredentialsUnavailable)
+_RESTORED = re.compile(r'ongoing-request\s*=\s*"false"', re.I)  # a restore that is done
 
 
 @dataclass(frozen=True)
@@ -630,7 +632,8 @@ class PairRun:
                 self.summary.listing_complete = False
                 return
             self.tally.listed(src, dst)
-            for s, d, decision in files.settle(src, dst, decide(src, dst, self.policy)):
+            decided = decide(src, dst, self.policy, self._restored)
+            for s, d, decision in files.settle(src, dst, decided):
                 self._decided(s, d, decision, copies)
         for s, d, decision in files.flush(more=part.until is not None):
             self._decided(s, d, decision, copies)
@@ -641,6 +644,17 @@ class PairRun:
         assert obj is not None
         self.tally.decided(decision, obj.size, obj.key)
         self._act(src, dst, decision, copies)
+
+    def _restored(self, obj: ObjectInfo) -> bool:
+        """Whether an archived source object (GLACIER, DEEP_ARCHIVE) has a restored copy to
+        read now, asked with one HEAD (`x-amz-restore: ongoing-request="false", ...`): its
+        listing shows the archive class all the same. Where the source cannot say, no."""
+        try:
+            headers = self.source.client.head_object(self.pair.source.bucket,
+                                                     self.source.key(obj.key))
+        except (S3Error, TransportError, CredentialsUnavailable):
+            return False
+        return _RESTORED.search(headers.get("x-amz-restore", "")) is not None
 
     def _target_holds(self, key: str) -> bool:
         """Whether the target has an object `key` (full key); where it cannot say, yes."""
