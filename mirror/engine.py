@@ -24,7 +24,7 @@ from mirror.pairs import Location, Pair
 from mirror.providers import ListingOrder, Provider
 from mirror.s3.accounting import RequestCounter
 from mirror.s3.client import EndpointConfig, PoolRegistry, S3Client
-from mirror.s3.errors import S3Error
+from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import TransportError
 from mirror.s3.listing import ListingParseError, ListPage, ObjectInfo
 from mirror.s3.sigv4 import CredentialsUnavailable
@@ -382,6 +382,17 @@ class PairRun:
     def _should_stop(self) -> bool:
         return self.res.stop.is_set() or self.abort.is_set()
 
+    def _cut_by_the_stop(self, exc: Exception) -> bool:
+        """A listing that broke only because the run is stopping (not tried again, or its
+        connection cut by run.CUT_OFF_AFTER): the pair is interrupted, as a copy cut the
+        same way is, not failed with a cause the server never gave. A refusal (a missing
+        bucket, credentials) is the store's answer, stop or not."""
+        if not self.res.stop.is_set() or not isinstance(exc, ScanError):
+            return False
+        cause = exc.cause
+        return isinstance(cause, TransportError) or (
+            isinstance(cause, S3Error) and cause.severity is Severity.RETRY)
+
     # -- listing -----------------------------------------------------------------------
 
     def _where(self, side: str, prefix: str) -> tuple[Location, S3Client, Alias, Scope]:
@@ -571,7 +582,8 @@ class PairRun:
                 self._merge(prefix)
         except (ScanError, ListingOrderError) as exc:
             self.summary.listing_complete = False
-            self._halt(str(exc))
+            if not self._cut_by_the_stop(exc):
+                self._halt(str(exc))
         except Exception as exc:
             self.summary.listing_complete = False
             self._halt(f"unexpected error: {type(exc).__name__}: {exc}")
