@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 from typing import Protocol
@@ -244,7 +244,10 @@ def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
     """Copy the object. Where later runs compare it by size and time only, read the
     source's ETag once more after the copy: an object rewritten while it was copied (a
     checkpoint saved in place) is copied again, so its newer bytes are not left looking
-    older than the copy of the earlier ones, for good."""
+    older than the copy of the earlier ones, for good. That copy is not abandoned when the
+    run stops (SIGTERM): the earlier bytes are written by then, and look current to every
+    later run; it is sent at once (no turn under the bandwidth cap), and a server that does
+    not answer still has its connection cut (run.CUT_OFF_AFTER)."""
     for _ in range(FRESH_ATTEMPTS):
         try:
             _copy_or_untagged(ctx, obj)
@@ -257,6 +260,7 @@ def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
         if newer is None:
             return
         obj = newer
+        ctx = replace(ctx, stop=threading.Event(), throttle=None)  # never set: finished
     raise IntegrityError(f"was rewritten on the source during each of {FRESH_ATTEMPTS} copies; "
                          "the target holds an earlier version, or none")
 
