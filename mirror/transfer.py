@@ -513,7 +513,12 @@ def _source_get(ctx: TransferContext, obj: ObjectInfo, start: int = 0) -> Respon
     length = response.headers.get("content-length")
     if length is not None and int(length) != obj.size - start:
         response.close()
-        raise SourceChanged(f"is {int(length) + start} bytes now, {obj.size} when listed")
+        if _rewritten(ctx, obj):  # asked: damage must not pass for a rewrite
+            raise SourceChanged(f"is {int(length) + start} bytes now, {obj.size} when listed")
+        raise IntegrityError(f"the source answered the read from byte {start} with "
+                             f"{length} bytes, but the object is {obj.size} bytes, as listed "
+                             "and as its HEAD still says: not the bytes asked for; nothing "
+                             "was written")
     return response
 
 
@@ -911,15 +916,28 @@ def _wants_content_md5(exc: S3Error) -> bool:
         exc.code == "InvalidRequest" and "content-md5" in exc.message.lower())
 
 
+def _no_such_part(exc: S3Error) -> bool:
+    """A part GET refused because the object has no part of that number: it was uploaded
+    with part numbers that skip some (valid S3: parts 1, 3 and 7 make an object "-3"),
+    which GET ?partNumber=n for n in 1..count cannot follow. AWS answers 400 InvalidPart,
+    SeaweedFS 416 InvalidPartNumber."""
+    return exc.status == 416 or exc.code in ("InvalidPart", "InvalidPartNumber")
+
+
 def _upload_aligned_part(ctx: TransferContext, obj: ObjectInfo, key: str, upload_id: str,
                          number: int, count: int, response: Response | None,
                          spans: dict[int, tuple[int, int]]) -> str:
     """GET part `number` of the source and stream it into the same part of the upload."""
     for attempt in range(1, STREAM_ATTEMPTS + 1):
         if response is None:
-            response = ctx.source.client.get_object(
-                ctx.source.bucket, ctx.source.key(obj.key), if_match=obj.match_etag,
-                part_number=number)
+            try:
+                response = ctx.source.client.get_object(
+                    ctx.source.bucket, ctx.source.key(obj.key), if_match=obj.match_etag,
+                    part_number=number)
+            except S3Error as exc:
+                if _no_such_part(exc):  # the upload is aborted, the object copied another way
+                    raise _NotAligned from exc
+                raise
         try:
             span = _part_span(response, obj, count)
             if span is None:
@@ -969,6 +987,8 @@ def _copy_aligned(ctx: TransferContext, obj: ObjectInfo, count: int) -> None:
         if exc.status == 501 or exc.code == "NotImplemented":  # no part GETs at this source
             ctx.no_aligned.set()
             ctx.no_part_sizes.set()
+            raise _NotAligned from exc
+        if _no_such_part(exc):  # this object's parts are not numbered 1..n
             raise _NotAligned from exc
         raise
     try:
@@ -1054,6 +1074,7 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
                                       if_match=obj.match_etag or None))
 
     parts = _run_parts(ctx, key, upload_id, produce)
+    _unless_rewritten(ctx, obj, key, upload_id)  # as for the copies through here
     _complete(ctx, key, upload_id, parts)
 
 
@@ -1102,7 +1123,7 @@ def planned_requests(ctx: TransferContext, obj: ObjectInfo) -> dict[str, dict[st
     `_copy` would choose, for a dry run's estimate (retries and fallbacks add to it)."""
     planned = _planned_copy(ctx, obj)
     if compared_by_time(ctx, obj):  # the source's ETag read again after the copy
-        heads = 2 if Op.MPU_COMPLETE in planned["target"] and not ctx.server_side else 1
+        heads = 2 if Op.MPU_COMPLETE in planned["target"] else 1
         planned["source"][Op.HEAD] = planned["source"].get(Op.HEAD, 0) + heads  # and before
     return planned
 
