@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     logs.redactor.set(settings.secrets())
     logs.configure(debug=settings.debug, json=_log_json(environ), service=settings.service)
     summary = run(settings, stop=signals.stop)
-    publish(summary, settings, sys.stdout, environ)
+    publish(summary, settings, sys.stdout, environ, signals.stop)
     return exit_code(summary, signals.received[0] if signals.received else None)
 
 

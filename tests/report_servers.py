@@ -146,6 +146,20 @@ class _SlackHandler(_Handler):
                     {"Content-Type": "application/json; charset=utf-8", **headers})
 
 
+# Slack refuses blocks whose text adds up past about 13,200 characters with
+# msg_blocks_too_long (slackapi/bolt-js#2509), a limit its documentation does not state.
+BLOCKS_TEXT_LIMIT = 13_000
+
+
+def _blocks_text(blocks: list[dict[str, Any]]) -> int:
+    total = 0
+    for block in blocks:
+        for item in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if item:
+                total += len(item.get("text", ""))
+    return total
+
+
 def _blocks_within_limits(blocks: list[dict[str, Any]]) -> bool:
     """Slack's documented Block Kit limits; Slack answers invalid_blocks past them."""
     limits = {"header": 150, "section": 3000, "context": 3000}
@@ -194,6 +208,8 @@ class SlackServer(_Server):
                 return self.script.pop(0)
         if not _blocks_within_limits(payload.get("blocks") or []):
             return 200, {"ok": False, "error": "invalid_blocks"}, {}
+        if _blocks_text(payload.get("blocks") or []) > BLOCKS_TEXT_LIMIT:
+            return 200, {"ok": False, "error": "msg_blocks_too_long"}, {}
         return 200, {"ok": True, "channel": payload.get("channel"), "ts": "1700000000.000100",
                      "message": {"text": payload.get("text")}}, {}
 

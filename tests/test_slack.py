@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -353,7 +354,8 @@ def _check_limits(blocks: list[dict[str, Any]]) -> None:
 
 def test_a_huge_run_fits_slacks_limits_by_truncating_with_counts(
         slack_api: SlackServer) -> None:
-    """50 blocks, 150-character header, 3,000-character sections: cut, and counted."""
+    """50 blocks, 150-character header, 3,000-character sections, about 13,000 characters
+    in all: cut, and counted."""
     summary = _huge_run()
 
     with capture_logs() as events:
@@ -362,10 +364,12 @@ def test_a_huge_run_fits_slacks_limits_by_truncating_with_counts(
     blocks = slack_api.posts()[0]["blocks"]
     _check_limits(blocks)
     shown = _texts(blocks)
-    assert blocks[0]["text"]["text"].endswith("more characters)")
+    header = blocks[0]["text"]["text"]
+    assert header.endswith("s…: partial")  # a long SERVICE is cut, never the status
     titles = [b for b in blocks if b["type"] == "section" and "fields" in b]
     assert f"*and {40 - len(titles)} more pairs*" in shown
-    assert len(titles) >= 8
+    assert len(titles) >= 1  # each pair holds ~9,000 characters: one fits
+    assert len(json.dumps(blocks, ensure_ascii=False)) <= slack.MAX_BLOCKS_SIZE
     assert len(slack_api.calls) == 1  # accepted as blocks: no plain-text fallback
     assert "_and 1,045 more (one `object.failed` log event each)_" in shown
     assert "_and 1,995 more (one `object.differs_kept` log event each)_" in shown
@@ -514,6 +518,48 @@ def test_a_key_with_a_line_break_stays_in_its_code_span() -> None:
     bullets = [line for line in shown.splitlines() if line.startswith("• ")]
     assert bullets == ["• `a\\n• 'fake' all good\\n*bold*` rclone rewrites control "
                        "characters\\r\\nin a key"]
+
+
+def test_sections_cut_to_fit_end_between_lines_never_inside_markup() -> None:
+    """A pair stopped by a long error holding `&`, and 150 pairs past the 50 blocks with
+    long names: cut by characters, a section would end inside an entity (`&am`) or leave
+    a code span open, and Slack would show the markup or refuse the blocks."""
+    pairs = [PairSummary(pair=f"minio/src-{i:03}-{'a&b' * 20}:aws/dst-{i:03}",
+                         source=f"minio/src-{i:03}", target=f"aws/dst-{i:03}", dry_run=False,
+                         prefixes=[], status=Status.FAILED, seconds=1,
+                         error="cannot list: " + "R&D <bucket> " * 400)
+             for i in range(150)]
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=pairs, seconds=1)
+
+    blocks = slack.message(run).blocks
+
+    _check_limits(blocks)
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    for section in sections:
+        assert not re.search(r"&(?!amp;|lt;|gt;)", section), section[-80:]
+        assert all(line.count("`") % 2 == 0 for line in section.splitlines()), section[-80:]
+    stopped = [s for s in sections if s.startswith("*Stopped:*")]
+    assert stopped
+    assert all(s.endswith("more characters)") for s in stopped)
+    (more,) = [s for s in sections if s.startswith("*and ")]
+    listed = [line for line in more.splitlines() if line.startswith("❌ ")]
+    assert len(listed) >= 20
+    left = 150 - sum(1 for b in blocks if "fields" in b) - len(listed)
+    assert more.endswith(f"_… {left:,} not listed here_")
+
+
+def test_a_run_that_copied_only_empty_objects_shows_no_rate() -> None:
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=[], status=Status.SUCCESS, seconds=2,
+                       decisions={"copy-new": Count(3, 0)}, copied_new=Count(3, 0))
+    run = RunSummary(service="", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=2)
+
+    shown = _texts(slack.message(run).blocks)
+
+    assert "3 (0 B) copied\n" in shown
+    assert "B/s" not in shown
 
 
 class _Stalling:

@@ -12,6 +12,7 @@ names its host, with CIDR ranges and ports), chosen here from the environment.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
@@ -59,10 +60,10 @@ def _push(run: RunSummary, url: str, environ: Mapping[str, str]) -> None:
 
 
 def _post(run: RunSummary, token: str, channel: str, api_url: str | None,
-          environ: Mapping[str, str]) -> None:
+          environ: Mapping[str, str], stop: threading.Event | None) -> None:
     from mirror.report import slack  # slack_sdk: imported only when used
 
-    slack.post(run, token, channel, api_url, choose(api_url or slack.API_URL, environ))
+    slack.post(run, token, channel, api_url, choose(api_url or slack.API_URL, environ), stop)
 
 
 def redacted(run: RunSummary) -> RunSummary:
@@ -77,8 +78,10 @@ def redacted(run: RunSummary) -> RunSummary:
 
 
 def publish(run: RunSummary, settings: Settings, stdout: TextIO,
-            environ: Mapping[str, str] | None = None) -> None:
-    """`environ`: where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (os.environ)."""
+            environ: Mapping[str, str] | None = None,
+            stop: threading.Event | None = None) -> None:
+    """`environ`: where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (os.environ); `stop`:
+    set by SIGTERM, which shortens a Slack post under way to the time left after one."""
     env = os.environ if environ is None else environ
     run = redacted(run)
     if wants_console(settings, stdout):
@@ -89,4 +92,4 @@ def publish(run: RunSummary, settings: Settings, stdout: TextIO,
         _guarded("metrics", _push, run, settings.pushgateway_url, env)
     if settings.slack_token and settings.slack_channel:
         _guarded("slack", _post, run, settings.slack_token, settings.slack_channel,
-                 settings.slack_api_url, env)
+                 settings.slack_api_url, env, stop)

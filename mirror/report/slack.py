@@ -6,8 +6,10 @@ line (listed, time, requests, cost) and its first failures as a condensed list.
 
 Slack's limits are respected by truncating with a count, never by failing: 50 blocks per
 message, 150 characters in a header, 3,000 in a section, 2,000 in a field, 10 fields per
-section. 429 answers are retried after the Retry-After Slack sends. Slack's own errors are
-logged with the fix the user needs; none of them changes the mirror's exit code.
+section, and about 13,000 characters for all the blocks together (msg_blocks_too_long, a
+limit Slack does not document: ten pairs with a few failures each reach it). 429 answers
+are retried after the Retry-After Slack sends. Slack's own errors are logged with the fix
+the user needs; none of them changes the mirror's exit code.
 
 The proxy is the one the caller chose (`mirror.s3.proxy.choose`: HTTPS_PROXY /
 HTTP_PROXY unless NO_PROXY names Slack's host, the S3 clients' rules), or none: never one
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import logging
 import re
+import threading
 import time
 import urllib.error
 from dataclasses import dataclass
@@ -41,10 +45,14 @@ from mirror import __version__, logs
 from mirror.decision import Action
 from mirror.report import text
 from mirror.report.outbound import proxy_handler, through
-from mirror.summary import PairSummary, RunSummary
+from mirror.summary import PairSummary, RunSummary, Status
 
 API_URL = WebClient.BASE_URL  # https://slack.com/api/
 MAX_BLOCKS = 50
+# All the blocks together, as JSON: Slack answers msg_blocks_too_long past about 13,000
+# characters of text in all (undocumented; slackapi/bolt-js#2509), whatever each block holds.
+MAX_BLOCKS_SIZE = 12_000
+MORE_PAIRS_ROOM = 1_500  # kept for the "and N more pairs" note while pairs follow
 MAX_HEADER = 150
 MAX_SECTION = 3000
 MAX_FIELD = 2000
@@ -86,7 +94,7 @@ _FIXES = {
     "ratelimited": "Slack kept rate-limiting this app; the summary is in the log (run.done)",
 }
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "too_many_blocks",
-                           "msg_too_long", "invalid_arguments"})
+                           "msg_blocks_too_long", "msg_too_long", "invalid_arguments"})
 
 
 @dataclass(frozen=True)
@@ -152,10 +160,13 @@ def _context(*elements: str) -> dict[str, Any]:
 
 def _header(run: RunSummary) -> dict[str, Any]:
     name = run.service or "minio-s3-mirror"
-    title = f"{text.ICONS[run.status]} {name}: {run.status.value}"
+    icon, status = f"{text.ICONS[run.status]} ", f": {run.status.value}"
     if run.dry_run:
-        title += " (dry run)"
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(title, MAX_HEADER),
+        status += " (dry run)"
+    # a long SERVICE is cut, never the status the header is for
+    name = name if len(icon + name + status) <= MAX_HEADER else \
+        name[:MAX_HEADER - len(icon + status) - 1] + "…"
+    return {"type": "header", "text": {"type": "plain_text", "text": icon + name + status,
                                        "emoji": True}}
 
 
@@ -168,8 +179,9 @@ def _when(run: RunSummary) -> str:
 def _overview(run: RunSummary) -> dict[str, Any]:
     copied = run.total("copied")
     total = run.total_cost()
-    moved = (f"{text.objects(copied)} copied at {text.rate(run.bytes_per_second)}"
-             if copied.objects else "nothing copied")
+    moved = f"{text.objects(copied)} copied" if copied.objects else "nothing copied"
+    if copied.bytes:  # empty objects only: no rate to show, as on the terminal
+        moved += f" at {text.rate(run.bytes_per_second)}"
     cost = text.dollars(total.usd) + ("" if total.complete else "+")
     if run.dry_run:
         real = run.total_cost(projected=True)
@@ -202,7 +214,9 @@ def _pair_blocks(run: RunSummary, pair: PairSummary) -> list[dict[str, Any]]:
                    if line.label in _DETAILS)),
     ]
     if pair.error:
-        blocks.append(_section(f"*Stopped:* {escape(text.printable(pair.error))}"))
+        stopped = "*Stopped:* "
+        blocks.append(_section(stopped + escaped_within(text.printable(pair.error),
+                                                        MAX_SECTION - len(stopped))))
     lists = []  # one section for both, a block fewer per pair within Slack's 50
     if pair.failures:
         total = pair.failed.objects or len(pair.failures) + pair.failures_not_kept
@@ -232,9 +246,23 @@ def _keys(title: str, total: int, entries: list[tuple[str, str]], event: str) ->
     return "\n".join(lines)
 
 
-def _more_pairs(pairs: list[PairSummary]) -> dict[str, Any]:
+def _size(blocks: list[dict[str, Any]]) -> int:
+    return len(json.dumps(blocks, ensure_ascii=False))
+
+
+def _more_pairs(pairs: list[PairSummary], limit: int = MAX_SECTION) -> dict[str, Any]:
+    """The pairs past Slack's 50 blocks (or its size), one line each, as many as fit in
+    `limit` characters whole: cut by characters, a line would end inside its code span or
+    an entity."""
     lines = [f"*and {len(pairs):,} more pairs* (the `run.done` log event has them all)"]
-    lines += [f"{text.ICONS[p.status]} {code(p.pair)} {p.status.value}" for p in pairs]
+    room = min(limit, MAX_SECTION) - len(lines[0]) - 80  # the note, the block's JSON
+    for shown, p in enumerate(pairs):
+        line = f"{text.ICONS[p.status]} {code(p.pair, FAILURE_KEY)} {p.status.value}"
+        room -= len(line) + 2  # and its line break, written \n in JSON
+        if room < 0:
+            lines.append(f"_… {len(pairs) - shown:,} not listed here_")
+            break
+        lines.append(line)
     return _section("\n".join(lines))
 
 
@@ -251,43 +279,97 @@ def message(run: RunSummary) -> Message:
         blocks.append(_section("🔍 *Dry run*: nothing was written. The counts are what a "
                                "real run would copy."))
     reserve = 2  # the "more pairs" note and the footer
+    footer = _footer(run)
+    room = MAX_BLOCKS_SIZE - _size([*blocks, footer])  # characters left for the pairs
     for index, pair in enumerate(run.pairs):
         pair_blocks = _pair_blocks(run, pair)
-        if len(blocks) + len(pair_blocks) > MAX_BLOCKS - reserve:
-            blocks.append(_more_pairs(run.pairs[index:]))
+        size = _size(pair_blocks) + 2  # and the ", " joining them to the others
+        following = MORE_PAIRS_ROOM if index + 1 < len(run.pairs) else 0
+        if len(blocks) + len(pair_blocks) > MAX_BLOCKS - reserve \
+                or size + following > room:
+            blocks.append(_more_pairs(run.pairs[index:], room))
             break
         blocks += pair_blocks
-    blocks.append(_footer(run))
+        room -= size
+    blocks.append(footer)
     return Message(clip(text.headline(run), MAX_MESSAGE_TEXT), blocks)
 
 
 # -- posting -----------------------------------------------------------------------------
 
 
+class _Deadline:
+    """When the post must be over: `seconds` after it began, and at the latest
+    POST_DEADLINE_INTERRUPTED after a SIGTERM (`stop`) that comes while it is under way:
+    a rate-limit wait begun before it would otherwise outlast the pod's grace period."""
+
+    def __init__(self, seconds: float | None, stop: threading.Event | None = None) -> None:
+        self._ends = None if seconds is None else time.monotonic() + seconds
+        self._stop = stop
+        self._cut = False
+
+    def ends(self) -> float | None:
+        """time.monotonic() past which no request starts or goes on reading."""
+        if not self._cut and self._stop is not None and self._stop.is_set():
+            self._cut = True
+            cut = time.monotonic() + POST_DEADLINE_INTERRUPTED
+            self._ends = cut if self._ends is None else min(self._ends, cut)
+        return self._ends
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds`; until a SIGTERM comes, it ends the wait early."""
+        if self._stop is None or self._stop.is_set():
+            time.sleep(seconds)
+        else:
+            self._stop.wait(seconds)
+
+
+def _retry_after(response: HttpResponse) -> int:
+    wait = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
+    try:
+        return int(wait[0]) if wait else 1
+    except ValueError:
+        return 1
+
+
 class _RateLimitRetry(RateLimitErrorRetryHandler):
     """Wait as long as Slack's Retry-After asks, while the waits add up to at most
-    `budget` seconds."""
+    `budget` seconds and end before the post's deadline (a SIGTERM during a wait brings
+    the deadline closer: the wait goes on only if it still fits)."""
 
-    def __init__(self, *, budget: float, ends: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, budget: float, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.budget = budget
-        self.ends = ends  # time.monotonic() past which no request starts
+        self.deadline = deadline
+
+    def _fits(self, until: float) -> bool:
+        ends = self.deadline.ends()
+        return ends is None or until < ends
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest,
                    response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
         if response is None or response.status_code != 429:
             return False
-        wait = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
-        try:
-            seconds = int(wait[0]) if wait else 1
-        except ValueError:
-            seconds = 1
-        if seconds > self.budget or (self.ends is not None
-                                     and time.monotonic() + seconds >= self.ends):
+        seconds = _retry_after(response)
+        if seconds > self.budget or not self._fits(time.monotonic() + seconds):
             return False
         self.budget -= seconds
         return True
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None,
+                                 error: Exception | None = None) -> None:
+        """The wait Slack asked for; no next attempt (the 429 stands) when a SIGTERM
+        during it leaves too little time to finish it."""
+        assert response is not None  # _can_retry took only a 429 answer
+        until = time.monotonic() + _retry_after(response)
+        while (left := until - time.monotonic()) > 0:
+            if not self._fits(until):
+                return
+            self.deadline.sleep(left)
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
 
 
 # The SDK's own log lines would be plain text among our JSON ones; slack.* events say it all.
@@ -304,17 +386,17 @@ class _WebClient(WebClient):
     NO_PROXY as the S3 clients do (CIDR ranges such as 10.0.0.0/8). The caller chooses.
     """
 
-    def __init__(self, *, proxy: str | None, ends: float | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, proxy: str | None, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(proxy=proxy, **kwargs)
         self.proxy = proxy  # undo the SDK's fallback to the environment when it is None
-        self.ends = ends  # time.monotonic() past which no request starts or goes on reading
+        self.deadline = deadline
 
     def _left(self) -> float:
         """The timeout of the next step; TimeoutError once the post has had its time."""
-        if self.ends is None:
+        ends = self.deadline.ends()
+        if ends is None:
             return float(self.timeout)
-        left = self.ends - time.monotonic()
+        left = ends - time.monotonic()
         if left <= 0:
             raise TimeoutError("no complete answer within the time the post may take")
         return min(float(self.timeout), left)
@@ -355,36 +437,84 @@ def base_url(api_url: str | None) -> str:
 
 def client(token: str, api_url: str | None = None, proxy: str | None = None, *,
            rate_limit_budget: float = MAX_RETRY_AFTER,
-           deadline: float | None = POST_DEADLINE) -> WebClient:
+           deadline: float | None = POST_DEADLINE,
+           stop: threading.Event | None = None) -> WebClient:
     """`proxy`: http://[user:password@]host:port, or None to reach `api_url` directly.
     Rate limits are waited out up to `rate_limit_budget` seconds in all; no request starts
-    or goes on reading after `deadline` seconds from now."""
-    ends = None if deadline is None else time.monotonic() + deadline
+    or goes on reading after `deadline` seconds from now, nor POST_DEADLINE_INTERRUPTED
+    seconds after `stop` (SIGTERM) is set."""
+    ends = _Deadline(deadline, stop)
     return _WebClient(token=token, base_url=base_url(api_url), timeout=20, proxy=proxy,
-                      ends=ends, logger=_sdk_log,
+                      deadline=ends, logger=_sdk_log,
                       retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                                      _RateLimitRetry(max_retry_count=3, ends=ends,
+                                      _RateLimitRetry(max_retry_count=3, deadline=ends,
                                                       budget=rate_limit_budget)])
 
 
+def config_error_message(service: str, problems: list[str]) -> Message:
+    """What a run that could not start says in the channel: a nightly run that only logs
+    its configuration error (a key missing from the Secret) would leave the channel silent,
+    and a missing message is easily taken for a quiet night."""
+    service = text.printable(service)  # SERVICE itself may be what is wrong with it
+    name = service or "minio-s3-mirror"
+    status = ": configuration error"
+    icon = f"{text.ICONS[Status.FAILED]} "
+    name = name if len(icon + name + status) <= MAX_HEADER else \
+        name[:MAX_HEADER - len(icon + status) - 1] + "…"
+    intro = "*Nothing was done* (exit code 2): the run could not start.\n"
+    lines, room = [], MAX_SECTION - len(intro) - 80
+    for shown, problem in enumerate(problems):
+        line = "• " + escaped_within(text.printable(problem), 600)
+        room -= len(line) + 1
+        if room < 0:
+            lines.append(f"_and {len(problems) - shown:,} more (`config.invalid` in the log)_")
+            break
+        lines.append(line)
+    headline = (f"{service} mirror" if service else "minio-s3-mirror") + \
+        f": configuration error, nothing was done: {escape(text.printable(problems[0]))}" \
+        if problems else ""
+    return Message(clip(headline, MAX_MESSAGE_TEXT), [
+        {"type": "header", "text": {"type": "plain_text", "text": icon + name + status,
+                                    "emoji": True}},
+        _section(intro + "\n".join(lines)),
+        _context(f"minio-s3-mirror {__version__}",
+                 "the log has one `config.invalid` event per problem"),
+    ])
+
+
+def post_config_error(service: str, problems: list[str], token: str, channel: str,
+                      api_url: str | None = None,
+                      proxy: tuple[str, str] | None = None) -> bool:
+    """Tell the channel the run could not start; True if Slack accepted it."""
+    return _send(config_error_message(service, problems), token, channel, api_url, proxy,
+                 interrupted=False)
+
+
 def post(run: RunSummary, token: str, channel: str, api_url: str | None = None,
-         proxy: tuple[str, str] | None = None) -> bool:
+         proxy: tuple[str, str] | None = None, stop: threading.Event | None = None) -> bool:
     """Post the summary; log what happened (and the fix); True if Slack accepted it.
 
     `proxy`: the (variable, value) to go through, as `mirror.s3.proxy.choose` gives it, or
     None for a direct connection. Logs name it by host and port only, never its password.
+    `stop`: set by a SIGTERM, which ends the post within POST_DEADLINE_INTERRUPTED seconds.
     """
+    return _send(message(run), token, channel, api_url, proxy, interrupted=run.interrupted,
+                 stop=stop)
+
+
+def _send(built: Message, token: str, channel: str, api_url: str | None,
+          proxy: tuple[str, str] | None, *, interrupted: bool,
+          stop: threading.Event | None = None) -> bool:
     log = logs.get().bind(channel=channel)
     routed = through(proxy, log, "slack.failed", "Slack")
     if routed is None:
         return False
     log, chosen = routed
     via = "" if chosen is None else f" through proxy {chosen.address} ({chosen.variable})"
-    budget = MAX_RETRY_AFTER_INTERRUPTED if run.interrupted else MAX_RETRY_AFTER
-    deadline = POST_DEADLINE_INTERRUPTED if run.interrupted else POST_DEADLINE
+    budget = MAX_RETRY_AFTER_INTERRUPTED if interrupted else MAX_RETRY_AFTER
+    deadline = POST_DEADLINE_INTERRUPTED if interrupted else POST_DEADLINE
     slack = client(token, api_url, chosen.url if chosen else None, rate_limit_budget=budget,
-                   deadline=deadline)
-    built = message(run)
+                   deadline=deadline, stop=stop)
     try:
         try:
             answer = slack.chat_postMessage(channel=channel, text=built.text, blocks=built.blocks,
