@@ -17,9 +17,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from mirror import __version__
-from mirror.settings import VARIABLES, ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from mirror.settings import ConfigError, Settings
     from mirror.summary import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -40,10 +40,14 @@ class _Parser(argparse.ArgumentParser):
         """A mistake on the command line (an unknown flag, a flag without its value) is a
         configuration error like a bad variable: one `config.invalid` line, JSON where the
         logs are, exit 2; not a usage text a log pipeline cannot read."""
+        from mirror.settings import ConfigError
+
         raise ConfigError([f"{message} (minio-s3-mirror --help lists the flags)"])
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mirror.settings import VARIABLES
+
     width = max(len(v.name) for v in VARIABLES)
     lines = []
     for v in VARIABLES:
@@ -89,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    from mirror.settings import load_settings
+
     return load_settings(*_environment(argv, environ))
 
 
@@ -103,6 +109,16 @@ def _environment(argv: Sequence[str], environ: Mapping[str, str],
         if given is not None:
             env[name] = value if given else {"true": "false", "false": "true"}[value]
             labels[name] = "--" + ("" if given else "no-") + attr.replace("_", "-")
+    empty = [f"--{attr.replace('_', '-')} is empty: give it a value, or leave it out to use "
+             f"{name} (minio-s3-mirror --help lists the flags)"
+             for attr, name in _VALUES.items() if getattr(args, attr) is not None
+             and any(not v.strip() for v in _given(getattr(args, attr)))]
+    if empty:
+        # "not set" would override the environment's setting with the default: the whole
+        # bucket for `--prefix "$DAY"` with DAY empty, no cap for `--bandwidth-limit ""`
+        from mirror.settings import ConfigError
+
+        raise ConfigError(empty)
     for attr, name in _VALUES.items():
         value = getattr(args, attr)
         if value is not None:
@@ -115,6 +131,34 @@ def _environment(argv: Sequence[str], environ: Mapping[str, str],
         env["BUCKET_PAIRS"] = ";".join(args.pair)
         labels["BUCKET_PAIRS"] = "--pair"
     return env, labels
+
+
+def _given(value: str | list[str]) -> list[str]:
+    """A flag's values: one, or each occurrence of a repeated one."""
+    return value if isinstance(value, list) else [value]
+
+
+def _check_overridden(environ: Mapping[str, str], given: Mapping[str, str],
+                      labels: Mapping[str, str]) -> None:
+    """The variables a flag overrode are checked too: a `--dry-run` preview from the
+    CronJob's own settings must stop where the scheduled run, without the flag, would
+    (`MIRROR_MAX_WORKERS=0`), not report all good. (A pair given with --pair replaces
+    the environment's pairs on purpose, so those are not checked.)"""
+    names = [name for name in labels if not name.startswith("BUCKET_PAIR")
+             and environ.get(name, "").strip() and environ[name] != given[name]]
+    if not names:
+        return
+    from mirror.settings import ConfigError, load_settings
+
+    try:
+        load_settings({**given, **{name: environ[name] for name in names}})
+    except ConfigError as exc:
+        problems = [f"{problem} (in the environment; {labels[name]} overrides it here, "
+                    "but a run without the flag would stop)"
+                    for problem in exc.problems for name in names
+                    if problem.startswith(name + " ")]
+        if problems:
+            raise ConfigError(problems) from None
 
 
 def exit_code(summary: RunSummary, signum: int | None) -> int:
@@ -181,16 +225,44 @@ def _report_config_error(exc: ConfigError, environ: Mapping[str, str]) -> None:
                          detail="nothing was done; exit code 2")
 
 
+def _post_config_error(exc: ConfigError, environ: Mapping[str, str]) -> None:
+    """The channel hears of a run that could not start, when Slack's own settings are
+    usable: a nightly run that only logged it would leave the channel silent."""
+    from mirror.settings import slack_alone
+
+    slack_settings = slack_alone(environ)
+    if slack_settings is None:
+        return
+    from mirror import logs
+    from mirror.report import slack
+    from mirror.s3.proxy import choose
+
+    token, channel, api_url = slack_settings
+    service = environ.get("SERVICE", "").strip()
+    logs.redactor.set([token])
+    logs.configure(json=_log_json(environ), service=service)
+    try:
+        slack.post_config_error(service, exc.problems, token, channel, api_url,
+                                choose(api_url or slack.API_URL, environ))
+    except Exception as error:  # the exit code stays 2, whatever Slack does
+        logs.get().error("slack.crashed", error=f"{type(error).__name__}: {error}")
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     signals = _Signals()
     signals.install()
+    # only now the modules that take a while to import (a SIGTERM during start-up is kept)
+    from mirror.settings import ConfigError, load_settings
+
     environ = os.environ if environ is None else environ
     given: Mapping[str, str] = environ  # with the flags applied, once they are read
     try:
         given, labels = _environment(sys.argv[1:] if argv is None else argv, environ)
         settings = load_settings(given, labels)
+        _check_overridden(environ, given, labels)
     except ConfigError as exc:
         _report_config_error(exc, given)  # --service names the lines too
+        _post_config_error(exc, given)
         return EXIT_CONFIG
     from mirror import logs
     from mirror.report.publish import publish

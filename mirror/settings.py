@@ -765,6 +765,21 @@ def _now(reader: _Reader, clock: datetime | None) -> datetime:
     return (clock or datetime.now(UTC)).astimezone(zone)
 
 
+def _service(reader: _Reader) -> str:
+    """SERVICE, printed in every log line, the terminal summary and Slack's header: a line
+    break or an escape sequence in it would forge lines or repaint the terminal."""
+    service = reader.text("SERVICE")
+    if _CONTROL.search(service):
+        reader.fail("SERVICE", "has a line break or a control character: give a plain name "
+                    "such as 'photos-backup'")
+        return ""
+    return service
+
+
+_SHELL = re.compile(r"\$\(|\$\{|`")  # $(date ...), ${VAR}, `date ...`
+_WILDCARD = re.compile(r"[*?]")  # glob characters; '[' is left alone, keys may hold it
+
+
 def _prefixes(reader: _Reader, clock: datetime | None) -> tuple[str, ...]:
     now = _now(reader, clock)
     raw = []
@@ -772,6 +787,17 @@ def _prefixes(reader: _Reader, clock: datetime | None) -> tuple[str, ...]:
         if _CONTROL.search(entry):  # two prefixes on two lines would be one, matching nothing
             reader.fail("MIRROR_PREFIX", f"has a line break or a control character in "
                         f"{entry.strip()!r}: separate several prefixes with ','")
+            continue
+        if _SHELL.search(entry):  # the original's recipe: no shell runs it here, the prefix
+            # would be the command's own text, matching no key, night after night
+            reader.fail("MIRROR_PREFIX", f"has a shell command in {entry.strip()!r}, which "
+                        "nothing runs here (a CronJob's env, an --env-file, Helm values pass "
+                        "it as written): use a date template such as {yesterday:%Y/%m/%d}/")
+            continue
+        if _WILDCARD.search(entry):  # a LIST prefix is literal: '2025/01/*' matches no key
+            reader.fail("MIRROR_PREFIX", f"has a wildcard in {entry.strip()!r}: a prefix is "
+                        "the literal start of the keys ('2025/01/' covers every day of "
+                        "January); separate several prefixes with ','")
             continue
         try:
             raw.append(expand(entry.strip(), now).lstrip("/"))
@@ -795,6 +821,16 @@ _SERVICE_LINK = re.compile(r"_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-
                            r"SCTP)(_PROTO|_PORT|_ADDR)?)?)$")
 
 
+# Names written for a setting the mirror spells otherwise, too far from it for a typo.
+_MEANT = {
+    "MIRROR_TZ": "did you mean MIRROR_TIMEZONE?",
+    "SLACK_WEBHOOK_URL": "the summary is posted with a bot token, not a webhook: set "
+                         "SLACK_BOT_TOKEN and SLACK_CHANNEL_ID",
+    "SLACK_WEBHOOK": "the summary is posted with a bot token, not a webhook: set "
+                     "SLACK_BOT_TOKEN and SLACK_CHANNEL_ID",
+}
+
+
 def _misspelled(reader: _Reader, aliases: set[str]) -> None:
     """A variable one typo away from one of the run's own is refused: ignored, it would
     leave that setting at its default (MIRROR_DRYRUN=true: a run that writes). The
@@ -802,13 +838,34 @@ def _misspelled(reader: _Reader, aliases: set[str]) -> None:
     suffixes = [v.name.removeprefix("<ALIAS>") for v in VARIABLES if v.name.startswith("<")]
     theirs = {alias.upper() + suffix for alias in aliases for suffix in suffixes}
     for name in sorted(reader.env):
-        if not name.startswith(("MIRROR_", "SLACK_", "BUCKET_")) or name in _OWN \
+        # Names are compared in upper case: `mirror_dry_run=true` is as ignored as a typo.
+        upper = name.upper()
+        if not upper.startswith(("MIRROR_", "SLACK_", "BUCKET_")) or name in _OWN \
                 or name in theirs or _SERVICE_LINK.search(name):
             continue
-        close = difflib.get_close_matches(name, _OWN, n=1, cutoff=0.8)
+        if upper in _MEANT:
+            reader.fail(name, f"is not a setting of the mirror: {_MEANT[upper]} (as "
+                        "written, it would be ignored)")
+            continue
+        close = [upper] if upper in _OWN or upper in theirs else \
+            difflib.get_close_matches(upper, _OWN, n=1, cutoff=0.8)
         if close:
             reader.fail(name, f"is not a setting of the mirror: did you mean {close[0]}? "
                         "(as written, it would be ignored)")
+
+
+def slack_alone(env: Mapping[str, str]) -> tuple[str, str, str | None] | None:
+    """SLACK_BOT_TOKEN, SLACK_CHANNEL_ID and SLACK_API_URL when Slack is on and they are
+    usable by themselves (proxy included), whatever else is wrong: a run that cannot start
+    still tells the channel. None when Slack is off or its own settings have a problem."""
+    reader = _Reader(env, {})
+    token, channel = reader.secret("SLACK_BOT_TOKEN"), reader.secret("SLACK_CHANNEL_ID")
+    if not (token and channel):
+        return None
+    api_url = _web_url(reader, "SLACK_API_URL", credentials=False)
+    _check_no_proxy(reader)
+    _proxy(reader, api_url or SLACK_API)
+    return None if reader.problems else (token, channel, api_url)
 
 
 def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = None,
@@ -843,7 +900,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
         missing = "SLACK_CHANNEL_ID" if token else "SLACK_BOT_TOKEN"
         reader.fail(missing, "is not set; Slack needs both SLACK_BOT_TOKEN and SLACK_CHANNEL_ID")
     settings = Settings(
-        pairs=tuple(pairs), aliases=aliases, service=reader.text("SERVICE"),
+        pairs=tuple(pairs), aliases=aliases, service=_service(reader),
         prefixes=_prefixes(reader, clock), exclude=exclude,
         overwrite=reader.boolean("MIRROR_OVERWRITE", False),
         copy_tags=reader.boolean("MIRROR_COPY_TAGS", True),

@@ -55,12 +55,17 @@ def _render_field(spec: str, now: datetime) -> str:
         raise TemplateError(f"{{{spec}}}: the offset goes beyond the calendar "
                             "(years 1 to 9999)") from None
     fmt = fmt or DEFAULT_FORMAT
-    for directive in re.findall(r"%(.?)", fmt.replace("%%", "")):
+    directives = re.findall(r"%(.?)", fmt.replace("%%", ""))
+    for directive in directives:
         if not directive:
             raise TemplateError(f"{{{spec}}}: the format ends with a lone % (write %% for a "
                                 "literal one)")
         if directive not in _DIRECTIVES:
             raise TemplateError(f"{{{spec}}}: %{directive} is not a supported date directive")
+    if not directives:  # {yesterday:YYYY/MM/DD} rendered as the text, the same every day
+        raise TemplateError(f"{{{spec}}}: the format has no % directive, so it names no date "
+                            "and renders as written every day: use strftime's, such as "
+                            "%Y/%m/%d")
     return moment.strftime(fmt)
 
 

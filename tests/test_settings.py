@@ -71,6 +71,12 @@ BAD_INPUTS = [
     ({"MIRROR_WORKERS": "8"}, "did you mean MIRROR_MAX_WORKERS?"),
     ({"MIRROR_EXCLUDES": "*.tmp"}, "did you mean MIRROR_EXCLUDE?"),
     ({"BUCKET_PAIRSS": "minio/a:aws/b"}, "did you mean BUCKET_PAIRS?"),
+    # the right name in the wrong case is as ignored as a typo: the preview wrote
+    ({"mirror_dry_run": "true"}, "mirror_dry_run is not a setting of the mirror: did you mean "
+     "MIRROR_DRY_RUN? (as written, it would be ignored)"),
+    ({"Mirror_Exclude": "*.tmp"}, "Mirror_Exclude is not a setting of the mirror: did you "
+     "mean MIRROR_EXCLUDE?"),
+    ({"mirror_dryrun": "true"}, "did you mean MIRROR_DRY_RUN?"),
     ({"BUCKET_PAIR": ""}, "no bucket pair: set BUCKET_PAIR"),
     ({"BUCKET_PAIR": "minio/src-aws/dst"}, "BUCKET_PAIR pair 'minio/src-aws/dst' must be "
                                            "source:target"),
@@ -183,6 +189,18 @@ BAD_INPUTS = [
     ({"MIRROR_PREFIX": "{now-99999999d:%Y}"}, "MIRROR_PREFIX has a bad date template: "
      "{now-99999999d:%Y}: the offset goes beyond the calendar"),
     ({"MIRROR_PREFIX": "{today:%}"}, "the format ends with a lone %"),
+    # the original's recipe, copied into a CronJob's env or an --env-file where no shell runs
+    # it: the prefix was the command's text, which matched no key, and every night's run
+    # copied nothing and said "success"
+    ({"MIRROR_PREFIX": "$(date -d 'yesterday' +%Y/%m/%d)"},
+     "MIRROR_PREFIX has a shell command in "),
+    ({"MIRROR_PREFIX": "${DAY}/"}, "which nothing runs here (a CronJob's env, an --env-file, "
+     "Helm values pass it as written)"),
+    ({"MIRROR_PREFIX": "2025/,`date +%Y`/"}, "use a date template such as {yesterday:%Y/%m/%d}/"),
+    # another tool's date format: rendered as written, the same prefix every night, which
+    # matched no key, and every run copied nothing and said "success"
+    ({"MIRROR_PREFIX": "{yesterday:YYYY/MM/DD}/"}, "MIRROR_PREFIX has a bad date template: "
+     "{yesterday:YYYY/MM/DD}: the format has no % directive, so it names no date"),
     # several on separate lines (a YAML block) were one entry, matching nothing: a run that
     # copied nothing, or excluded nothing, and said nothing
     ({"MIRROR_PREFIX": "2025/01/21/\n2025/01/22/"},
@@ -311,6 +329,25 @@ def test_flags_are_named_in_errors_and_override_the_environment(listener: Listen
     assert empty.code == 2
     assert "--pair (BUCKET_PAIRS) is empty: give a pair such as" in empty.stderr
     assert listener.connections == 0
+
+
+def test_a_preview_stops_at_a_bad_variable_its_flag_overrides(listener: Listener) -> None:
+    """`--dry-run` over the CronJob's own environment is how a change is previewed: a bad
+    value its flags override must stop it, as it will stop the scheduled run without them,
+    not pass as all good."""
+    run = run_mirror(_env(listener, MIRROR_MAX_WORKERS="0", MIRROR_DRY_RUN="maybe"),
+                     "--dry-run", "--max-workers", "4")
+
+    assert run.code == 2
+    assert sorted(e["error"] for e in run.named("config.invalid")) == [
+        "configuration error: MIRROR_DRY_RUN must be true or false, got 'maybe' (in the "
+        "environment; --dry-run overrides it here, but a run without the flag would stop)",
+        "configuration error: MIRROR_MAX_WORKERS must be 'auto' or a whole number from 1 to "
+        "512, got '0' (in the environment; --max-workers overrides it here, but a run "
+        "without the flag would stop)"]
+    assert listener.connections == 0
+    valid = run_mirror(_env(listener, MIRROR_DRY_RUN="false"), "--dry-run")
+    assert not valid.named("config.invalid")
 
 
 def test_prefix_and_exclude_flags_repeat_like_rclones() -> None:
@@ -512,3 +549,22 @@ def test_a_value_wrapped_in_quotes_is_refused_without_showing_it(
     assert f"{name} is wrapped in quotes, which a docker --env-file keeps" in run.stderr
     assert "secret-value" not in run.stderr + run.stdout
     assert listener.connections == 0
+
+
+@pytest.mark.parametrize("prefix", ["2025/01/*", "2025/01/2?/", "2025/01/20/,logs/*.gz"])
+def test_a_wildcard_in_mirror_prefix_is_refused(prefix: str) -> None:
+    """A LIST prefix is literal: '2025/01/*' would match no key and report success, nightly."""
+    with pytest.raises(ConfigError) as err:
+        _load(BUCKET_PAIR="minio/a:minio/b", MIRROR_PREFIX=prefix)
+    [problem] = err.value.problems
+    assert problem.startswith("MIRROR_PREFIX has a wildcard in ")
+    assert "literal start of the keys" in problem
+
+
+@pytest.mark.parametrize("service", ["photos\nlevel=error forged", "photos\x1b[2J"])
+def test_a_control_character_in_service_is_refused(service: str) -> None:
+    """SERVICE names every log line, the terminal summary and Slack's header."""
+    with pytest.raises(ConfigError) as err:
+        _load(BUCKET_PAIR="minio/a:minio/b", SERVICE=service)
+    assert err.value.problems == ["SERVICE has a line break or a control character: give a "
+                                  "plain name such as 'photos-backup'"]

@@ -71,6 +71,8 @@ def test_daylight_saving_days_still_have_one_yesterday() -> None:
     ("{today", "without a closing"),
     ("today}", "without an opening"),
     ("{today:%}", "ends with a lone %"),
+    ("{yesterday:YYYY/MM/DD}", "the format has no % directive"),  # was the text, every day
+    ("{today:%%}", "the format has no % directive"),
     ("{now-99999999d}", "beyond the calendar"),
     ("{now+9999999999999999w}", "beyond the calendar"),
 ])
