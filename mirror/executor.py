@@ -36,13 +36,21 @@ class BoundedExecutor:
 
 
 class MemoryBudget:
-    """A byte-counting semaphore; a request larger than the whole budget takes all of it."""
+    """A byte-counting semaphore; a request larger than the whole budget takes all of it.
 
-    def __init__(self, total: int) -> None:
+    `trim`, if given, is called each time a quarter of the budget has been released since
+    its last call: buffers below the allocator's mmap threshold (most small objects) are
+    freed into its arenas, which keep their pages, and objects of varied sizes fragment
+    them, so without a trim the process grew past its budget with the bytes it copied.
+    """
+
+    def __init__(self, total: int, trim: Callable[[], object] | None = None) -> None:
         self.total = total
         self._free = total
         self._cond = threading.Condition()
         self.peak = 0
+        self._trim = trim
+        self._released = 0  # bytes released since the last trim
 
     def acquire(self, n: int) -> int:
         n = min(n, self.total)
@@ -57,6 +65,12 @@ class MemoryBudget:
         with self._cond:
             self._free += n
             self._cond.notify_all()
+            self._released += n
+            trim = self._trim if self._released >= self.total // 4 else None
+            if trim is not None:
+                self._released = 0
+        if trim is not None:
+            trim()  # outside the lock: waiting copies go on meanwhile
 
 
 class Throttle:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,49 @@ def size_run(limits: Limits, part_size: int, workers: int | None = None,
                   large_transfers=min(large_transfers, workers))
 
 
+def _libc_function(name: str, libc: object | None) -> Callable[..., int] | None:
+    """A function of the C library (or of `libc`, for tests); None where it has none
+    (musl has neither mallopt nor malloc_trim)."""
+    try:
+        function: Callable[..., int] = getattr(libc if libc is not None else ctypes.CDLL(None),
+                                               name)
+    except (AttributeError, OSError):
+        return None
+    return function
+
+
+def freed_memory_trimmer(libc: object | None = None) -> Callable[[], object] | None:
+    """What gives the pages of freed buffers back to the system (glibc's malloc_trim).
+
+    A buffer below MMAP_THRESHOLD (objects up to 1 MiB, the 256 KiB stream buffers) comes
+    from an arena, even one above it when an arena has room: freed, its pages stay in the
+    process, and objects of varied sizes fragment the arenas, so a run of many small
+    objects grew with the bytes it copied (3 pairs, 512 workers, a 208 MiB budget:
+    590-730 MiB RSS). malloc_trim(0) returns every free page of every arena.
+    None where the C library has no malloc_trim (musl): nothing to do there.
+    """
+    trim = _libc_function("malloc_trim", libc)
+    return None if trim is None else lambda: trim(0)
+
+
+def raise_open_files_limit(ceiling: int = 65536) -> int:
+    """Raise the soft limit on open files to the hard one (at most `ceiling`), as Go
+    programs do at start, and return it. Each worker holds a connection per side, and
+    AWS addresses each bucket by its own host, whose pool keeps its idle connections: many
+    workers over several pairs need more than the 1,024 many containers start with, and
+    past it every new connection fails (EMFILE)."""
+    try:
+        import resource  # not on every platform
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            return wanted
+        return soft
+    except (ImportError, ValueError, OSError):
+        return -1
+
+
 def return_freed_buffers(libc: object | None = None) -> bool:
     """Have buffers of MMAP_THRESHOLD and more given back to the system once freed.
 
@@ -116,9 +160,5 @@ def return_freed_buffers(libc: object | None = None) -> bool:
     RSS for an 80 MiB budget). Pinning the threshold turns the dynamic raise off. False
     where the C library has no mallopt (musl): nothing to do there.
     """
-    try:
-        lib = libc if libc is not None else ctypes.CDLL(None)
-        mallopt = lib.mallopt  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    mallopt = _libc_function("mallopt", libc)
+    return mallopt is not None and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))

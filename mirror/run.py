@@ -12,7 +12,14 @@ from typing import Any
 from mirror import logs
 from mirror.engine import PairRun, RunResources
 from mirror.executor import BoundedExecutor, MemoryBudget, Throttle
-from mirror.resources import Limits, read_limits, return_freed_buffers, size_run
+from mirror.resources import (
+    Limits,
+    freed_memory_trimmer,
+    raise_open_files_limit,
+    read_limits,
+    return_freed_buffers,
+    size_run,
+)
 from mirror.s3.client import EndpointConfig, PoolRegistry
 from mirror.s3.sigv4 import Credentials, CredentialSource, CredentialsUnavailable, ServerClock
 from mirror.settings import Alias, Settings
@@ -120,6 +127,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     stop = stop or threading.Event()
     log = logs.get()
     return_freed_buffers()  # before the first buffer: memory follows the budget
+    open_files = raise_open_files_limit()  # a connection per worker and side and AWS bucket
     limits = limits or read_limits()
     sizing = size_run(limits, settings.part_size, settings.max_workers,
                       settings.large_transfers)
@@ -131,6 +139,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
              memory_budget_mib=sizing.memory_budget // (1024 * 1024),
              part_size_mib=sizing.part_size // (1024 * 1024), limits=limits.source,
              cpus=round(limits.cpus, 2), memory_mib=limits.memory // (1024 * 1024),
+             open_files=open_files,
              bandwidth_limit_mib_s=(round(settings.bandwidth_limit / (1024 * 1024), 2)
                                     if settings.bandwidth_limit else None),
              **_proxies(settings))
@@ -139,7 +148,8 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     parts = ThreadPoolExecutor(max_workers=sizing.workers, thread_name_prefix="part")
     resources = RunResources(
         settings=settings, endpoints={n: endpoint_for(a) for n, a in settings.aliases.items()},
-        pools=pools, executor=executor, parts=parts, budget=MemoryBudget(sizing.memory_budget),
+        pools=pools, executor=executor, parts=parts,
+        budget=MemoryBudget(sizing.memory_budget, trim=freed_memory_trimmer()),
         part_size=sizing.part_size, streams=threading.Semaphore(sizing.large_transfers),
         stop=stop,
         throttle=Throttle(settings.bandwidth_limit) if settings.bandwidth_limit else None)

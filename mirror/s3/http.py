@@ -28,7 +28,7 @@ from typing import NoReturn
 from mirror.s3.proxy import Proxy, ProxyError, authority, proxy_auth_message, tunnel
 
 _CRLF2 = b"\r\n\r\n"
-_RECV = 256 * 1024
+_RECV = 16 * 1024
 _MAX_HEAD = 64 * 1024
 
 
@@ -76,12 +76,20 @@ class _Connection:
             self._buf = data
         self._pos = 0
 
+    def _advance(self, pos: int) -> None:
+        """Consume the received bytes up to `pos`, and drop the block once all are consumed
+        (an idle connection keeps no block)."""
+        if pos >= len(self._buf):
+            self._buf, self._pos = b"", 0
+        else:
+            self._pos = pos
+
     def read_head(self) -> bytes:
         while True:
             end = self._buf.find(_CRLF2, self._pos)
             if end >= 0:
                 head = self._buf[self._pos : end]
-                self._pos = end + 4
+                self._advance(end + 4)
                 return head
             if len(self._buf) - self._pos > _MAX_HEAD:
                 raise ConnectionResetError("response headers too large")
@@ -92,7 +100,7 @@ class _Connection:
             end = self._buf.find(b"\r\n", self._pos)
             if end >= 0:
                 line = self._buf[self._pos : end]
-                self._pos = end + 2
+                self._advance(end + 2)
                 return line
             self._fill()
 
@@ -100,7 +108,7 @@ class _Connection:
         have = len(self._buf) - self._pos
         if have >= n:
             out = self._buf[self._pos : self._pos + n]
-            self._pos += n
+            self._advance(self._pos + n)
             return out
         parts = [self._buf[self._pos :]]
         self._buf, self._pos = b"", 0
@@ -126,7 +134,7 @@ class _Connection:
         if have:
             n = min(have, len(view))
             view[:n] = self._buf[self._pos : self._pos + n]
-            self._pos += n
+            self._advance(self._pos + n)
             return n
         n = self.sock.recv_into(view)
         if not n:
