@@ -32,6 +32,9 @@ class KeyRule:
         return self.reason if re.search(self.pattern, key) else None
 
 
+MAX_KEY_BYTES = 1024  # S3's longest key, in UTF-8: AWS, MinIO, R2, B2, SeaweedFS, rclone
+MAX_NAME_BYTES = 255  # a file system's longest name: a path segment, where keys are paths
+
 # '.' or '..' as a path segment of a key: AWS holds such keys; MinIO, SeaweedFS and rclone
 # refuse them (and anything that resolves paths on the way would write another key).
 DOT_SEGMENTS = KeyRule(r"(^|/)\.\.?(/|$)", "rejects '.' and '..' as a path segment of a key")
@@ -64,8 +67,20 @@ class Provider:
     # Has listed a key after a greater one while the mirror's copies landed in the bucket
     # it listed (rclone serve s3, once in CI; cause not pinned down): pages are sorted.
     unsorted_while_written: bool = False
+    # Keeps each '/'-separated segment of a key as a file name, refused past this many
+    # bytes (SeaweedFS: KeyTooLongError; rclone serve s3: a 500)
+    max_segment_bytes: int | None = None
 
     def key_problem(self, key: str, size: int) -> str | None:
+        length = len(key.encode("utf-8", "surrogatepass"))
+        if length > MAX_KEY_BYTES:
+            return (f"{self.name} refuses keys longer than 1,024 bytes (this one is {length} "
+                    "in UTF-8, with the target pair's folder)")
+        if self.max_segment_bytes is not None and any(
+                len(segment.encode("utf-8", "surrogatepass")) > self.max_segment_bytes
+                for segment in key.split("/")):
+            return (f"{self.name} refuses a key whose path segment (between '/') is longer "
+                    f"than {self.max_segment_bytes} bytes")
         for rule in self.key_rules:
             reason = rule.problem(key, size)
             if reason:
@@ -86,7 +101,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("digitalocean"),
     Provider("ceph"),
     Provider("seaweedfs", listing_order=ListingOrder.FOLDERS_FIRST, marker_replaces_file=True,
-             markers_last=True,
+             markers_last=True, max_segment_bytes=MAX_NAME_BYTES,
              key_rules=(
         KeyRule("//", "stores '//' in a key as '/'"),
         KeyRule(r"\\", "stores '\\' in a key as '/'"),
@@ -96,7 +111,8 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
         DOT_SEGMENTS,
     )),
     Provider("rclone", tags=False, folder_markers=False, time_from_mtime=True,
-             file_blocks_folder=True, unsorted_while_written=True, key_rules=(
+             file_blocks_folder=True, unsorted_while_written=True,
+             max_segment_bytes=MAX_NAME_BYTES, key_rules=(
         KeyRule("//", "rejects '//' in a key"),
         KeyRule("^/", "rejects a key's leading '/'"),
         KeyRule("/$", "drops a key's trailing '/'"),
