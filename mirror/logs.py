@@ -109,6 +109,34 @@ def _brief(logger: Any, name: str, event: EventDict) -> EventDict:
     return event
 
 
+class _Sink:
+    """The stream the log lines go to. When its reader goes away (`2>&1 | head`, a log
+    shipper that died) or it cannot be written, the logging stops, not the run: an
+    exception from a log call would end the run mid-copy, without its summary or report."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._out.write(text)
+            except (OSError, ValueError):  # EPIPE, ENOSPC; ValueError: the file was closed
+                self._gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._out.flush()
+            except (OSError, ValueError):
+                self._gone = True
+
+    def isatty(self) -> bool:
+        return self._out.isatty()
+
+
 def configure(*, debug: bool = False, stream: TextIO | None = None,
               json: bool | None = None, service: str = "") -> None:
     """Set up structlog for a run; `json` defaults to "not a terminal". A `service` name
@@ -129,7 +157,7 @@ def configure(*, debug: bool = False, stream: TextIO | None = None,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug
                                                             else logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=structlog.PrintLoggerFactory(_Sink(out)),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
