@@ -289,6 +289,7 @@ def _merged(*counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int
         for side, ops in count.items():
             tally = out.setdefault(side, {})
             for op, n in ops.items():
-                tally[op] = tally.get(op, 0) + n
+                name = str(op)  # an Op of the planned copies: a plain name, as in the log
+                tally[name] = tally.get(name, 0) + n
     return {side: dict(sorted(ops.items())) for side, ops in out.items()}
 

@@ -128,3 +128,21 @@ def test_a_key_with_control_characters_stays_on_its_line() -> None:
                       "control characters in a key"]
     assert "\x1b" not in out
     assert "  error              stopped\\nat a key" in out.splitlines()
+
+
+def test_a_console_log_names_the_projected_requests_plainly(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """MIRROR_LOG_FORMAT=console shows a dry run's projected requests as the operations'
+    names ('GET': 1), never as Python's enum repr (<Op.GET: 'GET'>: 1) beside 'LIST': 1."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, {"a.txt": b"aa"})
+    env = {**base_env(minio=minio_side, aws=aws_side), "MIRROR_LOG_FORMAT": "console",
+           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"}
+
+    run = run_mirror(env, "--dry-run")
+
+    assert run.code == 0
+    done = next(line for line in run.stderr.splitlines() if "run.done" in line)
+    assert "<Op." not in run.stderr
+    assert "'GET': 1" in done
+    assert "'PUT': 1" in done
