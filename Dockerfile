@@ -2,7 +2,8 @@
 # minio-s3-mirror: the worker as a small, non-root image whose root filesystem can be read-only.
 #
 #   docker build -t minio-s3-mirror .
-#   docker run --rm -e MINIO_URL=... -e BUCKET_PAIR=minio/src:aws/dst ... minio-s3-mirror --dry-run
+#   docker run --rm --stop-timeout 60 -e MINIO_URL=... -e BUCKET_PAIR=minio/src:aws/dst ... \
+#     minio-s3-mirror --dry-run
 #
 # The base is pinned to an exact Python and Debian release; pin it further by digest
 # (python:3.12.12-slim-bookworm@sha256:...) where builds must be bit-for-bit repeatable.
@@ -28,11 +29,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     TMPDIR=/tmp
+# The image's own Python by its path: with /opt/venv/bin first on PATH, a bare `python`
+# would be the new environment's, which has no pip, once the shell looks it up again.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    python -m venv --without-pip /opt/venv \
-    && python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-index \
-        --find-links=/wheels /wheels/minio_s3_mirror-*.whl \
-    && python -m pip uninstall --yes --no-cache-dir pip \
+    /usr/local/bin/python -m venv --without-pip /opt/venv \
+    && /usr/local/bin/python -m pip --python /opt/venv/bin/python install --no-cache-dir \
+        --no-index --find-links=/wheels /wheels/minio_s3_mirror-*.whl \
+    && /usr/local/bin/python -m pip uninstall --yes --no-cache-dir pip \
     && groupadd --system --gid 10001 mirror \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
         --shell /usr/sbin/nologin mirror

@@ -57,9 +57,12 @@ def test_the_final_image_has_no_wheels_caches_or_build_tools() -> None:
     assert final.all("COPY") == []
     assert final.all("ADD") == []
     assert run.startswith("--mount=type=bind,from=builder,source=/wheels,target=/wheels ")
-    assert "python -m venv --without-pip /opt/venv" in commands
+    assert "/usr/local/bin/python -m venv --without-pip /opt/venv" in commands
     assert all("--no-cache-dir" in c for c in commands if " pip " in c)
-    assert "python -m pip uninstall --yes --no-cache-dir pip" in commands
+    assert "/usr/local/bin/python -m pip uninstall --yes --no-cache-dir pip" in commands
+    # with /opt/venv/bin first on PATH, a bare `python` can be the new environment's, which
+    # has no pip: the base image's Python is named by its path
+    assert not [c for c in commands if c.startswith("python ")]
     assert not any(c.startswith(("apt-get", "apk")) for c in commands)
     assert builder.run_commands() == [
         "python -m pip wheel --no-cache-dir --wheel-dir /wheels --constraint constraints.txt ."]

@@ -27,7 +27,8 @@ from mirror.sandbox import LocalS3
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Commands of the final stage that change the base image rather than the virtual
 # environment; they cannot run on a developer's machine (and need not: the test checks them).
-SYSTEM_COMMANDS = ("python -m pip uninstall ", "groupadd ", "useradd ")
+SYSTEM_PYTHON = "/usr/local/bin/python"  # the base image's, named by path in the final stage
+SYSTEM_COMMANDS = (f"{SYSTEM_PYTHON} -m pip uninstall ", "groupadd ", "useradd ")
 
 
 @dataclass
@@ -62,8 +63,8 @@ def _mapped(text: str, paths: dict[str, Path]) -> str:
 
 def _shell(command: str, paths: dict[str, Path], cwd: Path, env: dict[str, str]) -> None:
     command = _mapped(command, paths)
-    assert command.startswith("python ")
-    command = shlex.quote(sys.executable) + command[len("python"):]
+    python = next(p for p in (SYSTEM_PYTHON, "python") if command.startswith(p + " "))
+    command = shlex.quote(sys.executable) + command[len(python):]
     result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True,
                             text=True, timeout=600, check=False)
     assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
