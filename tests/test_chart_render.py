@@ -269,6 +269,7 @@ def test_every_cronjob_and_pod_field_reaches_the_manifest() -> None:
     assert "nodeAffinity" in pod["affinity"]
     template = job["template"]["metadata"]
     assert template["labels"]["cost-center"] == "backup"
+    assert template["labels"]["team"] == "platform"  # commonLabels reach the pods too
     assert template["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
     assert box["image"] == "registry.example.com/ops/minio-s3-mirror@sha256:" + "ab" * 32
     assert box["imagePullPolicy"] == "Always"
@@ -409,3 +410,15 @@ def test_the_readme_values_install_the_weekly_and_nightly_jobs_it_names(readme: 
         "{yesterday:%Y/%m/%d}/")
     schedules = {job["name"]: job["schedule"] for job in values["jobs"]}
     assert not _days_of_week(schedules["full"]) & _days_of_week(schedules["nightly"])
+
+
+def test_common_labels_reach_the_pods_and_a_jobs_pod_labels_win() -> None:
+    values = merged(WEEKLY_AND_NIGHTLY, {"commonLabels": {"team": "platform", "tier": "backup"}})
+    values["jobs"][0]["podLabels"] = {"team": "data"}
+    objects = manifests(values)
+    first, second = [c["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+                     for c in of_kind(objects, "CronJob")]
+
+    assert (first["team"], first["tier"]) == ("data", "backup")
+    assert (second["team"], second["tier"]) == ("platform", "backup")
+    validate(objects)

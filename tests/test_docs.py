@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+from chart_support import CHART
 from conftest import ROOT, base_env, new_bucket, run_mirror
 
+from mirror import __version__
 from mirror.report import slack
 from mirror.sandbox import LocalS3
 from mirror.settings import VARIABLES
@@ -60,3 +62,18 @@ def test_every_variable_is_in_the_readme_table() -> None:
     rows = [line for line in readme.splitlines() if line.startswith("| `")]
     missing = [v.name for v in VARIABLES if not any(f"`{v.name}`" in row for row in rows)]
     assert missing == []
+
+
+def test_the_image_tag_the_docs_push_is_the_one_the_chart_pulls() -> None:
+    """The chart pulls `<repository>:<appVersion>`: an image pushed under another tag (the
+    docs' stale version, or `:latest`) leaves every run in ImagePullBackOff."""
+    app_version = re.search(r'^appVersion: "?([^"\n]+)"?$',
+                            (CHART / "Chart.yaml").read_text("utf-8"), flags=re.M)
+    docs = "\n".join(path.read_text("utf-8") for path in (ROOT / "README.md", CHART / "README.md"))
+    tags = set(re.findall(r"minio-s3-mirror:(\d+\.\d+\.\d+)", docs))
+    pushed_as = set(re.findall(r"pushed as :(\d+\.\d+\.\d+)", docs))
+
+    assert app_version
+    assert app_version.group(1) == __version__
+    assert tags
+    assert tags | pushed_as == {__version__}

@@ -156,11 +156,17 @@ meaning of its own must then come from the job, or it would render as "<nil>" or
 {{- end }}
 {{- end }}
 {{- range $job.extraEnv }}
-{{- if or (has .name $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|PRICING|STORAGE_CLASS|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) .name) }}
-{{- if eq .name "MIRROR_LOG_FORMAT" }}
+{{- /* in upper case, as the worker compares them: mirror_dry_run is refused by it (exit 2 at
+every run), minio_url would be ignored beside the chart's MINIO_URL */}}
+{{- $upper := upper .name }}
+{{- if or (has $upper $chartEnv) (regexMatch (printf "^(%s)_(URL|PROVIDER|REGION|CA_FILE|ETAG_IS_MD5|PRICING|STORAGE_CLASS|ACCESS_KEY|SECRET_KEY)$" (upper (join "|" $aliases))) $upper) }}
+{{- if eq $upper "MIRROR_LOG_FORMAT" }}
 {{- fail (printf "%s: extraEnv sets MIRROR_LOG_FORMAT, which the chart fixes to json: the logs of a CronJob's pods are read by machines (kubectl logs, a log pipeline)" $where) }}
 {{- end }}
-{{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values; use the value that maps to it (see values.yaml)" $where .name) }}
+{{- fail (printf "%s: extraEnv sets %s, which the chart sets from its values%s; use the value that maps to it (see values.yaml)" $where .name (ternary "" (printf " as %s" $upper) (eq .name $upper))) }}
+{{- end }}
+{{- if and (ne .name $upper) (regexMatch "^(MIRROR|SLACK|BUCKET)_" $upper) }}
+{{- fail (printf "%s: extraEnv sets %s, which the worker refuses (exit 2 at every run): its variables are upper case, %s" $where .name $upper) }}
 {{- end }}
 {{- end }}
 {{- /* one entry per name: Kubernetes keeps the last of two, and a later upgrade that drops
@@ -251,6 +257,24 @@ store (endpoint URL), the same bucket, and one folder inside the other */}}
 {{- end }}
 {{- if and .Values.slack.botToken (not .Values.slack.channelId) }}
 {{- fail "slack.botToken is set but slack.channelId is not: Slack needs both (SLACK_BOT_TOKEN and SLACK_CHANNEL_ID)" }}
+{{- end }}
+{{- /* credentials in the values that nothing reads: the run would use other keys, or none */}}
+{{- range $alias, $endpoint := .Values.endpoints }}
+{{- if $endpoint }}
+{{- range $key := list "accessKey" "secretKey" }}
+{{- if index $endpoint $key }}
+{{- if $root.Values.existingSecret }}
+{{- fail (printf "endpoints.%s.%s is set, but existingSecret (%s) is too, so the chart would ignore it: the pods read %s_%s from that Secret. Put the key in the Secret and remove it from the values, or unset existingSecret" $alias $key $root.Values.existingSecret (include "minio-s3-mirror.envPrefix" $alias) (ternary "ACCESS_KEY" "SECRET_KEY" (eq $key "accessKey"))) }}
+{{- end }}
+{{- if and (eq $alias "aws") $endpoint.credentialChain }}
+{{- fail (printf "endpoints.aws.%s is set, but endpoints.aws.credentialChain is true, so the chart would ignore it: the aws alias signs with the AWS credential chain (its IAM role). Remove the keys, or set credentialChain to false" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.slack.botToken .Values.existingSecret }}
+{{- fail (printf "slack.botToken is set, but existingSecret (%s) is too, so the chart would ignore it: the pods read SLACK_BOT_TOKEN from that Secret. Put the token in the Secret and remove it from the values, or unset existingSecret" .Values.existingSecret) }}
 {{- end }}
 {{- if and .Values.slack.channelId (not .Values.slack.botToken) (not .Values.existingSecret) }}
 {{- fail "slack.channelId is set but there is no token: set slack.botToken, or existingSecret (a Secret with the key SLACK_BOT_TOKEN)" }}
