@@ -13,13 +13,14 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from mirror.sandbox import LocalS3, start_seaweedfs
+from mirror.sandbox import LocalS3, start_seaweedfs, stop_all
 
 SOURCE, TARGET = "photos", "photos-backup"
 
@@ -74,11 +75,26 @@ def _verify(target: LocalS3, expected: dict[str, bytes]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mirror.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, help="where the servers keep their data")
+    parser.add_argument("--workdir", type=Path,
+                        help="where the servers keep their data, kept afterwards (by default "
+                             "a temporary folder, removed at the end)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mirror-demo-"))
     print(f"starting two local S3 servers under {workdir} ...")
-    minio, aws = start_seaweedfs(workdir / "minio"), start_seaweedfs(workdir / "aws")
+    try:
+        return _demo(workdir)
+    except KeyboardInterrupt:  # Ctrl-C: the servers are stopped on the way out
+        print("\ninterrupted: stopping the demo's servers", file=sys.stderr)
+        return 130
+    finally:
+        stop_all()
+        if args.workdir is None:  # ~90 MB of server data per run otherwise
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _demo(workdir: Path) -> int:
+    minio = start_seaweedfs(workdir / "minio")
+    aws = start_seaweedfs(workdir / "aws")
     try:
         print(f"  minio side: {minio.url}   aws side: {aws.url}")
         aws.boto3().create_bucket(Bucket=TARGET)

@@ -129,7 +129,8 @@ class LocalS3:
 
 
 @atexit.register
-def _stop_all() -> None:
+def stop_all() -> None:
+    """Stop every server this process started, one still starting included."""
     for server in list(_RUNNING):
         server.stop()
 
@@ -232,7 +233,8 @@ def start_seaweedfs(workdir: Path, *, access_key: str = "seaweed-access",
             "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")}
         if metrics:
             ports["metricsPort"] = free_port()
-        cmd = [weed, "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1",
+        # its log files in the server's folder, not a few more in $TMPDIR at every start
+        cmd = [weed, f"-logdir={workdir}", "server", f"-dir={workdir / 'data'}", "-ip=127.0.0.1",
                "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.config={workdir / 's3.json'}",
                "-s3.port.iceberg=0", "-s3.port.lance=0",
                # Every bucket is a collection with volumes of its own; "auto" would size the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ from conftest import ROOT
 
 def test_the_demo_mirrors_previews_and_verifies_byte_for_byte(tmp_path: Path) -> None:
     """`python -m mirror.demo` (what scripts/demo.sh runs) starts its own two servers, shows
-    the product's summaries, and exits 0 only when boto3 finds every byte in the target."""
-    done = subprocess.run([sys.executable, "-m", "mirror.demo", "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    the product's summaries, and exits 0 only when boto3 finds every byte in the target;
+    the temporary folder of its servers' data is removed at the end."""
+    done = subprocess.run([sys.executable, "-m", "mirror.demo"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, check=False,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = done.stdout.split("\n$ ")[1:]
@@ -31,3 +34,5 @@ def test_the_demo_mirrors_previews_and_verifies_byte_for_byte(tmp_path: Path) ->
     assert all("exit code 0" in run for run in runs)
     assert ("verified with boto3: the target holds the 187 expected objects, byte for byte"
             in done.stdout)
+    assert f"under {tmp_path}/mirror-demo-" in done.stdout  # where it was made
+    assert list(tmp_path.iterdir()) == []
