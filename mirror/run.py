@@ -173,6 +173,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None,
     summary = RunSummary(service=settings.service, dry_run=settings.dry_run,
                          started_at=started_at, pairs=summaries,
                          seconds=time.monotonic() - started, interrupted=stop.is_set(),
+                         dated_prefixes=settings.dated_prefixes,
                          prices={name: a.pricing for name, a in settings.aliases.items()})
     log.info("run.done", **summary.to_dict())
     return summary

@@ -34,7 +34,7 @@ from mirror.s3.proxy import (
     no_proxy_of,
     parse_proxy,
 )
-from mirror.templates import TemplateError, expand, split_list
+from mirror.templates import TemplateError, dated, expand, split_list
 
 T = TypeVar("T")
 
@@ -179,6 +179,7 @@ class Settings:
     aliases: Mapping[str, Alias]
     service: str = ""
     prefixes: tuple[str, ...] = ("",)
+    dated_prefixes: bool = False  # MIRROR_PREFIX has a date template: it moves on every day
     exclude: Exclude = Exclude()
     overwrite: bool = False
     copy_tags: bool = True
@@ -902,6 +903,7 @@ def load_settings(env: Mapping[str, str], labels: Mapping[str, str] | None = Non
     settings = Settings(
         pairs=tuple(pairs), aliases=aliases, service=_service(reader),
         prefixes=_prefixes(reader, clock), exclude=exclude,
+        dated_prefixes=dated(reader.text("MIRROR_PREFIX")),
         overwrite=reader.boolean("MIRROR_OVERWRITE", False),
         copy_tags=reader.boolean("MIRROR_COPY_TAGS", True),
         dry_run=reader.boolean("MIRROR_DRY_RUN", False),

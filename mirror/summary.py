@@ -206,6 +206,9 @@ class RunSummary:
     pairs: list[PairSummary]
     seconds: float = 0.0
     interrupted: bool = False
+    # the run's prefixes came from date templates: the next run lists other folders, and
+    # what this one left is listed again only by a run without them (the weekly full sync)
+    dated_prefixes: bool = False
     prices: Mapping[str, Pricing] = field(default_factory=dict)  # by alias
 
     @property

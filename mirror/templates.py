@@ -85,6 +85,11 @@ def split_list(text: str) -> list[str]:
     return [*entries, text[start:]]
 
 
+def dated(text: str) -> bool:
+    """Whether `text` has a date field: a prefix that names another folder every day."""
+    return "{" in text.replace("{{", "")
+
+
 def expand(text: str, now: datetime) -> str:
     """Replace every {date:format} field of `text`; raise TemplateError for a bad one."""
     out: list[str] = []

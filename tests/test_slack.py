@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 
 from mirror.report import slack
 from mirror.sandbox import LocalS3, free_port
+from mirror.settings import load_settings
 from mirror.summary import Count, Difference, Failure, PairSummary, RunSummary, Status
 
 TOKEN = "xoxb-1234567890-test-bot-token"
@@ -468,6 +469,30 @@ def test_an_interrupted_run_says_so_in_the_header() -> None:
     # 5 listed is not the bucket: the stop came before the listing's end
     assert "*listed* source 5 (50 B) · target 0 (stopped before the listing's end)" in _texts(
         built.blocks)
+
+
+@pytest.mark.parametrize(("prefix", "later"), [
+    ("2026/01/21/", "left to the next run"),
+    ("{yesterday:%Y/%m/%d}/", "left to a run without the date prefix"),
+])
+def test_what_an_interrupted_nightly_run_leaves_is_not_promised_to_the_next_night(
+        prefix: str, later: str) -> None:
+    """A date-templated prefix names another folder tomorrow: what tonight's run left is
+    listed again only by a run without it (the weekly full sync), not by the next run."""
+    settings = load_settings({"MINIO_URL": "http://127.0.0.1:9", "MINIO_ACCESS_KEY": "ak",
+                              "MINIO_SECRET_KEY": "sk", "AWS_URL": "http://127.0.0.1:9",
+                              "AWS_ACCESS_KEY": "ak", "AWS_SECRET_KEY": "sk",
+                              "BUCKET_PAIR": "minio/a:aws/b", "MIRROR_PREFIX": prefix})
+    pair = PairSummary(pair="minio/a:aws/b", source="minio/a", target="aws/b", dry_run=False,
+                       prefixes=list(settings.prefixes), status=Status.INTERRUPTED,
+                       interrupted=Count(2, 20), source_changed=Count(1, 10))
+    run = RunSummary(service="nightly", dry_run=False, started_at="2026-01-22T02:00:00+00:00",
+                     pairs=[pair], seconds=30, interrupted=True,
+                     dated_prefixes=settings.dated_prefixes)
+
+    assert slack.message(run).text == (
+        f"nightly mirror: interrupted, 0 copied, 2 stopped before done ({later}), "
+        f"1 changed at the source during the run ({later})")
 
 
 def test_a_pair_that_could_not_run_is_in_the_notification_text() -> None:

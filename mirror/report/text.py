@@ -176,12 +176,14 @@ def headline(run: RunSummary) -> str:
     differ = sum(pair.decided(Action.DIFFERS_KEPT).objects for pair in run.pairs)
     changed = run.total("source_changed").objects
     cut = run.total("interrupted").objects
+    later = ("left to a run without the date prefix" if run.dated_prefixes
+             else "left to the next run")
     return (f"{name}: {run.status.value}{dry}, {done}"
             + (f", {failed:,} failed" if failed else "")
-            + (f", {cut:,} stopped before done (left to the next run)" if cut else "")
+            + (f", {cut:,} stopped before done ({later})" if cut else "")
             + (f", {pairs_failed:,} of {len(run.pairs):,} pairs failed" if pairs_failed
                else "")
             + (f", {differ:,} {'differs' if differ == 1 else 'differ'} (kept)" if differ
                else "")
-            + (f", {changed:,} changed at the source during the run (left to the next run)"
+            + (f", {changed:,} changed at the source during the run ({later})"
                if changed else ""))
