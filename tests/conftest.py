@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_servers import SlackServer
 
 from bench.proxy import CountingProxy
 from mirror import sandbox
@@ -62,6 +63,14 @@ def rclone_side(server_root: Path) -> Iterator[LocalS3]:
     server = sandbox.start_rclone(server_root / "rclone-side")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def slack_api() -> Iterator[SlackServer]:
+    """A local Slack Web API (`report_servers.SlackServer`), for one test."""
+    server = SlackServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

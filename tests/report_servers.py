@@ -32,6 +32,10 @@ from prometheus_client.samples import Sample
 
 from mirror.sandbox import free_port
 
+# What the tests post with: a token of a Slack bot's shape, and a channel ID
+TOKEN = "xoxb-1234567890-test-bot-token"
+CHANNEL = "C0123ABCDEF"
+
 
 class _Server:
     handler: type[BaseHTTPRequestHandler]

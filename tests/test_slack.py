@@ -6,30 +6,19 @@ import base64
 import itertools
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import base_env, contents, new_bucket, put, run_mirror
 from proxy_server import ForwardProxy, Seen
-from report_servers import SlackServer, unanswered
+from report_servers import CHANNEL, TOKEN, SlackServer, unanswered
 from structlog.testing import capture_logs
 
 from mirror.report import slack
 from mirror.sandbox import LocalS3, free_port
 from mirror.settings import load_settings
 from mirror.summary import Count, Difference, Failure, PairSummary, RunSummary, Status
-
-TOKEN = "xoxb-1234567890-test-bot-token"
-CHANNEL = "C0123ABCDEF"
-
-
-@pytest.fixture
-def slack_api() -> Iterator[SlackServer]:
-    server = SlackServer()
-    yield server
-    server.close()
 
 
 def _env(minio_side: LocalS3, aws_side: LocalS3, api_url: str, src: str, dst: str,

@@ -11,27 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from conftest import ROOT, base_env, new_bucket, put
-from report_servers import SlackServer
+from report_servers import CHANNEL, TOKEN, SlackServer
 from structlog.testing import capture_logs
 
 from mirror.report import slack
 from mirror.sandbox import LocalS3
 from mirror.summary import RunSummary
-
-TOKEN = "xoxb-1234567890-test-bot-token"
-CHANNEL = "C0123ABCDEF"
-
-
-@pytest.fixture
-def slack_api() -> Iterator[SlackServer]:
-    server = SlackServer()
-    yield server
-    server.close()
 
 
 def _when_called(slack_api: SlackServer, stop: threading.Event) -> threading.Thread:

@@ -4,21 +4,8 @@ leave the channel silent, night after night, and a missing message reads as a qu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from conftest import base_env, run_mirror
-from report_servers import SlackServer
-
-TOKEN = "xoxb-1234567890-test-bot-token"
-CHANNEL = "C0123ABCDEF"
-
-
-@pytest.fixture
-def slack_api() -> Iterator[SlackServer]:
-    server = SlackServer()
-    yield server
-    server.close()
+from report_servers import CHANNEL, TOKEN, SlackServer
 
 
 def _env(api_url: str, **extra: str) -> dict[str, str]:

@@ -5,29 +5,19 @@ ten pairs with a few failures each reaches it. The summary must still reach the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from report_servers import SlackServer
+from report_servers import CHANNEL, TOKEN, SlackServer
 from structlog.testing import capture_logs
 
 from mirror.report import slack
 from mirror.report.pricing import TABLES
 from mirror.summary import Count, Difference, Failure, PairSummary, RunSummary, Status
 
-TOKEN = "xoxb-1234567890-test-bot-token"
-CHANNEL = "C0123ABCDEF"
 REASON = ("the bytes read from the source have MD5 91d75cb0c461ec89655a05ba4a77ef55 but its "
           "ETag is 0b1cc2735b5a3f7cfd8e9fa3cdb73b89: the source object is damaged, or its "
           "store's ETags are not MD5s (SSE-KMS, SSE-C: set MINIO_ETAG_IS_MD5=false); nothing "
           "was written")
-
-
-@pytest.fixture
-def slack_api() -> Iterator[SlackServer]:
-    server = SlackServer()
-    yield server
-    server.close()
 
 
 def _night(pairs: int) -> RunSummary:
