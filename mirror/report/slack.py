@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import urllib.error
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -158,16 +159,34 @@ def _context(*elements: str) -> dict[str, Any]:
             "elements": [_mrkdwn(e) for e in elements[:MAX_CONTEXT_ELEMENTS] if e]}
 
 
-def _header(run: RunSummary) -> dict[str, Any]:
-    name = run.service or "minio-s3-mirror"
-    icon, status = f"{text.ICONS[run.status]} ", f": {run.status.value}"
-    if run.dry_run:
-        status += " (dry run)"
-    # a long SERVICE is cut, never the status the header is for
-    name = name if len(icon + name + status) <= MAX_HEADER else \
-        name[:MAX_HEADER - len(icon + status) - 1] + "…"
-    return {"type": "header", "text": {"type": "plain_text", "text": icon + name + status,
+def _header_block(status: Status, service: str, said: str) -> dict[str, Any]:
+    """'<icon> <service>: <said>', within Slack's 150 characters: a long SERVICE is cut,
+    never what the header is there to say."""
+    icon, said = f"{text.ICONS[status]} ", f": {said}"
+    name = service or "minio-s3-mirror"
+    if len(icon + name + said) > MAX_HEADER:
+        name = name[:MAX_HEADER - len(icon + said) - 1] + "…"
+    return {"type": "header", "text": {"type": "plain_text", "text": icon + name + said,
                                        "emoji": True}}
+
+
+def _header(run: RunSummary) -> dict[str, Any]:
+    return _header_block(run.status, run.service,
+                         run.status.value + (" (dry run)" if run.dry_run else ""))
+
+
+def _as_many_as_fit(lines: list[str], room: int, newline: int,
+                    more: Callable[[int], str]) -> list[str]:
+    """`lines` while they fit whole in `room` characters, each with its line break
+    (`newline` characters: 2 where the room is counted in JSON, `\\n`), then `more(n)` for
+    the n left out: cut by characters, a line would end inside its code span or an entity."""
+    kept: list[str] = []
+    for shown, line in enumerate(lines):
+        room -= len(line) + newline
+        if room < 0:
+            return [*kept, more(len(lines) - shown)]
+        kept.append(line)
+    return kept
 
 
 def _when(run: RunSummary) -> str:
@@ -252,18 +271,13 @@ def _size(blocks: list[dict[str, Any]]) -> int:
 
 def _more_pairs(pairs: list[PairSummary], limit: int = MAX_SECTION) -> dict[str, Any]:
     """The pairs past Slack's 50 blocks (or its size), one line each, as many as fit in
-    `limit` characters whole: cut by characters, a line would end inside its code span or
-    an entity."""
-    lines = [f"*and {len(pairs):,} more pairs* (the `run.done` log event has them all)"]
-    room = min(limit, MAX_SECTION) - len(lines[0]) - 80  # the note, the block's JSON
-    for shown, p in enumerate(pairs):
-        line = f"{text.ICONS[p.status]} {code(p.pair, FAILURE_KEY)} {p.status.value}"
-        room -= len(line) + 2  # and its line break, written \n in JSON
-        if room < 0:
-            lines.append(f"_… {len(pairs) - shown:,} not listed here_")
-            break
-        lines.append(line)
-    return _section("\n".join(lines))
+    `limit` characters whole."""
+    note = f"*and {len(pairs):,} more pairs* (the `run.done` log event has them all)"
+    room = min(limit, MAX_SECTION) - len(note) - 80  # the note, the block's JSON
+    lines = _as_many_as_fit(
+        [f"{text.ICONS[p.status]} {code(p.pair, FAILURE_KEY)} {p.status.value}"
+         for p in pairs], room, 2, lambda left: f"_… {left:,} not listed here_")
+    return _section("\n".join([note, *lines]))
 
 
 def _footer(run: RunSummary) -> dict[str, Any]:
@@ -456,26 +470,16 @@ def config_error_message(service: str, problems: list[str]) -> Message:
     its configuration error (a key missing from the Secret) would leave the channel silent,
     and a missing message is easily taken for a quiet night."""
     service = text.printable(service)  # SERVICE itself may be what is wrong with it
-    name = service or "minio-s3-mirror"
-    status = ": configuration error"
-    icon = f"{text.ICONS[Status.FAILED]} "
-    name = name if len(icon + name + status) <= MAX_HEADER else \
-        name[:MAX_HEADER - len(icon + status) - 1] + "…"
     intro = "*Nothing was done* (exit code 2): the run could not start.\n"
-    lines, room = [], MAX_SECTION - len(intro) - 80
-    for shown, problem in enumerate(problems):
-        line = "• " + escaped_within(text.printable(problem), 600)
-        room -= len(line) + 1
-        if room < 0:
-            lines.append(f"_and {len(problems) - shown:,} more (`config.invalid` in the log)_")
-            break
-        lines.append(line)
+    lines = _as_many_as_fit(
+        ["• " + escaped_within(text.printable(problem), 600) for problem in problems],
+        MAX_SECTION - len(intro) - 80, 1,
+        lambda left: f"_and {left:,} more (`config.invalid` in the log)_")
     headline = (f"{service} mirror" if service else "minio-s3-mirror") + \
         f": configuration error, nothing was done: {escape(text.printable(problems[0]))}" \
         if problems else ""
     return Message(clip(headline, MAX_MESSAGE_TEXT), [
-        {"type": "header", "text": {"type": "plain_text", "text": icon + name + status,
-                                    "emoji": True}},
+        _header_block(Status.FAILED, service, "configuration error"),
         _section(intro + "\n".join(lines)),
         _context(f"minio-s3-mirror {__version__}",
                  "the log has one `config.invalid` event per problem"),
