@@ -361,7 +361,9 @@ class PairRun:
             target_time_from_mtime=self.target_alias.provider.time_from_mtime,
             source_etag_variable=self.source_alias.variable("ETAG_IS_MD5"),
             target_etag_variable=self.target_alias.variable("ETAG_IS_MD5"),
-            storage_class_variable=self.target_alias.variable("STORAGE_CLASS"))
+            storage_class_variable=self.target_alias.variable("STORAGE_CLASS"),
+            create_only=not settings.overwrite,
+            plain_markers=self.target_alias.provider.marker_replaces_file)
         self.summary = PairSummary(pair=str(pair), source=str(pair.source),
                                    target=str(pair.target), dry_run=settings.dry_run,
                                    prefixes=[p for p in settings.prefixes if p])
@@ -482,6 +484,9 @@ class PairRun:
             return
         if result.outcome is Outcome.INTERRUPTED:
             self.log.info("object.interrupted", key=result.key, reason=result.error)
+            return
+        if result.outcome is Outcome.KEPT:
+            self.log.warning("object.differs_kept", key=result.key, reason=result.error)
             return
         self.log.error("object.failed", key=result.key, error=result.error)
         with self._lock:

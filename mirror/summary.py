@@ -159,13 +159,17 @@ class PairTally:
 
     def decided(self, decision: Decision, size: int, key: str) -> None:
         with self._lock:
-            self.summary.decisions.setdefault(decision.action.value, Count()).add(size)
             if decision.action is Action.DIFFERS_KEPT:
-                if len(self.summary.differs) < MAX_FAILURES_KEPT:
-                    self.summary.differs.append(
-                        Difference(key, decision.reason.removesuffix(KEPT)))
-                else:
-                    self.summary.differs_not_kept += 1
+                self._differs(key, decision.reason, size)
+            else:
+                self.summary.decisions.setdefault(decision.action.value, Count()).add(size)
+
+    def _differs(self, key: str, reason: str, size: int) -> None:
+        self.summary.decisions.setdefault(Action.DIFFERS_KEPT.value, Count()).add(size)
+        if len(self.summary.differs) < MAX_FAILURES_KEPT:
+            self.summary.differs.append(Difference(key, reason.removesuffix(KEPT)))
+        else:
+            self.summary.differs_not_kept += 1
 
     def planned(self, requests: Mapping[str, Mapping[str, int]]) -> None:
         """A dry run's copy: the requests it would take (`transfer.planned_requests`)."""
@@ -181,6 +185,10 @@ class PairTally:
                 s.source_changed.add(result.size)
             elif result.outcome is Outcome.INTERRUPTED:
                 s.interrupted.add(result.size)
+            elif result.outcome is Outcome.KEPT:  # it differs, as found when written
+                decided = s.decisions[action.value]
+                decided.objects, decided.bytes = decided.objects - 1, decided.bytes - result.size
+                self._differs(result.key, result.error or "", result.size)
             else:
                 s.failed.add(result.size)
                 self._keep_failure(result.key, result.error or "failed")

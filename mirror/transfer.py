@@ -41,12 +41,12 @@ from enum import StrEnum
 from functools import partial
 from typing import Protocol
 
-from mirror.decision import is_plain_md5
+from mirror.decision import KEPT, is_plain_md5
 from mirror.executor import MemoryBudget, Throttle
 from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.accounting import Op
 from mirror.s3.checksum import b64_of_hex, md5
-from mirror.s3.client import Part, S3Client, Written, opaque_by
+from mirror.s3.client import CREATE_ONLY, Part, S3Client, Written, opaque_by
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
 from mirror.s3.listing import ObjectInfo, normalize_etag, split_etag
@@ -74,6 +74,8 @@ class Outcome(StrEnum):
     FAILED = "failed"
     SOURCE_CHANGED = "source-changed"  # deleted or rewritten after it was listed
     INTERRUPTED = "interrupted"
+    # written on the target by another client after the listing: kept (overwrite is off)
+    KEPT = "kept"
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,16 @@ class TransferContext:
     # Set once the source showed it tells no part sizes (?partNumber= ignored or refused):
     # its multipart ETags are not checked by asking it for them again.
     no_part_sizes: threading.Event = field(default_factory=threading.Event)
+    # Overwrite off: each write only creates its key (If-None-Match: *), so an object that
+    # another client writes on the target after the listing is kept, never replaced.
+    create_only: bool = False
+    # The target keeps a folder marker `k/` as the entry of its folder `k`, which exists
+    # once a key under it is written (SeaweedFS): a create-only marker would be refused
+    # every time, so markers, empty, are written plainly, replacing at most an empty entry.
+    plain_markers: bool = False
+    # Set once the target refused that header as not implemented (501): the pair's writes
+    # are plain from then on, and the listing alone stands between them and such objects.
+    no_create_only: threading.Event = field(default_factory=threading.Event)
 
 
 class StopFlag(Protocol):
@@ -188,22 +200,78 @@ def write_headers(ctx: TransferContext, headers: dict[str, str],
     return kept
 
 
-_writing = threading.local()  # whether the copy on this thread is sending tags
+# The copy on this thread: whether it sends tags; the MD5 of the bytes its PUT sent.
+_writing = threading.local()
+_CREATING = ("PUT", "MPU_COMPLETE", "COPY")  # the requests that create the target's object
 
 
-def _copy_or_untagged(ctx: TransferContext, obj: ObjectInfo) -> None:
-    """Copy the object; if the target refuses its tags as not implemented (R2 and others
-    that store none), copy it again without them, and the pair's later objects too."""
-    _writing.tags = False
+class Occupied(Exception):
+    """A create-only write was refused: another client wrote the key on the target after
+    the listing; the target keeps its object."""
+
+
+OCCUPIED = "written on the target by another client after it was listed"
+
+
+def _taken(ctx: TransferContext, obj: ObjectInfo, refused: S3Error) -> bool:
+    """A create-only write refused (412): what has the key on the target now, that the
+    listing did not show? True: the bytes this copy sent (its own write, whose answer was
+    lost, retried): it is done. False: nothing the write would replace, to be written
+    plainly: no object (SeaweedFS refuses a file `k` where a folder `k` holds keys; and a
+    server-side copy's 412 may be the source's x-amz-copy-source-if-match instead, which
+    the plain copy meets again), or an empty one where an empty one goes (a SeaweedFS
+    folder, answering for the marker `k/`). Otherwise another client wrote it: Occupied."""
     try:
-        _copy(ctx, obj)
+        headers = ctx.target.client.head_object(ctx.target.bucket, ctx.target.key(obj.key))
     except S3Error as exc:
-        refused = exc.status == 501 or exc.code == "NotImplemented"
-        if not (refused and _writing.tags and exc.operation in ("PUT", "MPU_CREATE")):
-            raise
-        ctx.no_tags.set()
-        _writing.tags = False
-        _copy(ctx, obj)
+        if exc.status == 404:
+            return False
+        raise Occupied(f"{OCCUPIED}, as far as can be told: a write that only creates the "
+                       f"key was refused (HTTP {refused.status} {refused.code}), and the "
+                       f"object there could not be read ({exc.describe()})") from exc
+    there = normalize_etag(headers.get("etag", ""))
+    if there and there in (obj.etag, getattr(_writing, "sent", None)):
+        return True
+    if obj.size == 0 and headers.get("content-length") == "0":
+        return False
+    raise Occupied(OCCUPIED)
+
+
+def _create_only(ctx: TransferContext) -> bool:
+    return ctx.create_only and not ctx.no_create_only.is_set()
+
+
+def _creating(ctx: TransferContext) -> dict[str, str]:
+    """The headers that make a PUT create-only (`TransferContext.create_only`)."""
+    return CREATE_ONLY if _create_only(ctx) else {}
+
+
+def _copy_or_plainer(ctx: TransferContext, obj: ObjectInfo) -> None:
+    """Copy the object; if the target refuses as not implemented the object's tags (R2 and
+    others that store none) or a create-only write, copy it again without them, and the
+    pair's later objects too. A create-only write refused (412) because the key is taken
+    is settled by `_taken`."""
+    if ctx.plain_markers and ctx.create_only and _marker(ctx, obj):
+        ctx = replace(ctx, create_only=False)
+    while True:
+        _writing.tags, _writing.sent = False, None
+        try:
+            _copy(ctx, obj)
+            return
+        except S3Error as exc:
+            if exc.status == 412 and _create_only(ctx) and exc.operation in _CREATING:
+                if _taken(ctx, obj, exc):
+                    return
+                ctx = replace(ctx, create_only=False)  # nothing there to keep
+                continue
+            if not (exc.status == 501 or exc.code == "NotImplemented"):
+                raise
+            if _writing.tags and exc.operation in ("PUT", "MPU_CREATE"):
+                ctx.no_tags.set()
+            elif _create_only(ctx) and exc.operation in _CREATING:
+                ctx.no_create_only.set()
+            else:
+                raise
 
 
 FRESH_ATTEMPTS = 3  # copies of an object rewritten on the source while it was copied
@@ -250,7 +318,7 @@ def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
     not answer still has its connection cut (run.CUT_OFF_AFTER)."""
     for _ in range(FRESH_ATTEMPTS):
         try:
-            _copy_or_untagged(ctx, obj)
+            _copy_or_plainer(ctx, obj)
         except _Rewritten as exc:  # seen before the upload was completed: nothing written
             obj = exc.newer
             continue
@@ -260,7 +328,8 @@ def _copy_current(ctx: TransferContext, obj: ObjectInfo) -> None:
         if newer is None:
             return
         obj = newer
-        ctx = replace(ctx, stop=threading.Event(), throttle=None)  # never set: finished
+        # never set: finished; and the target's object is this copy's, to replace
+        ctx = replace(ctx, stop=threading.Event(), throttle=None, create_only=False)
     raise IntegrityError(f"was rewritten on the source during each of {FRESH_ATTEMPTS} copies; "
                          "the target holds an earlier version, or none")
 
@@ -538,9 +607,10 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         if count is not None:
             _check_layout(ctx, obj, count, body, headers)
         _throttle(ctx, len(body))
+        _writing.sent = digest
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
-            headers=write_headers(ctx, headers, ctx.source.key(obj.key)))
+            headers=write_headers(ctx, headers, ctx.source.key(obj.key)) | _creating(ctx))
         _check_returned(ctx, returned, digest)
     finally:
         ctx.budget.release(held)
@@ -612,7 +682,8 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                 returned = ctx.target.client.put_object_stream(
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
                     _pump(response, obj.size, ctx), content_md5=b64_of_hex(obj.etag),
-                    headers=write_headers(ctx, response.headers, ctx.source.key(obj.key)))
+                    headers=write_headers(ctx, response.headers, ctx.source.key(obj.key))
+                    | _creating(ctx))
             except (TransportError, S3Error) as exc:
                 if _again(ctx, attempt, exc):
                     continue
@@ -709,7 +780,7 @@ def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part],
     read), for stores whose multipart ETag is that MD5 (rclone)."""
     try:
         return ctx.target.client.complete_multipart_upload(ctx.target.bucket, key, upload_id,
-                                                           parts)
+                                                           parts, create_only=_create_only(ctx))
     except S3Error as exc:
         landed = _landed(ctx, key, parts, whole_md5) \
             if exc.code in _COMPLETE_MAY_HAVE_LANDED else None
@@ -724,10 +795,11 @@ def _complete(ctx: TransferContext, key: str, upload_id: str, parts: list[Part],
         raise
 
 
-# A Complete retried after its answer was lost (NoSuchUpload: it was completed), or one
-# answered with an error inside a 200 or a 5xx, which may have completed all the same.
-_COMPLETE_MAY_HAVE_LANDED = frozenset({"NoSuchUpload", "InternalError", "ServiceUnavailable",
-                                       "SlowDown"})
+# A Complete retried after its answer was lost (NoSuchUpload: it was completed; or, sent
+# create-only, PreconditionFailed: there is an object now), or one answered with an error
+# inside a 200 or a 5xx, which may have completed all the same.
+_COMPLETE_MAY_HAVE_LANDED = frozenset({"NoSuchUpload", "PreconditionFailed", "InternalError",
+                                       "ServiceUnavailable", "SlowDown"})
 
 
 def _landed(ctx: TransferContext, key: str, parts: list[Part],
@@ -1056,7 +1128,7 @@ def _copy_server_side(ctx: TransferContext, obj: ObjectInfo) -> None:
         returned = client.copy_object(ctx.source.bucket, src_key, ctx.target.bucket, key,
                                       if_match=obj.match_etag or None,
                                       storage_class=ctx.storage_class,
-                                      copy_tags=ctx.copy_tags)
+                                      copy_tags=ctx.copy_tags, create_only=_create_only(ctx))
         if is_plain_md5(obj.etag):
             _check_returned(ctx, returned, obj.etag)
         return
@@ -1195,6 +1267,8 @@ def transfer(obj: ObjectInfo, ctx: TransferContext) -> TransferResult:
         return result(Outcome.INTERRUPTED, f"stopped before the copy was confirmed ({exc})")
     except SourceChanged as exc:
         return result(Outcome.SOURCE_CHANGED, f"changed during the run: {exc}")
+    except Occupied as exc:
+        return result(Outcome.KEPT, str(exc) + KEPT)
     except Interrupted as exc:
         return result(Outcome.INTERRUPTED, str(exc))
     except IntegrityError as exc:

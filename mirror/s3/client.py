@@ -48,6 +48,10 @@ from mirror.s3.sigv4 import (
 
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
+# A write that creates the key or fails with 412 PreconditionFailed, never replacing an
+# object there (AWS since 2024, R2, MinIO, B2, SeaweedFS; stores that do not know the
+# header ignore it). Not for CreateMultipartUpload or UploadPart, which AWS refuses it on.
+CREATE_ONLY = {"if-none-match": "*"}
 # A next page asked for by start-after, not by the server's token (see `_resumable`). No
 # real token holds a NUL: it comes from XML text, which cannot.
 _RESUME_AFTER = "\x00start-after:"
@@ -550,10 +554,13 @@ class S3Client:
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, *,
                     if_match: str | None, storage_class: str | None = None,
-                    copy_tags: bool = True) -> Written:
+                    copy_tags: bool = True, create_only: bool = False) -> Written:
+        """CopyObject; `create_only`: only if no object has the key (If-None-Match: *)."""
         headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
                                                          keep_slash=True),
                    "x-amz-metadata-directive": "COPY"}
+        if create_only:
+            headers.update(CREATE_ONLY)
         if not copy_tags:  # the tags are copied unless replaced (here: by none)
             headers["x-amz-tagging-directive"] = "REPLACE"
         if storage_class:
@@ -634,7 +641,8 @@ class S3Client:
         return unescape(found.group(1).decode()) if found else ""
 
     def complete_multipart_upload(self, bucket: str, key: str, upload_id: str,
-                                  parts: list[Part]) -> str:
+                                  parts: list[Part], *, create_only: bool = False) -> str:
+        """`create_only`: completed only if no object has the key (If-None-Match: *)."""
         xml = "".join(f"<Part><PartNumber>{p.number}</PartNumber><ETag>{p.etag}</ETag></Part>"
                       for p in parts)
         body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
@@ -642,7 +650,8 @@ class S3Client:
         _, data = self._read_ok(Op.MPU_COMPLETE, "POST", bucket, key,
                                 query={"uploadId": upload_id},
                                 headers={"content-md5": body_md5,
-                                         "content-type": "application/xml"}, body=body)
+                                         "content-type": "application/xml",
+                                         **(CREATE_ONLY if create_only else {})}, body=body)
         found = _ETAG.search(data)
         return unescape(found.group(1).decode()) if found else ""
 

@@ -22,6 +22,7 @@ _RETRY_CODES = frozenset({
     "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
     "ThrottlingException", "RequestTimeTooSkewed", "TooManyRequests", "OperationAborted",
     "XMinioServerNotInitialized", "XMinioReadQuorum", "XMinioWriteQuorum",
+    "ConditionalRequestConflict",  # 409: another write of the key raced a create-only one
 })
 _AUTH_CODES = frozenset({
     "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
