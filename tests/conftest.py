@@ -227,7 +227,8 @@ class Run:
 
 
 def proxy_in_front(server: LocalS3, **hooks: Any) -> CountingProxy:
-    """A CountingProxy before `server` (hooks: answer, tamper, lose); point a URL at it."""
+    """A CountingProxy before `server` (hooks: answer, tamper, lose); point a URL at it.
+    `with proxy_in_front(...) as proxy:` closes it at the end of the block."""
     host, port = server.url.removeprefix("http://").rsplit(":", 1)
     return CountingProxy(host, int(port), **hooks)
 

@@ -37,13 +37,10 @@ def test_an_archived_object_fails_alone_and_the_pair_goes_on(minio_side: LocalS3
             return INVALID_OBJECT_STATE
         return None
 
-    proxy = proxy_in_front(minio_side, answer=answer)
-    try:
+    with proxy_in_front(minio_side, answer=answer) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
                           "MINIO_URL": proxy.url, "MIRROR_MAX_WORKERS": "1",
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
-    finally:
-        proxy.close()
 
     assert run.code == 1, run.stderr[-2000:]
     pair = run.pair()

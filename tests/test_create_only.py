@@ -53,12 +53,9 @@ def test_an_object_written_on_the_target_during_the_run_is_kept(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, SOURCE)
     raced, hook = _write_before_the("PUT", "b.txt", aws_side, dst)
-    proxy = proxy_in_front(aws_side, answer=hook)
-    try:
+    with proxy_in_front(aws_side, answer=hook) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
-    finally:
-        proxy.close()
 
     assert raced == ["*"]  # the PUT that found the key taken was create-only
     _kept_as_theirs(run, "b.txt")
@@ -78,13 +75,10 @@ def test_a_multipart_copy_is_not_completed_over_an_object_written_meanwhile(
     body = os.urandom(12 * MIB)
     put(minio_side, src, {"model.bin": body})
     raced, hook = _write_before_the("MPU_COMPLETE", "model.bin", aws_side, dst)
-    proxy = proxy_in_front(aws_side, answer=hook)
-    try:
+    with proxy_in_front(aws_side, answer=hook) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
-    finally:
-        proxy.close()
 
     assert raced == ["*"]
     _kept_as_theirs(run, "model.bin")
@@ -97,13 +91,10 @@ def test_a_server_side_copy_does_not_replace_an_object_written_meanwhile(
     src, dst = new_bucket(minio_side, "src"), new_bucket(minio_side, "dst")
     put(minio_side, src, SOURCE)
     raced, hook = _write_before_the("COPY", "b.txt", minio_side, dst)
-    proxy = proxy_in_front(minio_side, answer=hook)
-    try:
+    with proxy_in_front(minio_side, answer=hook) as proxy:
         run = run_mirror({**base_env(minio=minio_side), "MINIO_URL": proxy.url,
                           "BUCKET_PAIR": f"minio/{src}:minio/{dst}"})
         counted = proxy.snapshot()[0]
-    finally:
-        proxy.close()
 
     assert counted.get("COPY") == 2  # copied within the store
     assert "GET" not in counted
@@ -119,13 +110,10 @@ def test_its_own_put_retried_after_a_lost_answer_is_a_copy(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, SOURCE)
     lost, lose = _lose_first(lambda method, target: method == "PUT" and "b.txt" in target)
-    proxy = proxy_in_front(aws_side, lose=lose)
-    try:
+    with proxy_in_front(aws_side, lose=lose) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
         counted = proxy.snapshot()[0]
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(lost) == 1
@@ -142,13 +130,10 @@ def test_overwrite_on_replaces_what_was_written_meanwhile(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, SOURCE)
     raced, hook = _write_before_the("PUT", "b.txt", aws_side, dst)
-    proxy = proxy_in_front(aws_side, answer=hook)
-    try:
+    with proxy_in_front(aws_side, answer=hook) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
                           "MIRROR_OVERWRITE": "true"})
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert raced == [""]
@@ -172,12 +157,9 @@ def test_a_store_that_does_not_implement_create_only_writes_is_written_plainly(
                             "implemented")
         return None
 
-    proxy = proxy_in_front(aws_side, answer=no_conditions)
-    try:
+    with proxy_in_front(aws_side, answer=no_conditions) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}", "MIRROR_MAX_WORKERS": "1"})
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(refused) == 1

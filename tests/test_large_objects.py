@@ -310,15 +310,12 @@ def test_large_objects_stream_a_few_at_a_time_while_workers_are_many(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     objects = {f"model-{i}.bin": os.urandom(6 * MIB) for i in range(6)}
     put(minio_side, src, objects)
-    proxy = proxy_in_front(aws_side)
-    try:
+    with proxy_in_front(aws_side) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "MIRROR_MAX_WORKERS": "8",
                           "MIRROR_LARGE_TRANSFERS": str(limit),
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
         peak = proxy.peak["PUT"]
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == objects
@@ -388,14 +385,11 @@ def test_a_complete_whose_answer_is_lost_but_landed_is_a_success(minio_side: Loc
             return s3_error("404 Not Found", "NoSuchUpload", "completed already")
         return None
 
-    proxy = proxy_in_front(aws_side, lose=lose_first_complete,
-                          answer=no_such_upload_after)
-    try:
+    with proxy_in_front(aws_side, lose=lose_first_complete,
+                        answer=no_such_upload_after) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
         counted = proxy.snapshot()[0]
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(lost) == 1
@@ -418,14 +412,11 @@ def test_a_lost_complete_that_landed_on_rclone_is_a_success(minio_side: LocalS3,
     body = os.urandom(12 * MIB)
     put(minio_side, src, {"model.bin": body})  # one PUT at the source: its ETag is its MD5
     lost, lose_first_complete = _lose_first(_completes)
-    proxy = proxy_in_front(rclone_side, lose=lose_first_complete)
-    try:
+    with proxy_in_front(rclone_side, lose=lose_first_complete) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=rclone_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
         counted = proxy.snapshot()[0]
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(lost) == 1
@@ -450,14 +441,11 @@ def test_a_create_whose_answer_was_lost_leaves_no_upload_behind(
     time.sleep(2)  # Initiated is in whole seconds
     lost, lose_first_create = _lose_first(_creates)
 
-    proxy = proxy_in_front(aws_side, lose=lose_first_create)
-    try:
+    with proxy_in_front(aws_side, lose=lose_first_create) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
                           **settings})
         counted = proxy.snapshot()[0]
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(lost) == 1
@@ -482,12 +470,9 @@ def test_a_create_whose_answer_was_lost_then_refused_leaves_no_upload_behind(
             return s3_error("503 Service Unavailable", "ServiceUnavailable", "try later")
         return None
 
-    proxy = proxy_in_front(aws_side, lose=lose_first_create, answer=refuse_the_others)
-    try:
+    with proxy_in_front(aws_side, lose=lose_first_create, answer=refuse_the_others) as proxy:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
                           "MIRROR_PART_SIZE": "5MiB", "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
-    finally:
-        proxy.close()
 
     assert run.code == 1
     assert len(lost) == 1

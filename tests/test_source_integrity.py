@@ -131,13 +131,10 @@ def test_a_source_that_states_no_part_sizes_is_named_in_a_warning(
     def no_parts(method: str, target: str, headers: dict[str, str]) -> bytes | None:
         return NOT_IMPLEMENTED if "partNumber=" in target else None
 
-    partless = proxy_in_front(minio_side, answer=no_parts)
-    try:
+    with proxy_in_front(minio_side, answer=no_parts) as partless:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side),
                           "MINIO_URL": partless.url, "MIRROR_PART_SIZE": "5MiB",
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
-    finally:
-        partless.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == {"model.bin": body}
@@ -161,12 +158,9 @@ def test_a_part_size_of_nothing_is_no_part_size(minio_side: LocalS3, aws_side: L
                           f"x-amz-mp-parts-count: 3\r\netag: {etag}\r\n")
         return None
 
-    odd = proxy_in_front(minio_side, answer=empty_parts)
-    try:
+    with proxy_in_front(minio_side, answer=empty_parts) as odd:
         run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "MINIO_URL": odd.url,
                           "BUCKET_PAIR": f"minio/{src}:aws/{dst}", **STREAMED})
-    finally:
-        odd.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == {"model.bin": body}

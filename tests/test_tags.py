@@ -176,12 +176,9 @@ def test_a_run_against_a_target_that_refuses_tags_copies_untagged_and_says_so(
             return NOT_IMPLEMENTED
         return None
 
-    proxy = proxy_in_front(aws_side, answer=refuse_tags)
-    try:
+    with proxy_in_front(aws_side, answer=refuse_tags) as proxy:
         run = run_mirror(_env(minio_side, aws_side, src, dst, AWS_URL=proxy.url,
                               MIRROR_MAX_WORKERS="1"))
-    finally:
-        proxy.close()
 
     assert run.code == 0, run.stderr[-2000:]
     assert contents(aws_side, dst) == {**tagged, "plain.txt": b"plain"}
