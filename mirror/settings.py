@@ -81,7 +81,9 @@ VARIABLES: tuple[Variable, ...] = (
              "folder); several separated by ','; date templates such as {yesterday:%Y/%m/%d}"),
     Variable("MIRROR_TIMEZONE", "IANA time zone of the date templates, e.g. Asia/Seoul", "UTC"),
     Variable("MIRROR_EXCLUDE", "comma-separated glob patterns of keys to skip"),
-    Variable("MIRROR_OVERWRITE", "replace target objects that differ from the source", "false"),
+    Variable("MIRROR_OVERWRITE", "replace target objects that differ from the source (off: "
+             "writes only create keys, and never replace an object, not even one written on "
+             "the target during the run)", "false"),
     Variable("MIRROR_COPY_TAGS", "copy object tags (one extra GET for each copied object "
              "that has tags; reading them needs s3:GetObjectTagging)", "true"),
     Variable("MIRROR_DRY_RUN", "list and compare only; no write request of any kind", "false"),
