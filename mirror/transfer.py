@@ -214,7 +214,7 @@ OCCUPIED = "written on the target by another client after it was listed"
 
 
 def _taken(ctx: TransferContext, obj: ObjectInfo, refused: S3Error) -> bool:
-    """A create-only write refused (412): what has the key on the target now, that the
+    """A create-only write refused (412, or 304): what has the key on the target now, that the
     listing did not show? True: the bytes this copy sent (its own write, whose answer was
     lost, retried): it is done. False: nothing the write would replace, to be written
     plainly: no object (SeaweedFS refuses a file `k` where a folder `k` holds keys; and a
@@ -259,7 +259,8 @@ def _copy_or_plainer(ctx: TransferContext, obj: ObjectInfo) -> None:
             _copy(ctx, obj)
             return
         except S3Error as exc:
-            if exc.status == 412 and _create_only(ctx) and exc.operation in _CREATING:
+            # 304: MinIO before 2024 refused such a PUT so (RFC 7232 says 412)
+            if exc.status in (304, 412) and _create_only(ctx) and exc.operation in _CREATING:
                 if _taken(ctx, obj, exc):
                     return
                 ctx = replace(ctx, create_only=False)  # nothing there to keep

@@ -12,7 +12,7 @@ from typing import Any
 
 from conftest import base_env, contents, new_bucket, proxy_in_front, put, run_mirror
 from test_large_objects import _lose_first
-from test_transport import s3_error
+from test_transport import answer, s3_error
 
 from bench.proxy import classify
 from mirror.sandbox import LocalS3
@@ -66,6 +66,28 @@ def test_an_object_written_on_the_target_during_the_run_is_kept(
     again = run_mirror({**base_env(minio=minio_side, aws=aws_side),
                         "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
     _kept_as_theirs(again, "b.txt", "content differs (MD5)")  # as the first run reported
+    assert contents(aws_side, dst) == {"a.txt": SOURCE["a.txt"], "b.txt": THEIRS}
+
+
+def test_a_refusal_as_older_minio_answers_it_is_kept_too(
+        minio_side: LocalS3, aws_side: LocalS3) -> None:
+    """MinIO before 2024 refused a PUT with If-None-Match: * on an existing key with 304
+    Not Modified, not 412: the same object kept, not a failed one."""
+    src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
+    put(minio_side, src, SOURCE)
+    raced, write_first = _write_before_the("PUT", "b.txt", aws_side, dst)
+
+    def as_older_minio(method: str, target: str, headers: dict[str, str]) -> bytes | None:
+        write_first(method, target, headers)
+        if raced and method == "PUT" and target.endswith("/b.txt"):
+            return answer("304 Not Modified", "")
+        return None
+
+    with proxy_in_front(aws_side, answer=as_older_minio) as proxy:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+
+    _kept_as_theirs(run, "b.txt")
     assert contents(aws_side, dst) == {"a.txt": SOURCE["a.txt"], "b.txt": THEIRS}
 
 
