@@ -46,7 +46,7 @@ from mirror.executor import MemoryBudget, Throttle
 from mirror.resources import LARGE_TRANSFERS
 from mirror.s3.accounting import Op
 from mirror.s3.checksum import b64_of_hex, md5
-from mirror.s3.client import CREATE_ONLY, Part, S3Client, Written, opaque_by
+from mirror.s3.client import Part, S3Client, Written, opaque_by
 from mirror.s3.errors import S3Error, Severity
 from mirror.s3.http import Response, TransportError
 from mirror.s3.listing import ObjectInfo, normalize_etag, split_etag
@@ -239,11 +239,6 @@ def _taken(ctx: TransferContext, obj: ObjectInfo, refused: S3Error) -> bool:
 
 def _create_only(ctx: TransferContext) -> bool:
     return ctx.create_only and not ctx.no_create_only.is_set()
-
-
-def _creating(ctx: TransferContext) -> dict[str, str]:
-    """The headers that make a PUT create-only (`TransferContext.create_only`)."""
-    return CREATE_ONLY if _create_only(ctx) else {}
 
 
 def _copy_or_plainer(ctx: TransferContext, obj: ObjectInfo) -> None:
@@ -611,7 +606,8 @@ def _copy_small(ctx: TransferContext, obj: ObjectInfo) -> None:
         _writing.sent = digest
         returned = ctx.target.client.put_object(
             ctx.target.bucket, ctx.target.key(obj.key), body, content_md5=b64_of_hex(digest),
-            headers=write_headers(ctx, headers, ctx.source.key(obj.key)) | _creating(ctx))
+            headers=write_headers(ctx, headers, ctx.source.key(obj.key)),
+            create_only=_create_only(ctx))
         _check_returned(ctx, returned, digest)
     finally:
         ctx.budget.release(held)
@@ -683,8 +679,8 @@ def _copy_streamed(ctx: TransferContext, obj: ObjectInfo) -> None:
                 returned = ctx.target.client.put_object_stream(
                     ctx.target.bucket, ctx.target.key(obj.key), obj.size,
                     _pump(response, obj.size, ctx), content_md5=b64_of_hex(obj.etag),
-                    headers=write_headers(ctx, response.headers, ctx.source.key(obj.key))
-                    | _creating(ctx))
+                    headers=write_headers(ctx, response.headers, ctx.source.key(obj.key)),
+                    create_only=_create_only(ctx))
             except (TransportError, S3Error) as exc:
                 if _again(ctx, attempt, exc):
                     continue

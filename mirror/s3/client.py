@@ -51,7 +51,7 @@ _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
 # A write that creates the key or fails with 412 PreconditionFailed, never replacing an
 # object there (AWS since 2024, R2, MinIO, B2, SeaweedFS; stores that do not know the
 # header ignore it). Not for CreateMultipartUpload or UploadPart, which AWS refuses it on.
-CREATE_ONLY = {"if-none-match": "*"}
+_CREATE_ONLY = {"if-none-match": "*"}
 # A next page asked for by start-after, not by the server's token (see `_resumable`). No
 # real token holds a NUL: it comes from XML text, which cannot.
 _RESUME_AFTER = "\x00start-after:"
@@ -526,17 +526,20 @@ class S3Client:
     # -- writing -------------------------------------------------------------------------
 
     def put_object(self, bucket: str, key: str, body: bytes | bytearray | memoryview, *,
-                   content_md5: str, headers: dict[str, str]) -> Written:
-        sent = dict(headers)
+                   content_md5: str, headers: dict[str, str],
+                   create_only: bool = False) -> Written:
+        """PutObject; `create_only`: only if no object has the key (If-None-Match: *)."""
+        sent = dict(headers, **_CREATE_ONLY) if create_only else dict(headers)
         sent["content-md5"] = content_md5
         response, _ = self._exchange(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
         return Written.of(response)
 
     def put_object_stream(self, bucket: str, key: str, length: int,
                           chunks: Iterable[bytes | memoryview], *, content_md5: str | None,
-                          headers: dict[str, str]) -> Written:
-        """PUT a body streamed from `chunks` (sent once: a failure is not retried here)."""
-        sent = dict(headers)
+                          headers: dict[str, str], create_only: bool = False) -> Written:
+        """PUT a body streamed from `chunks` (sent once: a failure is not retried here);
+        `create_only` as for `put_object`."""
+        sent = dict(headers, **_CREATE_ONLY) if create_only else dict(headers)
         if content_md5:
             sent["content-md5"] = content_md5
         response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, stream=(length, chunks))
@@ -560,7 +563,7 @@ class S3Client:
                                                          keep_slash=True),
                    "x-amz-metadata-directive": "COPY"}
         if create_only:
-            headers.update(CREATE_ONLY)
+            headers.update(_CREATE_ONLY)
         if not copy_tags:  # the tags are copied unless replaced (here: by none)
             headers["x-amz-tagging-directive"] = "REPLACE"
         if storage_class:
@@ -651,7 +654,7 @@ class S3Client:
                                 query={"uploadId": upload_id},
                                 headers={"content-md5": body_md5,
                                          "content-type": "application/xml",
-                                         **(CREATE_ONLY if create_only else {})}, body=body)
+                                         **(_CREATE_ONLY if create_only else {})}, body=body)
         found = _ETAG.search(data)
         return unescape(found.group(1).decode()) if found else ""
 
