@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from conftest import base_env, contents, new_bucket, proxy_in_front, put, run_mirror
+from conftest import Run, base_env, contents, new_bucket, proxy_in_front, put, run_mirror
 from test_large_objects import _lose_first
 from test_transport import answer, s3_error
 
@@ -38,7 +38,18 @@ def _write_before_the(op_name: str, key: str, server: LocalS3, bucket: str,
     return done, hook
 
 
-def _kept_as_theirs(run: Any, key: str,
+def _mirror_through_a_proxy(minio_side: LocalS3, aws_side: LocalS3, src: str, dst: str,
+                            env: dict[str, str] | None = None,
+                            **hooks: Any) -> tuple[Run, dict[str, int]]:
+    """Mirror `src` into `dst` with a proxy (`hooks`) before the target: the run, and the
+    requests the target was sent."""
+    with proxy_in_front(aws_side, **hooks) as proxy:
+        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
+                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}", **(env or {})})
+        return run, proxy.snapshot()[0]
+
+
+def _kept_as_theirs(run: Run, key: str,
                     reason: str = "written on the target by another client") -> None:
     assert run.code == 0, run.stderr[-2000:]
     kept = run.named("object.differs_kept")
@@ -53,9 +64,7 @@ def test_an_object_written_on_the_target_during_the_run_is_kept(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, SOURCE)
     raced, hook = _write_before_the("PUT", "b.txt", aws_side, dst)
-    with proxy_in_front(aws_side, answer=hook) as proxy:
-        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
-                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    run, _ = _mirror_through_a_proxy(minio_side, aws_side, src, dst, answer=hook)
 
     assert raced == ["*"]  # the PUT that found the key taken was create-only
     _kept_as_theirs(run, "b.txt")
@@ -83,9 +92,7 @@ def test_a_refusal_as_older_minio_answers_it_is_kept_too(
             return answer("304 Not Modified", "")
         return None
 
-    with proxy_in_front(aws_side, answer=as_older_minio) as proxy:
-        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
-                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    run, _ = _mirror_through_a_proxy(minio_side, aws_side, src, dst, answer=as_older_minio)
 
     _kept_as_theirs(run, "b.txt")
     assert contents(aws_side, dst) == {"a.txt": SOURCE["a.txt"], "b.txt": THEIRS}
@@ -97,10 +104,9 @@ def test_a_multipart_copy_is_not_completed_over_an_object_written_meanwhile(
     body = os.urandom(12 * MIB)
     put(minio_side, src, {"model.bin": body})
     raced, hook = _write_before_the("MPU_COMPLETE", "model.bin", aws_side, dst)
-    with proxy_in_front(aws_side, answer=hook) as proxy:
-        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
-                          "MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB",
-                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
+    run, _ = _mirror_through_a_proxy(
+        minio_side, aws_side, src, dst,
+        {"MIRROR_PART_SIZE": "5MiB", "MIRROR_MULTIPART_THRESHOLD": "5MiB"}, answer=hook)
 
     assert raced == ["*"]
     _kept_as_theirs(run, "model.bin")
@@ -132,10 +138,7 @@ def test_its_own_put_retried_after_a_lost_answer_is_a_copy(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, SOURCE)
     lost, lose = _lose_first(lambda method, target: method == "PUT" and "b.txt" in target)
-    with proxy_in_front(aws_side, lose=lose) as proxy:
-        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
-                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}"})
-        counted = proxy.snapshot()[0]
+    run, counted = _mirror_through_a_proxy(minio_side, aws_side, src, dst, lose=lose)
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(lost) == 1
@@ -152,10 +155,8 @@ def test_overwrite_on_replaces_what_was_written_meanwhile(
     src, dst = new_bucket(minio_side, "src"), new_bucket(aws_side, "dst")
     put(minio_side, src, SOURCE)
     raced, hook = _write_before_the("PUT", "b.txt", aws_side, dst)
-    with proxy_in_front(aws_side, answer=hook) as proxy:
-        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
-                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}",
-                          "MIRROR_OVERWRITE": "true"})
+    run, _ = _mirror_through_a_proxy(minio_side, aws_side, src, dst,
+                                     {"MIRROR_OVERWRITE": "true"}, answer=hook)
 
     assert run.code == 0, run.stderr[-2000:]
     assert raced == [""]
@@ -179,9 +180,8 @@ def test_a_store_that_does_not_implement_create_only_writes_is_written_plainly(
                             "implemented")
         return None
 
-    with proxy_in_front(aws_side, answer=no_conditions) as proxy:
-        run = run_mirror({**base_env(minio=minio_side, aws=aws_side), "AWS_URL": proxy.url,
-                          "BUCKET_PAIR": f"minio/{src}:aws/{dst}", "MIRROR_MAX_WORKERS": "1"})
+    run, _ = _mirror_through_a_proxy(minio_side, aws_side, src, dst,
+                                     {"MIRROR_MAX_WORKERS": "1"}, answer=no_conditions)
 
     assert run.code == 0, run.stderr[-2000:]
     assert len(refused) == 1
