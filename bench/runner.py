@@ -1,8 +1,14 @@
 """Run every contender through W1-W4 on the same servers and data, timed and counted.
 
-Contenders take turns, run after run. For each contender and repetition: a fresh target
-(and staging directory), then W1 (initial copy), W2 (no-op rerun), W3 (1% rewritten, half
-with the same size, 1% added; reverted afterwards) and W4 (large objects). Timed passes
+Contenders take turns, run after run, each round starting one contender later. Every timed
+step starts on a settled disk: the page cache's dirty data (the seeding's, or the previous
+step's objects) is written out first, untimed, as otherwise the kernel's writeback of
+someone else's gigabyte lands inside the next step (measured: the first W4 after seeding
+took 4.1-4.4 s, whichever tool ran it, against 3.6-3.8 s after a sync).
+
+For each contender and repetition: a fresh target (and staging directory), then W1
+(initial copy), W2 (no-op rerun), W3 (1% rewritten, half with the same size, 1% added;
+reverted afterwards) and W4 (large objects). Timed passes
 talk to the servers directly; one extra pass per contender goes through counting proxies
 to record every request and every key written, exactly. References: listing both buckets
 (the floor of a no-op) and raw transfers from/to local disk (the ceilings of W1 and W4).
@@ -11,6 +17,7 @@ to record every request and every key written, exactly. References: listing both
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import shutil
@@ -111,6 +118,7 @@ class Bench:
     # -- one contender -------------------------------------------------------------------
 
     def _timed(self, fn: Callable[[], None], cpu: list[float] | None = None) -> float:
+        os.sync()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         fn()
@@ -121,11 +129,14 @@ class Bench:
         return seconds
 
     def measure(self, tools: list[Contender]) -> list[Measured]:
-        """Every contender, run after run in turn (round robin): a noisy minute of the
-        machine, or the servers settling after the seeding, falls on all of them alike."""
+        """Every contender, run after run in turn (round robin), each round starting with
+        the next one: a noisy minute of the machine falls on all of them alike, and no one
+        always follows the same contender or always goes first."""
         results = [Measured(tool.name, tool.version()) for tool in tools]
+        pairs = list(zip(tools, results, strict=True))
         for run in range(1, self.config.runs + 1):
-            for tool, result in zip(tools, results, strict=True):
+            shift = (run - 1) % len(pairs)
+            for tool, result in pairs[shift:] + pairs[:shift]:
                 if result.error:
                     continue
                 self.log(f"  run {run}/{self.config.runs}: {tool.name}")
@@ -199,6 +210,7 @@ class Bench:
             def side(end: Endpoint, bucket: str) -> int:
                 return sum(len(b) for b in flat(data.client(end), Scope(bucket, "", 0)))
 
+            os.sync()
             started = time.perf_counter()
             with ThreadPoolExecutor(2) as pool:
                 counts = list(pool.map(side, (self.src, self.dst),
