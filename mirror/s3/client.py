@@ -476,7 +476,8 @@ class S3Client:
             page = _confirmed(page, prefix[:strip])
         if self.endpoint.sort_pages and not delimiter:
             page = _sorted(page, prefix[:strip])
-        elif page.next_token and "\ufffd" in page.next_token:
+        elif (page.next_token and "\ufffd" in page.next_token
+              and not page.next_token.startswith(_RESUME_AFTER)):  # the server's, not ours
             page = _resumable(page, prefix[:strip], bucket, flat=not delimiter)
         if given and page.next_token == given:  # on a billed store, a loop costs money
             raise ListingParseError(
