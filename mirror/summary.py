@@ -37,6 +37,10 @@ class Count:
         self.objects += 1
         self.bytes += size
 
+    def remove(self, size: int) -> None:
+        self.objects -= 1
+        self.bytes -= size
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -186,8 +190,7 @@ class PairTally:
             elif result.outcome is Outcome.INTERRUPTED:
                 s.interrupted.add(result.size)
             elif result.outcome is Outcome.KEPT:  # it differs, as found when written
-                decided = s.decisions[action.value]
-                decided.objects, decided.bytes = decided.objects - 1, decided.bytes - result.size
+                s.decisions[action.value].remove(result.size)
                 self._differs(result.key, result.error or "", result.size)
             else:
                 s.failed.add(result.size)

@@ -52,6 +52,13 @@ _ETAG = re.compile(rb"<ETag>([^<]+)</ETag>")
 # object there (AWS since 2024, R2, MinIO, B2, SeaweedFS; stores that do not know the
 # header ignore it). Not for CreateMultipartUpload or UploadPart, which AWS refuses it on.
 _CREATE_ONLY = {"if-none-match": "*"}
+
+
+def _creating(create_only: bool) -> dict[str, str]:
+    """The headers a write adds when it may only create its key."""
+    return _CREATE_ONLY if create_only else {}
+
+
 # A next page asked for by start-after, not by the server's token (see `_resumable`). No
 # real token holds a NUL: it comes from XML text, which cannot.
 _RESUME_AFTER = "\x00start-after:"
@@ -530,7 +537,7 @@ class S3Client:
                    content_md5: str, headers: dict[str, str],
                    create_only: bool = False) -> Written:
         """PutObject; `create_only`: only if no object has the key (If-None-Match: *)."""
-        sent = dict(headers, **_CREATE_ONLY) if create_only else dict(headers)
+        sent = {**headers, **_creating(create_only)}
         sent["content-md5"] = content_md5
         response, _ = self._exchange(Op.PUT, "PUT", bucket, key, headers=sent, body=body)
         return Written.of(response)
@@ -540,7 +547,7 @@ class S3Client:
                           headers: dict[str, str], create_only: bool = False) -> Written:
         """PUT a body streamed from `chunks` (sent once: a failure is not retried here);
         `create_only` as for `put_object`."""
-        sent = dict(headers, **_CREATE_ONLY) if create_only else dict(headers)
+        sent = {**headers, **_creating(create_only)}
         if content_md5:
             sent["content-md5"] = content_md5
         response = self._send(Op.PUT, "PUT", bucket, key, headers=sent, stream=(length, chunks))
@@ -563,8 +570,7 @@ class S3Client:
         headers = {"x-amz-copy-source": "/" + uri_encode(f"{src_bucket}/{src_key}",
                                                          keep_slash=True),
                    "x-amz-metadata-directive": "COPY"}
-        if create_only:
-            headers.update(_CREATE_ONLY)
+        headers.update(_creating(create_only))
         if not copy_tags:  # the tags are copied unless replaced (here: by none)
             headers["x-amz-tagging-directive"] = "REPLACE"
         if storage_class:
@@ -655,7 +661,7 @@ class S3Client:
                                 query={"uploadId": upload_id},
                                 headers={"content-md5": body_md5,
                                          "content-type": "application/xml",
-                                         **(_CREATE_ONLY if create_only else {})}, body=body)
+                                         **_creating(create_only)}, body=body)
         found = _ETAG.search(data)
         return unescape(found.group(1).decode()) if found else ""
 
